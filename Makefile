@@ -1,0 +1,43 @@
+# kstore: `make up` runs the platform on the embedded default; `make test` runs every test.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+KSTORE := $(VENV)/bin/kstore
+SQL_PATHS := migrations sql policies tests/pgtap
+
+.DEFAULT_GOAL := help
+.PHONY: help setup lint pytest pgtap test up down status clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+setup: $(VENV)/.installed ## system packages (only missing ones), virtualenv, pinned Python deps
+	@scripts/install-system-packages.sh
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@scripts/install-system-packages.sh
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+lint: setup ## sqlfluff over every SQL file
+	$(VENV)/bin/sqlfluff lint $(SQL_PATHS)
+
+pgtap: setup ## pg_prove over tests/pgtap/ on freshly migrated databases (each storage path here)
+	$(PY) -m kstore.testing pgtap
+
+pytest: setup ## unit and integration tests on real PostgreSQL clusters
+	$(PY) -m pytest
+
+test: setup lint pgtap pytest ## everything: lint, pgTAP, pytest
+
+up: setup ## the platform on the embedded default (so far: databases up and migrated)
+	$(KSTORE) up
+
+down: ## stop the embedded clusters
+	$(KSTORE) db down
+
+status: ## every database, its DSN and storage path
+	$(KSTORE) db status

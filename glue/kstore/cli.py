@@ -1,0 +1,133 @@
+"""The `kstore` command: parses arguments, reads settings once, calls a module. No logic here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import psycopg
+
+from kstore import maintain, migrate, topology
+from kstore.pgcluster import ClusterError
+from kstore.settings import Settings, SettingsError, load
+
+EXPECTED_ERRORS = (SettingsError, ClusterError, migrate.MigrationError, psycopg.Error, OSError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load(Path(args.config) if args.config else _config_from_env())
+        return args.handler(settings, args) or 0
+    except EXPECTED_ERRORS as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        print(f"kstore: error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _config_from_env() -> Path | None:
+    value = os.environ.get("KSTORE_CONFIG")
+    return Path(value) if value else None
+
+
+def _db_up(settings: Settings, args) -> int:
+    topology.up(settings)
+    return _db_status(settings, args)
+
+
+def _db_down(settings: Settings, args) -> int:
+    topology.down(settings)
+    print("kstore: embedded clusters stopped")
+    return 0
+
+
+def _db_status(settings: Settings, args) -> int:
+    rows = topology.status(settings)
+    if getattr(args, "json", False):
+        print(json.dumps(rows, indent=2, default=str))
+    else:
+        for row in rows:
+            state = "up" if row["up"] else f"down ({row['error']})"
+            print(f"{row['name']:<12} {state:<10} {row['storage'] or '':<28} {row['dsn']}")
+    return 0 if all(row["up"] for row in rows) else 3
+
+
+def _migrate(settings: Settings, args) -> int:
+    for db in _migration_targets(settings, args):
+        if args.print:
+            print(migrate.plan(db, settings).script(), end="")
+            continue
+        done = migrate.apply(db, settings)
+        applied = ", ".join(m.path.name for m in done.pending) or "no new migrations"
+        print(f"{db.name}: {applied}; {len(done.definitions)} definitions re-applied "
+              f"({done.storage})")
+    return 0
+
+
+def _migration_targets(settings: Settings, args) -> list[topology.Database]:
+    if not args.dsn:
+        return topology.databases(settings, topology.TARGET_KINDS[args.target])
+    if args.target not in migrate.SQL_FOLDERS:
+        raise SettingsError("with --dsn, name the database kind: --target "
+                            "gatherer_ts, gatherer_rel or production")
+    return [topology.Database("dsn", "external", "", args.target, args.dsn, embedded=False)]
+
+
+def _maintain(settings: Settings, args) -> int:
+    as_of = datetime.fromisoformat(args.as_of) if args.as_of else None
+    for db in maintain.targets(settings, args.target):
+        actions = maintain.run(db, as_of)
+        for table, action, obj, detail in actions:
+            print(f"{db.name}: {action} {obj} ({table}): {detail}")
+        print(f"{db.name}: maintenance done, {len(actions)} action(s)")
+    return 0
+
+
+def _up(settings: Settings, args) -> int:
+    topology.up(settings)
+    for db in topology.databases(settings):
+        migrate.apply(db, settings)
+    return _db_status(settings, args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kstore", description=__doc__)
+    parser.add_argument("--config", help="TOML settings file (default: ./kstore.toml)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    db = commands.add_parser("db", help="embedded database topology under .kstore/")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    for name, handler, text in (("up", _db_up, "init and start the clusters"),
+                                ("down", _db_down, "stop the clusters"),
+                                ("status", _db_status, "every database, DSN, storage path")):
+        sub = db_commands.add_parser(name, help=text)
+        sub.add_argument("--json", action="store_true", help="machine-readable output")
+        sub.set_defaults(handler=handler)
+
+    mig = commands.add_parser("migrate", help="apply migrations, sql/ and policies/")
+    mig.add_argument("--target", default="all",
+                     choices=[*topology.TARGET_KINDS, *migrate.SQL_FOLDERS])
+    mig.add_argument("--dsn", help="migrate this database instead of the configured ones")
+    mig.add_argument("--print", action="store_true", help="print the psql script, apply nothing")
+    mig.set_defaults(handler=_migrate)
+
+    mnt = commands.add_parser("maintain", help="guarded retention, compression, partitions")
+    mnt.add_argument("--target", default="all", choices=list(topology.TARGET_KINDS))
+    mnt.add_argument("--as-of", help="ISO timestamp to treat as now (default: now)")
+    mnt.set_defaults(handler=_maintain)
+
+    up = commands.add_parser("up", help="the embedded platform (so far: databases, migrated)")
+    up.add_argument("--json", action="store_true")
+    up.set_defaults(handler=_up)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

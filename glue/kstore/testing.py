@@ -1,0 +1,115 @@
+"""Real PostgreSQL for tests and checks: throw-away clusters and freshly migrated databases.
+
+`python -m kstore.testing pgtap` starts a temporary cluster per available storage path (plain
+always; TimescaleDB where the server has it), migrates one database of each kind, and runs
+pg_prove over tests/pgtap/<kind>/ against it. pytest uses the same pieces (tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from kstore import migrate
+from kstore.pgcluster import Cluster, find_pg_bin, free_port, has_timescaledb
+from kstore.settings import Settings, load
+from kstore.topology import Database
+
+KINDS = ("gatherer_ts", "gatherer_rel", "production")
+
+
+def storage_paths(pg_bin: Path) -> dict[str, str | None]:
+    """Each storage path with None when it can run here, else the reason it cannot."""
+    reason = None if has_timescaledb(pg_bin) else (
+        f"TimescaleDB is not installed for the PostgreSQL server in {pg_bin} "
+        "(set KSTORE_PG_BIN to a server that has it)"
+    )
+    return {"plain": None, "timescaledb": reason}
+
+
+@dataclass
+class ScratchServer:
+    """One throw-away cluster on one storage path; databases are created on demand."""
+
+    storage: str
+    pg_bin: Path
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="kstore-test-")))
+    cluster: Cluster | None = None
+    counter: int = 0
+
+    def start(self) -> ScratchServer:
+        self.cluster = Cluster(self.root / "pg", free_port(), self.pg_bin,
+                               timescaledb=self.storage == "timescaledb")
+        self.cluster.init()
+        self.cluster.start()
+        return self
+
+    def settings(self, **overrides) -> Settings:
+        mode = "on" if self.storage == "timescaledb" else "off"
+        return load(None, home=self.root / "home", timescaledb=mode, pg_bin=self.pg_bin,
+                    **overrides)
+
+    def database(self, kind: str, name: str | None = None, migrated: bool = True,
+                 settings: Settings | None = None) -> Database:
+        """A new empty database of this kind, migrated unless asked otherwise."""
+        self.counter += 1
+        dbname = name or f"{kind}_{self.counter}"
+        with psycopg.connect(self.cluster.dsn(), autocommit=True) as conn:
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(dbname)))
+        db = Database(dbname, "test", dbname, kind, self.cluster.dsn(dbname), embedded=True)
+        if migrated:
+            migrate.apply(db, settings or self.settings())
+        return db
+
+    def stop(self) -> None:
+        if self.cluster is not None:
+            self.cluster.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def run_pgtap(repo_root: Path, pg_bin: Path) -> int:
+    """pg_prove over tests/pgtap/<kind>/ on every storage path available; returns the exit code."""
+    failures = 0
+    for storage, reason in storage_paths(pg_bin).items():
+        if reason:
+            print(f"pgtap: SKIP {storage} path: {reason}", flush=True)
+            continue
+        server = ScratchServer(storage, pg_bin).start()
+        try:
+            for kind in KINDS:
+                failures += _prove(server, kind, repo_root)
+        finally:
+            server.stop()
+    return 1 if failures else 0
+
+
+def _prove(server: ScratchServer, kind: str, repo_root: Path) -> int:
+    tests = sorted((repo_root / "tests" / "pgtap" / kind).glob("test_*.sql"))
+    if not tests:
+        return 0
+    db = server.database(kind)
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        conn.execute("create extension if not exists pgtap")
+    print(f"pgtap: {server.storage} path, {kind}", flush=True)
+    command = ["pg_prove", "--ext", ".sql", "-h", "127.0.0.1", "-p", str(server.cluster.port),
+               "-U", "postgres", "-d", db.dbname, *map(str, tests)]
+    return subprocess.run(command).returncode != 0
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] != ["pgtap"]:
+        print("usage: python -m kstore.testing pgtap", file=sys.stderr)
+        return 2
+    settings = load()
+    return run_pgtap(settings.repo_root, find_pg_bin(settings.pg_bin))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

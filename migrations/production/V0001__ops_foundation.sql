@@ -1,0 +1,1 @@
+../gatherer_ts/V0001__ops_foundation.sql

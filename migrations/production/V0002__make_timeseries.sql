@@ -1,0 +1,1 @@
+../gatherer_ts/V0002__make_timeseries.sql

@@ -1,0 +1,1 @@
+../gatherer_ts/V0004__trades.sql

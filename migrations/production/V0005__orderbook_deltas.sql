@@ -1,0 +1,1 @@
+../gatherer_ts/V0005__orderbook_deltas.sql

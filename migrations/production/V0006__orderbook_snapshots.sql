@@ -1,0 +1,1 @@
+../gatherer_ts/V0006__orderbook_snapshots.sql

@@ -1,0 +1,1 @@
+../gatherer_ts/V0007__tickers.sql

@@ -1,0 +1,1 @@
+../gatherer_rel/V0003__series.sql

@@ -1,0 +1,1 @@
+../gatherer_rel/V0004__events.sql

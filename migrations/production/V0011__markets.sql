@@ -1,0 +1,1 @@
+../gatherer_rel/V0005__markets.sql

@@ -1,0 +1,1 @@
+../gatherer_ts/V0011__table_policies.sql

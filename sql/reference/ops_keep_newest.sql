@@ -1,0 +1,46 @@
+-- ops.keep_newest(): reference rows hold the newest version. An update is applied only when
+-- the incoming version is newer by exchange updated_time (by observed_at when the exchange
+-- sends none); ties and older versions keep what is there, identical content changes nothing.
+-- changed_at is stamped on every accepted change, for pulls that poll by it.
+
+create or replace function ops.keep_newest()
+returns trigger
+language plpgsql as $$
+begin
+    if tg_op = 'UPDATE' then
+        if new.raw = old.raw or not ops.is_newer(
+            new.updated_time, new.observed_at, old.updated_time, old.observed_at
+        ) then
+            return null;
+        end if;
+    end if;
+    new.changed_at := clock_timestamp();
+    return new;
+end
+$$;
+
+create or replace function ops.is_newer(
+    new_updated timestamptz, new_observed timestamptz,
+    old_updated timestamptz, old_observed timestamptz
+)
+returns boolean
+language sql immutable as $$
+    select case
+        when new_updated is not null and old_updated is not null then new_updated > old_updated
+        when new_updated is not null then true
+        when old_updated is not null then false
+        else new_observed > old_observed
+    end
+$$;
+
+create or replace trigger series_keep_newest
+before insert or update on kstore.series
+for each row execute function ops.keep_newest();
+
+create or replace trigger events_keep_newest
+before insert or update on kstore.events
+for each row execute function ops.keep_newest();
+
+create or replace trigger markets_keep_newest
+before insert or update on kstore.markets
+for each row execute function ops.keep_newest();
