@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 KSTORE := $(VENV)/bin/kstore
-SQL_PATHS := migrations sql policies tests/pgtap
+SQL_PATHS := $(wildcard migrations sql policies tests/pgtap dbt_project/models)
 
 .DEFAULT_GOAL := help
 .PHONY: help setup lint pytest pgtap test up down status clean
