@@ -146,3 +146,10 @@ def test_maintainer_role_can_only_run_maintenance(server):
         conn.execute("select * from ops.maintain()")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("select count(*) from kstore.trades")
+
+
+def test_maintenance_refuses_a_future_clock(plain_server):
+    """as_of may replay the past, never run ahead: that would drop days before their horizon."""
+    db = plain_server.database("gatherer_ts")
+    with pytest.raises(psycopg.errors.RaiseException, match="in the future"):
+        maintain.run(db, datetime.now(timezone.utc) + 30 * DAY)

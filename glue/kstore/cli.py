@@ -11,7 +11,9 @@ from pathlib import Path
 
 import psycopg
 
-from kstore import maintain, migrate, topology
+from pydantic import ValidationError
+
+from kstore import maintain, migrate, simulator, topology
 from kstore.pgcluster import ClusterError
 from kstore.settings import Settings, SettingsError, load
 
@@ -24,6 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load(Path(args.config) if args.config else _config_from_env())
         return args.handler(settings, args) or 0
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        print(f"kstore: error: invalid {'.'.join(map(str, first['loc']))}: {first['msg']}",
+              file=sys.stderr)
+        return 1
     except EXPECTED_ERRORS as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
         print(f"kstore: error: {message}", file=sys.stderr)
@@ -90,6 +97,11 @@ def _maintain(settings: Settings, args) -> int:
     return 0
 
 
+def _simulate(settings: Settings, args) -> int:
+    simulator.run(simulator.options_from_args(args))
+    return 0
+
+
 def _up(settings: Settings, args) -> int:
     topology.up(settings)
     for db in topology.databases(settings):
@@ -122,6 +134,10 @@ def _parser() -> argparse.ArgumentParser:
     mnt.add_argument("--target", default="all", choices=list(topology.TARGET_KINDS))
     mnt.add_argument("--as-of", help="ISO timestamp to treat as now (default: now)")
     mnt.set_defaults(handler=_maintain)
+
+    sim = commands.add_parser("simulate", help="a Kalshi-compatible exchange on localhost")
+    simulator.add_arguments(sim)
+    sim.set_defaults(handler=_simulate)
 
     up = commands.add_parser("up", help="the embedded platform (so far: databases, migrated)")
     up.add_argument("--json", action="store_true")

@@ -17,7 +17,9 @@ begin
     from pg_class as c inner join pg_namespace as n on c.relnamespace = n.oid
     where c.oid = relation;
     if ops.storage_path() = 'timescaledb' then
-        perform public.create_hypertable(relation, public.by_range(time_column));
+        perform public.create_hypertable(
+            relation, public.by_range(time_column), create_default_indexes => false
+        );
         insert into ops.timeseries (table_name, time_column) values (relation, time_column);
         return;
     end if;

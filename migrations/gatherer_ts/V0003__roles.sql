@@ -24,4 +24,7 @@ alter role kstore_gatherer_reader set default_transaction_read_only = on;
 alter role kstore_gatherer_reader set statement_timeout = '60s';
 
 grant usage on schema kstore to kstore_gatherer_writer, kstore_gatherer_reader;
-grant usage on schema ops to kstore_gatherer_reader, kstore_dedup_ack, kstore_maintainer;
+-- ops holds trigger functions the writer's upserts run (reference data) and control tables
+-- it has no privileges on.
+grant usage on schema ops to
+kstore_gatherer_writer, kstore_gatherer_reader, kstore_dedup_ack, kstore_maintainer;

@@ -23,4 +23,4 @@ alter role kstore_analyst set default_transaction_read_only = on;
 alter role kstore_analyst set statement_timeout = '15min';
 
 grant usage on schema kstore to kstore_dedup, kstore_exporter, kstore_analyst;
-grant usage on schema ops to kstore_dedup, kstore_exporter, kstore_maintainer;
+grant usage on schema ops to kstore_dedup, kstore_exporter, kstore_analyst, kstore_maintainer;

@@ -2,7 +2,8 @@
 -- Premakes partitions (plain), compresses chunks past their delay (TimescaleDB), and drops
 -- whole partitions/chunks past the retention horizon only where ops.retention_safe() (defined
 -- per tier: merged by the deduplicator, or verified in the lake) says every row is safe.
--- Returns one row per action taken or withheld. Runs as its owner for kstore_maintainer.
+-- Returns one row per action taken or withheld. Runs as its owner for kstore_maintainer;
+-- as_of (for tests and catch-up) may be in the past, never in the future.
 
 create or replace function ops.maintain(as_of timestamptz default now())
 returns table (table_name text, action text, object_name text, detail text)
@@ -12,6 +13,9 @@ set search_path = pg_catalog, pg_temp as $$
 declare
     part record;
 begin
+    if as_of > now() then
+        raise exception 'ops.maintain: as_of % is in the future', as_of;
+    end if;
     perform ops.apply_policies();
     for part in
         select p.*, tp.compress_after, tp.retain_for

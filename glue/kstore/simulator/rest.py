@@ -1,0 +1,212 @@
+"""REST v2 endpoints a gatherer uses (KALSHI-API.md §5), routed by a table of handlers.
+
+Lists paginate with an opaque cursor that names the last item returned (markets and events in
+creation order, trades newest first), so items added between pages are never skipped or
+repeated; an empty cursor means done. Errors: 400/404 with {"error":{"code","message"}}.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import TYPE_CHECKING, Callable
+from urllib.parse import parse_qs
+
+from websockets.datastructures import Headers
+from websockets.http11 import Response
+
+from .rest_objects import event_object, market_object, orderbook_object, series_object
+from .tape import TradeQuery
+from .units import rfc3339
+from .universe import STATUS_FILTER, Market
+
+if TYPE_CHECKING:
+    from .server import Simulator
+
+PREFIX = "/trade-api/v2"
+EVENT_STATUS = {  # /events status filter -> predicate over the event's market statuses
+    "open": lambda statuses: "active" in statuses,
+    "closed": lambda statuses: "active" not in statuses and statuses != {"finalized"},
+    "settled": lambda statuses: statuses == {"finalized"},
+}
+
+
+class RestError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class Query:
+    """Query-string access with typed getters that fail as HTTP 400."""
+
+    def __init__(self, text: str) -> None:
+        self.values = {k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()}
+
+    def text(self, name: str) -> str | None:
+        return self.values.get(name) or None
+
+    def integer(self, name: str, default: int | None = None, low: int = 0, high: int = 2**62) -> int | None:
+        raw = self.values.get(name)
+        if raw in (None, ""):
+            return default
+        if not raw.lstrip("-").isdigit() or not low <= int(raw) <= high:
+            raise RestError(400, "invalid_parameters", f"{name} must be an integer in [{low}, {high}]")
+        return int(raw)
+
+    def cursor(self) -> int | None:
+        raw = self.text("cursor")
+        if raw is None:
+            return None
+        try:
+            return int(base64.urlsafe_b64decode(raw.encode()).decode().removeprefix("p"))
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            raise RestError(400, "invalid_parameters", "invalid cursor") from None
+
+
+def make_cursor(position: int | None) -> str:
+    return "" if position is None else base64.urlsafe_b64encode(f"p{position}".encode()).decode()
+
+
+def page(items: list[tuple[int, object]], query: Query, max_limit: int) -> tuple[list, str]:
+    """Items (position, obj) after the cursor, at most `limit`, and the next cursor."""
+    limit = query.integer("limit", 100, 1, max_limit)
+    after = query.cursor()
+    rest = [(pos, obj) for pos, obj in items if after is None or pos > after]
+    chosen = rest[:limit]
+    more = len(rest) > limit
+    return [obj for _, obj in chosen], make_cursor(chosen[-1][0] if more else None)
+
+
+def list_series(sim: Simulator, query: Query) -> dict:
+    category = query.text("category")
+    return {"series": [series_object(s) for s in sim.universe.series.values() if category in (None, s.category)]}
+
+
+def get_series(sim: Simulator, query: Query, ticker: str) -> dict:
+    if ticker not in sim.universe.series:
+        raise RestError(404, "not_found", f"series {ticker} not found")
+    return {"series": series_object(sim.universe.series[ticker])}
+
+
+def _event_with_markets(sim: Simulator, event_ticker: str, nested: bool) -> dict:
+    event = sim.universe.events[event_ticker]
+    obj = event_object(event, sim.universe.series[event.series_ticker].category)
+    if nested:
+        obj["markets"] = [market_object(sim.universe.markets[t]) for t in event.markets]
+    return obj
+
+
+def list_events(sim: Simulator, query: Query) -> dict:
+    status, series = query.text("status"), query.text("series_ticker")
+    if status is not None and status not in EVENT_STATUS:
+        raise RestError(400, "invalid_parameters", f"status must be one of {sorted(EVENT_STATUS)}")
+    universe = sim.universe
+    chosen = [(pos, e) for pos, e in enumerate(universe.events.values())
+              if series in (None, e.series_ticker)
+              and (status is None or EVENT_STATUS[status]({universe.markets[t].status for t in e.markets}))]
+    events, cursor = page(chosen, query, 200)
+    nested = query.text("with_nested_markets") == "true"
+    return {"events": [_event_with_markets(sim, e.event_ticker, nested) for e in events], "cursor": cursor}
+
+
+def get_event(sim: Simulator, query: Query, ticker: str) -> dict:
+    if ticker not in sim.universe.events:
+        raise RestError(404, "not_found", f"event {ticker} not found")
+    nested = query.text("with_nested_markets") == "true"
+    markets = [market_object(sim.universe.markets[t]) for t in sim.universe.events[ticker].markets]
+    return {"event": _event_with_markets(sim, ticker, nested), "markets": markets}
+
+
+def _market_filter(query: Query) -> Callable[[Market], bool]:
+    status = query.text("status")
+    if status is not None and status not in STATUS_FILTER:
+        raise RestError(400, "invalid_parameters", f"status must be one of {sorted(STATUS_FILTER)}")
+    statuses = STATUS_FILTER.get(status or "")
+    tickers = set(query.text("tickers").split(",")) if query.text("tickers") else None
+    event, series = query.text("event_ticker"), query.text("series_ticker")
+    min_updated = query.integer("min_updated_ts")
+    min_ms = None if min_updated is None else min_updated * 1000
+    return lambda m: (
+        (statuses is None or m.status in statuses)
+        and (tickers is None or m.ticker in tickers)
+        and event in (None, m.event_ticker)
+        and series in (None, m.series_ticker)
+        and (min_ms is None or m.updated_ms >= min_ms)
+    )
+
+
+def list_markets(sim: Simulator, query: Query) -> dict:
+    keep = _market_filter(query)
+    markets, cursor = page([(m.position, m) for m in sim.universe.order if keep(m)], query, 1000)
+    return {"markets": [market_object(m) for m in markets], "cursor": cursor}
+
+
+def _market(sim: Simulator, ticker: str) -> Market:
+    market = sim.universe.markets.get(ticker)
+    if market is None:
+        raise RestError(404, "not_found", f"market {ticker} not found")
+    return market
+
+
+def get_market(sim: Simulator, query: Query, ticker: str) -> dict:
+    return {"market": market_object(_market(sim, ticker))}
+
+
+def get_orderbook(sim: Simulator, query: Query, ticker: str) -> dict:
+    return orderbook_object(_market(sim, ticker), query.integer("depth", 0, 0, 100))
+
+
+def trade_object(ts_ms: int, msg: dict) -> dict:
+    fields = ("trade_id", "count_fp", "yes_price_dollars", "no_price_dollars", "taker_outcome_side",
+              "taker_book_side", "taker_side", "is_block_trade")
+    return {"ticker": msg["market_ticker"], **{k: msg[k] for k in fields}, "created_time": rfc3339(ts_ms, True)}
+
+
+def list_trades(sim: Simulator, query: Query) -> dict:
+    trade_query = TradeQuery(query.text("ticker"), query.integer("min_ts"), query.integer("max_ts"), query.cursor())
+    msgs, next_number = sim.generator.tape.page(trade_query, query.integer("limit", 100, 1, 1000))
+    return {"trades": [trade_object(m["ts_ms"], m) for m in msgs], "cursor": make_cursor(next_number)}
+
+
+def exchange_status(sim: Simulator, query: Query) -> dict:
+    return {"exchange_active": True, "trading_active": True, "exchange_estimated_resume_time": None}
+
+
+ROUTES: list[tuple[re.Pattern[str], Callable[..., dict]]] = [
+    (re.compile(PREFIX + pattern), handler)
+    for pattern, handler in (
+        ("/series", list_series),
+        ("/series/(?P<ticker>[^/]+)", get_series),
+        ("/events", list_events),
+        ("/events/(?P<ticker>[^/]+)", get_event),
+        ("/markets", list_markets),
+        ("/markets/trades", list_trades),
+        ("/markets/(?P<ticker>[^/]+)", get_market),
+        ("/markets/(?P<ticker>[^/]+)/orderbook", get_orderbook),
+        ("/exchange/status", exchange_status),
+    )
+]
+
+
+def json_response(status: int, obj: dict) -> Response:
+    body = json.dumps(obj, separators=(",", ":")).encode()
+    headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Connection", "close")])
+    return Response(status, {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
+                             405: "Method Not Allowed"}.get(status, "Error"), headers, body)
+
+
+def respond(sim: Simulator, method: str, path: str, query_text: str) -> Response:
+    """Answer one REST request; the first route whose pattern matches the whole path wins."""
+    if method != "GET":
+        return json_response(405, {"error": {"code": "method_not_allowed", "message": "only GET is served"}})
+    for pattern, handler in ROUTES:
+        match = pattern.fullmatch(path)
+        if match:
+            try:
+                return json_response(200, handler(sim, Query(query_text), **match.groupdict()))
+            except RestError as exc:
+                return json_response(exc.status, {"error": {"code": exc.code, "message": exc.message}})
+    return json_response(404, {"error": {"code": "not_found", "message": f"no route for {path}"}})

@@ -1,0 +1,227 @@
+-- Roles of a gatherer's reference database (DESIGN §7): the writer inserts and upserts series,
+-- events and markets (newest version wins, see test_reference_versions.sql) and nothing else;
+-- the reader (postgres_fdw mapping) only reads, in read-only transactions; kstore_dedup_ack
+-- and kstore_maintainer have nothing to do here. None is a superuser.
+
+begin;
+select plan(26);
+
+-- Effective privileges of a role on every table of kstore and ops.
+create function pg_temp.table_privileges(role_name name)
+returns table (table_name text, privileges text)
+language sql stable as $$
+    select
+        format('%I.%I', n.nspname, c.relname) as table_name,
+        string_agg(p.privilege, ',' order by p.privilege) as privileges
+    from pg_class as c
+    inner join pg_namespace as n on c.relnamespace = n.oid
+    cross join
+        unnest(
+            array['DELETE', 'INSERT', 'REFERENCES', 'SELECT', 'TRIGGER', 'TRUNCATE', 'UPDATE']
+        ) as p (privilege)
+    where n.nspname in ('kstore', 'ops')
+        and c.relkind in ('r', 'p', 'v', 'm', 'f')
+        and not c.relispartition
+        and has_table_privilege(role_name, c.oid, p.privilege)
+    group by n.nspname, c.relname
+    order by table_name
+$$;
+
+-- ---------------------------------------------------------------- the roles themselves
+
+select results_eq(
+    $$
+        select
+            rolname::text collate "default",
+            rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls
+        from pg_roles
+        where rolname in (
+            'kstore_gatherer_writer', 'kstore_gatherer_reader', 'kstore_dedup_ack',
+            'kstore_maintainer'
+        )
+        order by rolname
+    $$,
+    $$
+        values
+            ('kstore_dedup_ack', true, false, false, false, false, false),
+            ('kstore_gatherer_reader', true, false, false, false, false, false),
+            ('kstore_gatherer_writer', true, false, false, false, false, false),
+            ('kstore_maintainer', true, false, false, false, false, false)
+    $$,
+    'the four gatherer roles exist, can log in and hold no elevated attribute'
+);
+
+select set_eq(
+    $$
+        select r.rolname::text collate "default", s.setting
+        from pg_db_role_setting as d
+        inner join pg_roles as r on d.setrole = r.oid
+        cross join unnest(d.setconfig) as s (setting)
+        where d.setdatabase = 0
+            and r.rolname in ('kstore_gatherer_writer', 'kstore_gatherer_reader')
+    $$,
+    $$
+        values
+            ('kstore_gatherer_writer', 'statement_timeout=10s'),
+            ('kstore_gatherer_writer', 'idle_in_transaction_session_timeout=30s'),
+            ('kstore_gatherer_reader', 'default_transaction_read_only=on'),
+            ('kstore_gatherer_reader', 'statement_timeout=60s')
+    $$,
+    'the writer has bounded timeouts; the reader logs in read-only with a timeout'
+);
+
+-- ---------------------------------------------------------------- granted privileges
+
+select results_eq(
+    $$select * from pg_temp.table_privileges('kstore_gatherer_writer')$$,
+    $$
+        values
+            ('kstore.events', 'INSERT,SELECT,UPDATE'),
+            ('kstore.markets', 'INSERT,SELECT,UPDATE'),
+            ('kstore.series', 'INSERT,SELECT,UPDATE')
+    $$,
+    'writer: insert, select and update on series, events and markets only'
+);
+
+select results_eq(
+    $$select * from pg_temp.table_privileges('kstore_gatherer_reader')$$,
+    $$
+        values
+            ('kstore.events', 'SELECT'),
+            ('kstore.markets', 'SELECT'),
+            ('kstore.series', 'SELECT')
+    $$,
+    'reader: select only, on series, events and markets'
+);
+
+select is_empty(
+    $$select * from pg_temp.table_privileges('kstore_dedup_ack')$$,
+    'kstore_dedup_ack has no table privilege in the reference database'
+);
+
+select is_empty(
+    $$select * from pg_temp.table_privileges('kstore_maintainer')$$,
+    'kstore_maintainer has no table privilege in the reference database'
+);
+
+select schema_privs_are(
+    'kstore', 'kstore_gatherer_writer', array['USAGE'], 'writer may use schema kstore'
+);
+select schema_privs_are(
+    'kstore', 'kstore_gatherer_reader', array['USAGE'], 'reader may use schema kstore'
+);
+select schema_privs_are(
+    'kstore', 'kstore_dedup_ack', array[]::text[], 'kstore_dedup_ack has no access to kstore'
+);
+select schema_privs_are(
+    'kstore', 'kstore_maintainer', array[]::text[], 'kstore_maintainer has no access to kstore'
+);
+
+-- ---------------------------------------------------------------- the writer, as behaviour
+
+set local role kstore_gatherer_writer;
+
+select lives_ok(
+    $$
+        insert into kstore.series (series_ticker, updated_time, raw)
+        values ('KXTEST', '2030-01-01 00:00:00+00', '{"ticker": "KXTEST", "v": 1}')
+    $$,
+    'writer inserts a series'
+);
+select lives_ok(
+    $$
+        insert into kstore.events (event_ticker, series_ticker, raw)
+        values ('KXTEST-E', 'KXTEST', '{"event_ticker": "KXTEST-E"}')
+    $$,
+    'writer inserts an event'
+);
+select lives_ok(
+    $$
+        insert into kstore.markets (market_ticker, event_ticker, raw)
+        values ('KXTEST-1', 'KXTEST-E', '{"ticker": "KXTEST-1"}')
+    $$,
+    'writer inserts a market'
+);
+
+-- The upsert path runs ops.keep_newest(), which calls ops.is_newer(): the writer reaches ops.
+select lives_ok(
+    $$
+        insert into kstore.series (series_ticker, updated_time, raw)
+        values ('KXTEST', '2030-01-02 00:00:00+00', '{"ticker": "KXTEST", "v": 2}')
+        on conflict (series_ticker) do update set
+            updated_time = excluded.updated_time,
+            observed_at = excluded.observed_at,
+            raw = excluded.raw
+    $$,
+    'writer upserts a newer version of a series'
+);
+select lives_ok(
+    $$
+        update kstore.markets set status = 'open', raw = '{"ticker": "KXTEST-1", "status": "open"}'
+        where market_ticker = 'KXTEST-1'
+    $$,
+    'writer updates a market'
+);
+
+select throws_ok(
+    $$delete from kstore.markets$$, '42501', null, 'writer cannot delete markets'
+);
+select throws_ok(
+    $$truncate kstore.series$$, '42501', null, 'writer cannot truncate series'
+);
+select throws_ok(
+    $$drop table kstore.events$$, '42501', null, 'writer cannot drop events'
+);
+select throws_ok(
+    $$alter table kstore.markets add column note text$$, '42501', null,
+    'writer cannot alter markets'
+);
+select throws_ok(
+    $$create table kstore.scratch (id integer)$$, '42501', null,
+    'writer cannot create tables in kstore'
+);
+select throws_ok(
+    $$select * from ops.schema_migrations$$, '42501', null,
+    'writer cannot read the migration history'
+);
+
+reset role;
+
+-- ---------------------------------------------------------------- the reader, as behaviour
+
+set local role kstore_gatherer_reader;
+
+select results_eq(
+    $$select series_ticker from kstore.series$$,
+    $$values ('KXTEST')$$,
+    'reader reads series'
+);
+select throws_ok(
+    $$
+        insert into kstore.markets (market_ticker, event_ticker, raw)
+        values ('KXTEST-2', 'KXTEST-E', '{}')
+    $$,
+    '42501', null,
+    'reader cannot insert markets'
+);
+select throws_ok(
+    $$update kstore.series set title = 'x'$$, '42501', null, 'reader cannot update series'
+);
+select throws_ok(
+    $$delete from kstore.events$$, '42501', null, 'reader cannot delete events'
+);
+
+reset role;
+
+-- ---------------------------------------------------------------- the others
+
+set local role kstore_maintainer;
+
+select throws_ok(
+    $$select * from kstore.markets$$, '42501', null, 'kstore_maintainer cannot read markets'
+);
+
+reset role;
+
+select * from finish();  -- noqa: AM04
+rollback;

@@ -1,0 +1,422 @@
+-- Roles of the production database (DESIGN §7): the deduplicator inserts merged rows and
+-- upserts reference rows (history is append-only), the exporter reads everything and writes
+-- the export manifest, the analyst only reads (read-only transactions at login), the
+-- maintainer only runs ops.maintain(). None is a superuser; nobody but the migration owner
+-- changes the schema. default_transaction_read_only applies at login, so under `set role`
+-- the analyst's refusals come from its privileges.
+
+begin;
+select plan(55);
+
+-- Effective privileges of a role on every table of kstore and ops (partitions aside).
+create function pg_temp.table_privileges(role_name name)
+returns table (table_name text, privileges text)
+language sql stable as $$
+    select
+        format('%I.%I', n.nspname, c.relname) as table_name,
+        string_agg(p.privilege, ',' order by p.privilege) as privileges
+    from pg_class as c
+    inner join pg_namespace as n on c.relnamespace = n.oid
+    cross join
+        unnest(
+            array['DELETE', 'INSERT', 'REFERENCES', 'SELECT', 'TRIGGER', 'TRUNCATE', 'UPDATE']
+        ) as p (privilege)
+    where n.nspname in ('kstore', 'ops')
+        and c.relkind in ('r', 'p', 'v', 'm', 'f')
+        and not c.relispartition
+        and has_table_privilege(role_name, c.oid, p.privilege)
+    group by n.nspname, c.relname
+    order by table_name
+$$;
+
+-- ---------------------------------------------------------------- the roles themselves
+
+select results_eq(
+    $$
+        select
+            rolname::text collate "default",
+            rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls
+        from pg_roles
+        where rolname in ('kstore_dedup', 'kstore_exporter', 'kstore_analyst', 'kstore_maintainer')
+        order by rolname
+    $$,
+    $$
+        values
+            ('kstore_analyst', true, false, false, false, false, false),
+            ('kstore_dedup', true, false, false, false, false, false),
+            ('kstore_exporter', true, false, false, false, false, false),
+            ('kstore_maintainer', true, false, false, false, false, false)
+    $$,
+    'the four production roles exist, can log in and hold no elevated attribute'
+);
+
+select set_eq(
+    $$
+        select r.rolname::text collate "default", s.setting
+        from pg_db_role_setting as d
+        inner join pg_roles as r on d.setrole = r.oid
+        cross join unnest(d.setconfig) as s (setting)
+        where d.setdatabase = 0
+            and r.rolname in ('kstore_dedup', 'kstore_exporter', 'kstore_analyst')
+    $$,
+    $$
+        values
+            ('kstore_dedup', 'statement_timeout=5min'),
+            ('kstore_exporter', 'statement_timeout=30min'),
+            ('kstore_analyst', 'default_transaction_read_only=on'),
+            ('kstore_analyst', 'statement_timeout=15min')
+    $$,
+    'bounded statement timeouts; the analyst logs in read-only'
+);
+
+select is_empty(
+    $$
+        select m.roleid::regrole
+        from pg_auth_members as m
+        where m.member in (
+            'kstore_dedup'::regrole, 'kstore_exporter'::regrole, 'kstore_analyst'::regrole,
+            'kstore_maintainer'::regrole
+        )
+    $$,
+    'no production role inherits privileges through role membership'
+);
+
+-- ---------------------------------------------------------------- granted privileges
+
+select results_eq(
+    $$select * from pg_temp.table_privileges('kstore_dedup')$$,
+    $$
+        values
+            ('kstore.events', 'INSERT,SELECT,UPDATE'),
+            ('kstore.events_history', 'INSERT,SELECT'),
+            ('kstore.feed_gaps', 'INSERT,SELECT,UPDATE'),
+            ('kstore.markets', 'INSERT,SELECT,UPDATE'),
+            ('kstore.markets_history', 'INSERT,SELECT'),
+            ('kstore.orderbook_deltas', 'INSERT,SELECT'),
+            ('kstore.orderbook_snapshots', 'INSERT,SELECT'),
+            ('kstore.series', 'INSERT,SELECT,UPDATE'),
+            ('kstore.series_history', 'INSERT,SELECT'),
+            ('kstore.tickers', 'INSERT,SELECT'),
+            ('kstore.trades', 'INSERT,SELECT'),
+            ('ops.dedup_cursors', 'INSERT,SELECT,UPDATE')
+    $$,
+    'dedup: inserts merged rows, updates mutable rows only, owns its cursors'
+);
+
+select results_eq(
+    $$select * from pg_temp.table_privileges('kstore_exporter')$$,
+    $$
+        values
+            ('kstore.events', 'SELECT'),
+            ('kstore.events_history', 'SELECT'),
+            ('kstore.feed_gaps', 'SELECT'),
+            ('kstore.markets', 'SELECT'),
+            ('kstore.markets_history', 'SELECT'),
+            ('kstore.orderbook_deltas', 'SELECT'),
+            ('kstore.orderbook_snapshots', 'SELECT'),
+            ('kstore.series', 'SELECT'),
+            ('kstore.series_history', 'SELECT'),
+            ('kstore.tickers', 'SELECT'),
+            ('kstore.trades', 'SELECT'),
+            ('ops.export_manifest', 'DELETE,INSERT,SELECT,UPDATE')
+    $$,
+    'exporter: reads every data table, writes only the export manifest'
+);
+
+select results_eq(
+    $$select * from pg_temp.table_privileges('kstore_analyst')$$,
+    $$
+        values
+            ('kstore.events', 'SELECT'),
+            ('kstore.events_history', 'SELECT'),
+            ('kstore.feed_gaps', 'SELECT'),
+            ('kstore.markets', 'SELECT'),
+            ('kstore.markets_history', 'SELECT'),
+            ('kstore.orderbook_deltas', 'SELECT'),
+            ('kstore.orderbook_snapshots', 'SELECT'),
+            ('kstore.series', 'SELECT'),
+            ('kstore.series_history', 'SELECT'),
+            ('kstore.tickers', 'SELECT'),
+            ('kstore.trades', 'SELECT'),
+            ('ops.dedup_cursors', 'SELECT'),
+            ('ops.export_manifest', 'SELECT')
+    $$,
+    'analyst: select only'
+);
+
+select results_eq(
+    $$select * from pg_temp.table_privileges('kstore_maintainer')$$,
+    $$
+        values
+            ('ops.dedup_cursors', 'SELECT'),
+            ('ops.export_manifest', 'SELECT')
+    $$,
+    'maintainer: reads the cursors and the manifest, no data table'
+);
+
+select schema_privs_are('kstore', 'kstore_dedup', array['USAGE'], 'dedup may use schema kstore');
+select schema_privs_are('ops', 'kstore_dedup', array['USAGE'], 'dedup may use schema ops');
+select schema_privs_are(
+    'kstore', 'kstore_exporter', array['USAGE'], 'exporter may use schema kstore'
+);
+select schema_privs_are('ops', 'kstore_exporter', array['USAGE'], 'exporter may use schema ops');
+select schema_privs_are(
+    'kstore', 'kstore_analyst', array['USAGE'], 'analyst may use schema kstore'
+);
+select schema_privs_are(
+    'kstore', 'kstore_maintainer', array[]::text[], 'maintainer has no access to kstore'
+);
+select schema_privs_are(
+    'ops', 'kstore_maintainer', array['USAGE'], 'maintainer may use schema ops'
+);
+
+select function_privs_are(
+    'ops', 'maintain', array['timestamp with time zone'], 'kstore_maintainer', array['EXECUTE'],
+    'kstore_maintainer may execute ops.maintain()'
+);
+select function_privs_are(
+    'ops', 'maintain', array['timestamp with time zone'], 'kstore_dedup', array[]::text[],
+    'dedup may not execute ops.maintain()'
+);
+select function_privs_are(
+    'ops', 'maintain', array['timestamp with time zone'], 'kstore_exporter', array[]::text[],
+    'the exporter may not execute ops.maintain()'
+);
+select function_privs_are(
+    'ops', 'maintain', array['timestamp with time zone'], 'kstore_analyst', array[]::text[],
+    'the analyst may not execute ops.maintain()'
+);
+
+-- ---------------------------------------------------------------- dedup, as behaviour
+
+set local role kstore_dedup;
+
+select lives_ok(
+    $$
+        insert into kstore.trades (
+            trade_id, ts, market_ticker, yes_price, no_price, count, gatherer_id
+        )
+        values ('d0000000-0000-0000-0000-000000000001', now(), 'KXTEST-1', 0.42, 0.58, 1, 'g1')
+        on conflict do nothing
+    $$,
+    'dedup inserts merged trades'
+);
+select lives_ok(
+    $$
+        insert into kstore.orderbook_deltas (
+            market_ticker, ts, side, price, delta, use_yes_price, gatherer_id
+        )
+        values ('KXTEST-1', now(), 'yes', 0.42, 10, true, 'g1')
+        on conflict do nothing
+    $$,
+    'dedup inserts merged orderbook_deltas'
+);
+select lives_ok(
+    $$
+        insert into kstore.orderbook_snapshots (
+            market_ticker, captured_at, gatherer_id, source, use_yes_price
+        )
+        values ('KXTEST-1', now(), 'g1', 'ws', true)
+        on conflict do nothing
+    $$,
+    'dedup inserts orderbook_snapshots'
+);
+select lives_ok(
+    $$
+        insert into kstore.tickers (market_ticker, ts, fingerprint, gatherer_id)
+        values ('KXTEST-1', now(), 1, 'g1')
+        on conflict do nothing
+    $$,
+    'dedup inserts merged tickers'
+);
+select lives_ok(
+    $$
+        insert into kstore.feed_gaps (
+            gatherer_id, gap_id, connection_id, sid, expected_seq, received_seq, detected_at
+        )
+        values ('g1', 1, 'c1', 1, 10, 12, now())
+        on conflict (gatherer_id, gap_id) do update set recovered_at = excluded.recovered_at
+    $$,
+    'dedup merges feed gaps'
+);
+select lives_ok(
+    $$
+        insert into kstore.markets (market_ticker, event_ticker, updated_time, raw)
+        values ('KXTEST-1', 'KXTEST', '2030-01-01', '{"status": "initialized"}')
+    $$,
+    'dedup inserts a market (and its first history row)'
+);
+select lives_ok(
+    $$
+        insert into kstore.markets (market_ticker, event_ticker, status, updated_time, raw)
+        values ('KXTEST-1', 'KXTEST', 'open', '2030-01-02', '{"status": "open"}')
+        on conflict (market_ticker) do update set
+            status = excluded.status,
+            updated_time = excluded.updated_time,
+            observed_at = excluded.observed_at,
+            raw = excluded.raw
+    $$,
+    'dedup upserts a newer market version'
+);
+select results_eq(
+    $$select status from kstore.markets where market_ticker = 'KXTEST-1'$$,
+    $$values ('open')$$,
+    'the newer market version is current'
+);
+select lives_ok(
+    $$
+        insert into ops.dedup_cursors (gatherer_id, table_name, watermark)
+        values ('g1', 'trades', now())
+        on conflict (gatherer_id, table_name) do update set watermark = excluded.watermark
+    $$,
+    'dedup advances its cursor'
+);
+select throws_ok(
+    $$delete from kstore.trades$$, '42501', null, 'dedup cannot delete trades'
+);
+select throws_ok(
+    $$update kstore.trades set count = 2$$, '42501', null, 'dedup cannot rewrite trades'
+);
+select throws_ok(
+    $$update kstore.markets_history set raw = '{}'$$, '42501', null,
+    'dedup cannot rewrite history (append-only)'
+);
+select throws_ok(
+    $$delete from kstore.markets_history$$, '42501', null,
+    'dedup cannot delete history (append-only)'
+);
+select throws_ok(
+    $$drop table kstore.trades$$, '42501', null, 'dedup cannot drop trades'
+);
+select throws_ok(
+    $$create table kstore.scratch (id integer)$$, '42501', null,
+    'dedup cannot create tables in kstore'
+);
+select throws_ok(
+    $$insert into ops.export_manifest (table_name, window_start, window_end, row_count, object_key)
+      values ('trades', '2030-01-01', '2030-01-02', 0, 'x')$$,
+    '42501', null,
+    'dedup cannot write the export manifest'
+);
+
+reset role;
+
+-- ---------------------------------------------------------------- exporter, as behaviour
+
+set local role kstore_exporter;
+
+select results_eq(
+    $$select count(*) from kstore.trades where trade_id = 'd0000000-0000-0000-0000-000000000001'$$,
+    $$values (1::bigint)$$,
+    'exporter reads trades'
+);
+select lives_ok(
+    $$select * from kstore.markets_history$$, 'exporter reads history'
+);
+select lives_ok(
+    $$
+        insert into ops.export_manifest (
+            table_name, window_start, window_end, row_count, object_key
+        )
+        values ('trades', '2030-01-01', '2030-01-02', 0, 'raw/trades/date=2030-01-01/t.parquet')
+    $$,
+    'exporter records an exported window'
+);
+select lives_ok(
+    $$update ops.export_manifest set verified_at = now() where table_name = 'trades'$$,
+    'exporter marks a window verified'
+);
+select lives_ok(
+    $$delete from ops.export_manifest where table_name = 'trades'$$,
+    'exporter removes a manifest row (re-export)'
+);
+select throws_ok(
+    $$
+        insert into kstore.trades (
+            trade_id, ts, market_ticker, yes_price, no_price, count, gatherer_id
+        )
+        values (gen_random_uuid(), now(), 'KXTEST-1', 0.42, 0.58, 1, 'g1')
+    $$,
+    '42501', null,
+    'exporter cannot insert trades'
+);
+select throws_ok(
+    $$delete from kstore.trades$$, '42501', null, 'exporter cannot delete trades'
+);
+select throws_ok(
+    $$update ops.dedup_cursors set watermark = now()$$, '42501', null,
+    'exporter cannot move dedup cursors'
+);
+
+reset role;
+
+-- ---------------------------------------------------------------- analyst, as behaviour
+
+set local role kstore_analyst;
+
+select lives_ok(
+    $$select * from kstore.trades$$, 'analyst reads trades'
+);
+select lives_ok(
+    $$select * from kstore.markets_history$$, 'analyst reads history'
+);
+select throws_ok(
+    $$
+        insert into kstore.trades (
+            trade_id, ts, market_ticker, yes_price, no_price, count, gatherer_id
+        )
+        values (gen_random_uuid(), now(), 'KXTEST-1', 0.42, 0.58, 1, 'g1')
+    $$,
+    '42501', null,
+    'analyst cannot insert trades'
+);
+select throws_ok(
+    $$update kstore.markets set status = 'settled'$$, '42501', null,
+    'analyst cannot update markets'
+);
+select throws_ok(
+    $$delete from kstore.tickers$$, '42501', null, 'analyst cannot delete tickers'
+);
+select throws_ok(
+    $$insert into ops.export_manifest (table_name, window_start, window_end, row_count, object_key)
+      values ('trades', '2030-01-01', '2030-01-02', 0, 'x')$$,
+    '42501', null,
+    'analyst cannot write the export manifest'
+);
+
+-- The analyst reads the export manifest and the dedup cursors (schema ops).
+select lives_ok(
+    $$select * from ops.export_manifest$$, 'analyst reads the export manifest'
+);
+select lives_ok(
+    $$select * from ops.dedup_cursors$$, 'analyst reads the dedup cursors'
+);
+
+reset role;
+
+-- ---------------------------------------------------------------- maintainer, as behaviour
+
+set local role kstore_maintainer;
+
+select lives_ok(
+    $$select * from ops.maintain()$$, 'kstore_maintainer runs ops.maintain()'
+);
+select lives_ok(
+    $$select * from ops.export_manifest$$, 'kstore_maintainer reads the export manifest'
+);
+select throws_ok(
+    $$select * from kstore.trades$$, '42501', null, 'kstore_maintainer cannot read trades'
+);
+select throws_ok(
+    $$update ops.export_manifest set verified_at = now()$$, '42501', null,
+    'kstore_maintainer cannot mark windows verified (which would unlock retention)'
+);
+select throws_ok(
+    $$update ops.table_policies set retain_for = '1 day'$$, '42501', null,
+    'kstore_maintainer cannot change the retention policy'
+);
+
+reset role;
+
+select * from finish();  -- noqa: AM04
+rollback;

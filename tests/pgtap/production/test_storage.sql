@@ -1,0 +1,1 @@
+../gatherer_ts/test_storage.sql

@@ -1,0 +1,122 @@
+-- ops.table_policies in production (DESIGN §1, policies/production.sql): the declared default
+-- storage policy of each time-series table (1-day chunks, compression after 7 days, retention
+-- trades and snapshots forever, deltas 90 days, tickers 30 days), the constraints that keep a
+-- policy sane, and ops.apply_policies() turning a changed policy into storage on either path.
+
+begin;
+select plan(10);
+
+select results_eq(
+    $$
+        select
+            table_name::text,
+            chunk_interval,
+            compress_after,
+            compress_segmentby,
+            compress_orderby,
+            retain_for,
+            premake_days
+        from ops.table_policies
+        order by table_name::text
+    $$,
+    $$
+        values
+            (
+                'kstore.orderbook_deltas', interval '1 day', interval '7 days', 'market_ticker',
+                'ts desc, side, price, delta, dup_ordinal, key_scope', interval '90 days', 7
+            ),
+            (
+                'kstore.orderbook_snapshots', interval '1 day', interval '7 days', 'market_ticker',
+                'captured_at desc, gatherer_id, source', null, 7
+            ),
+            (
+                'kstore.tickers', interval '1 day', interval '7 days', 'market_ticker',
+                'ts desc, fingerprint', interval '30 days', 7
+            ),
+            (
+                'kstore.trades', interval '1 day', interval '7 days', 'market_ticker',
+                'ts desc, trade_id', null, 7
+            )
+    $$,
+    'every time-series table has the production default policy (null retention: keep forever)'
+);
+
+select is_empty(
+    $$
+        select table_name from ops.timeseries
+        except
+        select table_name from ops.table_policies
+    $$,
+    'no time-series table is without a policy'
+);
+
+select throws_ok(
+    $$
+        update ops.table_policies set retain_for = '12 hours'
+        where table_name = 'kstore.trades'::regclass
+    $$,
+    '23514', null,
+    'retention shorter than one chunk is refused'
+);
+
+select throws_ok(
+    $$
+        update ops.table_policies set premake_days = 0
+        where table_name = 'kstore.trades'::regclass
+    $$,
+    '23514', null,
+    'premake_days is at least 1'
+);
+
+select throws_ok(
+    $$insert into ops.table_policies (table_name) values ('ops.storage')$$,
+    '23503', null,
+    'a policy for a table that is not a registered time series is refused'
+);
+
+select lives_ok(
+    $$select ops.apply_policies()$$,
+    'ops.apply_policies() brings storage in line with ops.table_policies'
+);
+
+-- Two more premade days for tickers: two new day partitions on the plain path, nothing to do
+-- on TimescaleDB (chunks are created on demand).
+update ops.table_policies set premake_days = 9
+where table_name = 'kstore.tickers'::regclass;
+
+select is(
+    ops.apply_policies(),
+    case ops.storage_path() when 'plain' then 2 else 0 end,
+    'ops.apply_policies() premakes the extra day partitions (plain) or changes nothing'
+);
+
+select is(
+    (
+        select count(*)::integer from ops.partitions()
+        where
+            table_name = 'kstore.tickers'::regclass
+            and range_start >= date_trunc('day', now(), 'UTC') + interval '8 days'
+    ),
+    case ops.storage_path() when 'plain' then 2 else 0 end,
+    'tickers partitions now reach premake_days ahead (plain)'
+);
+
+-- A new segmentby for tickers: a compression change on TimescaleDB, nothing on plain.
+set local client_min_messages = warning;
+update ops.table_policies set compress_segmentby = 'market_ticker, gatherer_id'
+where table_name = 'kstore.tickers'::regclass;
+
+select is(
+    ops.apply_policies(),
+    case ops.storage_path() when 'timescaledb' then 1 else 0 end,
+    'ops.apply_policies() applies a changed compression setting (TimescaleDB) exactly once'
+);
+
+select is(
+    ops.apply_policies(),
+    0,
+    'ops.apply_policies() is a no-op when storage matches the policies'
+);
+
+select * from finish();  -- noqa: AM04
+rollback;
