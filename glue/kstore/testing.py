@@ -1,8 +1,9 @@
 """Real PostgreSQL for tests and checks: throw-away clusters and freshly migrated databases.
 
 `python -m kstore.testing pgtap` starts a temporary cluster per available storage path (plain
-always; TimescaleDB where the server has it), migrates one database of each kind, and runs
-pg_prove over tests/pgtap/<kind>/ against it. pytest uses the same pieces (tests/conftest.py).
+always; TimescaleDB where the server has it), migrates one database of each kind, loads
+tests/pgtap/helpers.sql into it and runs pg_prove over the kind's folders of tests/pgtap/
+(PGTAP_FOLDERS) against it. pytest uses the same pieces (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,15 @@ from kstore.settings import Settings, load
 from kstore.topology import Database
 
 KINDS = ("gatherer_ts", "gatherer_rel", "production")
+# The folders of tests/pgtap/ run against each kind, as migrate.SQL_FOLDERS for definitions:
+# common (every database), gatherer (both databases of a gatherer cluster: its roles),
+# timeseries and reference (the tables production shares with the gatherers), then its own.
+PGTAP_FOLDERS = {
+    "gatherer_ts": ("common", "gatherer", "timeseries", "gatherer_ts"),
+    "gatherer_rel": ("common", "gatherer", "reference", "gatherer_rel"),
+    "production": ("common", "timeseries", "reference", "production"),
+}
+PGTAP_HELPERS = "helpers.sql"  # schema tap, shared by the test files of every folder
 
 
 def storage_paths(pg_bin: Path) -> dict[str, str | None]:
@@ -75,7 +85,7 @@ class ScratchServer:
 
 
 def run_pgtap(repo_root: Path, pg_bin: Path) -> int:
-    """pg_prove over tests/pgtap/<kind>/ on every storage path available; returns the exit code."""
+    """pg_prove over each kind's PGTAP_FOLDERS on every storage path here; returns the exit code."""
     failures = 0
     for storage, reason in storage_paths(pg_bin).items():
         if reason:
@@ -91,12 +101,15 @@ def run_pgtap(repo_root: Path, pg_bin: Path) -> int:
 
 
 def _prove(server: ScratchServer, kind: str, repo_root: Path) -> int:
-    tests = sorted((repo_root / "tests" / "pgtap" / kind).glob("test_*.sql"))
+    pgtap = repo_root / "tests" / "pgtap"
+    tests = [test for folder in PGTAP_FOLDERS[kind]
+             for test in sorted((pgtap / folder).glob("test_*.sql"))]
     if not tests:
         return 0
     db = server.database(kind)
     with psycopg.connect(db.dsn, autocommit=True) as conn:
         conn.execute("create extension if not exists pgtap")
+        conn.execute((pgtap / PGTAP_HELPERS).read_text())
     print(f"pgtap: {server.storage} path, {kind}", flush=True)
     command = ["pg_prove", "--ext", ".sql", "-h", "127.0.0.1", "-p", str(server.cluster.port),
                "-U", "postgres", "-d", db.dbname, *map(str, tests)]

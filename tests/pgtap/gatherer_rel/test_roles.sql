@@ -1,79 +1,15 @@
--- Roles of a gatherer's reference database (DESIGN §7): the writer inserts and upserts series,
--- events and markets (newest version wins, see test_reference_versions.sql) and nothing else;
--- the reader (postgres_fdw mapping) only reads, in read-only transactions; kstore_dedup_ack
--- and kstore_maintainer have nothing to do here. None is a superuser.
+-- Roles in a gatherer's reference database (DESIGN §7): the writer inserts and upserts series,
+-- events and markets (newest version wins, see reference/test_ops_keep_newest.sql) and nothing
+-- else; the reader (postgres_fdw mapping) only reads; kstore_dedup_ack and kstore_maintainer
+-- have nothing to do here. The roles themselves: gatherer/test_roles.sql.
 
 begin;
-select plan(26);
-
--- Effective privileges of a role on every table of kstore and ops.
-create function pg_temp.table_privileges(role_name name)
-returns table (table_name text, privileges text)
-language sql stable as $$
-    select
-        format('%I.%I', n.nspname, c.relname) as table_name,
-        string_agg(p.privilege, ',' order by p.privilege) as privileges
-    from pg_class as c
-    inner join pg_namespace as n on c.relnamespace = n.oid
-    cross join
-        unnest(
-            array['DELETE', 'INSERT', 'REFERENCES', 'SELECT', 'TRIGGER', 'TRUNCATE', 'UPDATE']
-        ) as p (privilege)
-    where n.nspname in ('kstore', 'ops')
-        and c.relkind in ('r', 'p', 'v', 'm', 'f')
-        and not c.relispartition
-        and has_table_privilege(role_name, c.oid, p.privilege)
-    group by n.nspname, c.relname
-    order by table_name
-$$;
-
--- ---------------------------------------------------------------- the roles themselves
-
-select results_eq(
-    $$
-        select
-            rolname::text collate "default",
-            rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls
-        from pg_roles
-        where rolname in (
-            'kstore_gatherer_writer', 'kstore_gatherer_reader', 'kstore_dedup_ack',
-            'kstore_maintainer'
-        )
-        order by rolname
-    $$,
-    $$
-        values
-            ('kstore_dedup_ack', true, false, false, false, false, false),
-            ('kstore_gatherer_reader', true, false, false, false, false, false),
-            ('kstore_gatherer_writer', true, false, false, false, false, false),
-            ('kstore_maintainer', true, false, false, false, false, false)
-    $$,
-    'the four gatherer roles exist, can log in and hold no elevated attribute'
-);
-
-select set_eq(
-    $$
-        select r.rolname::text collate "default", s.setting
-        from pg_db_role_setting as d
-        inner join pg_roles as r on d.setrole = r.oid
-        cross join unnest(d.setconfig) as s (setting)
-        where d.setdatabase = 0
-            and r.rolname in ('kstore_gatherer_writer', 'kstore_gatherer_reader')
-    $$,
-    $$
-        values
-            ('kstore_gatherer_writer', 'statement_timeout=10s'),
-            ('kstore_gatherer_writer', 'idle_in_transaction_session_timeout=30s'),
-            ('kstore_gatherer_reader', 'default_transaction_read_only=on'),
-            ('kstore_gatherer_reader', 'statement_timeout=60s')
-    $$,
-    'the writer has bounded timeouts; the reader logs in read-only with a timeout'
-);
+select plan(20);
 
 -- ---------------------------------------------------------------- granted privileges
 
 select results_eq(
-    $$select * from pg_temp.table_privileges('kstore_gatherer_writer')$$,
+    $$select * from tap.table_privileges('kstore_gatherer_writer')$$,
     $$
         values
             ('kstore.events', 'INSERT,SELECT,UPDATE'),
@@ -84,7 +20,7 @@ select results_eq(
 );
 
 select results_eq(
-    $$select * from pg_temp.table_privileges('kstore_gatherer_reader')$$,
+    $$select * from tap.table_privileges('kstore_gatherer_reader')$$,
     $$
         values
             ('kstore.events', 'SELECT'),
@@ -95,26 +31,13 @@ select results_eq(
 );
 
 select is_empty(
-    $$select * from pg_temp.table_privileges('kstore_dedup_ack')$$,
+    $$select * from tap.table_privileges('kstore_dedup_ack')$$,
     'kstore_dedup_ack has no table privilege in the reference database'
 );
 
 select is_empty(
-    $$select * from pg_temp.table_privileges('kstore_maintainer')$$,
+    $$select * from tap.table_privileges('kstore_maintainer')$$,
     'kstore_maintainer has no table privilege in the reference database'
-);
-
-select schema_privs_are(
-    'kstore', 'kstore_gatherer_writer', array['USAGE'], 'writer may use schema kstore'
-);
-select schema_privs_are(
-    'kstore', 'kstore_gatherer_reader', array['USAGE'], 'reader may use schema kstore'
-);
-select schema_privs_are(
-    'kstore', 'kstore_dedup_ack', array[]::text[], 'kstore_dedup_ack has no access to kstore'
-);
-select schema_privs_are(
-    'kstore', 'kstore_maintainer', array[]::text[], 'kstore_maintainer has no access to kstore'
 );
 
 -- ---------------------------------------------------------------- the writer, as behaviour

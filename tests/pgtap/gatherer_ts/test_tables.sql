@@ -1,34 +1,15 @@
--- Tables of a gatherer's time-series database: exactly the declared tables, every column with
--- its exact type, nullability and default (prices numeric(10,6), sizes numeric(18,2), times
--- timestamptz), identical on both storage paths, and the check constraints that keep rows valid.
+-- Tables of a gatherer's time-series database: exactly the declared tables (the four time-series
+-- tables: timeseries/test_tables.sql), and the gatherer's own, every column with its exact
+-- type, nullability and default: feed_gaps and quarantine keyed by generated identities, and
+-- ops.dedup_ack, the deduplicator's acknowledged watermarks.
 
 begin;
-select plan(24);
-
--- (name, type, not null, default) of every column, in column order.
-create function pg_temp.columns_of(relation regclass)
-returns table (column_name text, column_type text, not_null boolean, column_default text)
-language sql stable as $$
-    select
-        a.attname::text as column_name,
-        format_type(a.atttypid, a.atttypmod) as column_type,
-        a.attnotnull as not_null,
-        pg_get_expr(d.adbin, d.adrelid) as column_default
-    from pg_attribute as a
-    left join pg_attrdef as d on a.attrelid = d.adrelid and a.attnum = d.adnum
-    where a.attrelid = relation and a.attnum > 0 and not a.attisdropped
-    order by a.attnum
-$$;
+select plan(6);
 
 -- ---------------------------------------------------------------- the set of tables
 
 select set_eq(
-    $$
-        select c.relname::text
-        from pg_class as c
-        where c.relnamespace = 'kstore'::regnamespace
-            and c.relkind in ('r', 'p') and not c.relispartition
-    $$,
+    $$select * from tap.tables_in('kstore')$$,
     array[
         'trades', 'orderbook_deltas', 'orderbook_snapshots', 'tickers', 'feed_gaps', 'quarantine'
     ],
@@ -36,12 +17,7 @@ select set_eq(
 );
 
 select set_eq(
-    $$
-        select c.relname::text
-        from pg_class as c
-        where c.relnamespace = 'ops'::regnamespace
-            and c.relkind in ('r', 'p') and not c.relispartition
-    $$,
+    $$select * from tap.tables_in('ops')$$,
     array['storage', 'timeseries', 'table_policies', 'schema_migrations', 'dedup_ack'],
     'ops holds exactly the control tables of a time-series database'
 );
@@ -49,94 +25,7 @@ select set_eq(
 -- ---------------------------------------------------------------- columns
 
 select results_eq(
-    $$select * from pg_temp.columns_of('kstore.trades')$$,
-    $$
-        values
-            ('trade_id', 'uuid', true, null),
-            ('ts', 'timestamp with time zone', true, null),
-            ('market_ticker', 'text', true, null),
-            ('yes_price', 'numeric(10,6)', true, null),
-            ('no_price', 'numeric(10,6)', true, null),
-            ('count', 'numeric(18,2)', true, null),
-            ('taker_outcome_side', 'text', false, null),
-            ('taker_book_side', 'text', false, null),
-            ('is_block_trade', 'boolean', true, 'false'),
-            ('sending_ts', 'timestamp with time zone', false, null),
-            ('received_at', 'timestamp with time zone', true, 'clock_timestamp()'),
-            ('gatherer_id', 'text', true, null)
-    $$,
-    'kstore.trades: columns, exact types, not-null and defaults'
-);
-
-select results_eq(
-    $$select * from pg_temp.columns_of('kstore.orderbook_deltas')$$,
-    $$
-        values
-            ('market_ticker', 'text', true, null),
-            ('ts', 'timestamp with time zone', true, null),
-            ('side', 'text', true, null),
-            ('price', 'numeric(10,6)', true, null),
-            ('delta', 'numeric(18,2)', true, null),
-            ('dup_ordinal', 'integer', true, '0'),
-            ('key_scope', 'text', true, '''''::text'),
-            ('use_yes_price', 'boolean', true, null),
-            ('sid', 'integer', false, null),
-            ('seq', 'bigint', false, null),
-            ('connection_id', 'text', false, null),
-            ('sending_ts', 'timestamp with time zone', false, null),
-            ('received_at', 'timestamp with time zone', true, 'clock_timestamp()'),
-            ('gatherer_id', 'text', true, null)
-    $$,
-    'kstore.orderbook_deltas: columns, exact types, not-null and defaults'
-);
-
-select results_eq(
-    $$select * from pg_temp.columns_of('kstore.orderbook_snapshots')$$,
-    $$
-        values
-            ('market_ticker', 'text', true, null),
-            ('captured_at', 'timestamp with time zone', true, null),
-            ('gatherer_id', 'text', true, null),
-            ('source', 'text', true, null),
-            ('yes_prices', 'numeric(10,6)[]', true, '''{}''::numeric[]'),
-            ('yes_sizes', 'numeric(18,2)[]', true, '''{}''::numeric[]'),
-            ('no_prices', 'numeric(10,6)[]', true, '''{}''::numeric[]'),
-            ('no_sizes', 'numeric(18,2)[]', true, '''{}''::numeric[]'),
-            ('use_yes_price', 'boolean', true, null),
-            ('sid', 'integer', false, null),
-            ('seq', 'bigint', false, null),
-            ('connection_id', 'text', false, null),
-            ('received_at', 'timestamp with time zone', true, 'clock_timestamp()')
-    $$,
-    'kstore.orderbook_snapshots: columns, exact types, not-null and defaults'
-);
-
-select results_eq(
-    $$select * from pg_temp.columns_of('kstore.tickers')$$,
-    $$
-        values
-            ('market_ticker', 'text', true, null),
-            ('ts', 'timestamp with time zone', true, null),
-            ('fingerprint', 'bigint', true, null),
-            ('price', 'numeric(10,6)', false, null),
-            ('yes_bid', 'numeric(10,6)', false, null),
-            ('yes_ask', 'numeric(10,6)', false, null),
-            ('yes_bid_size', 'numeric(18,2)', false, null),
-            ('yes_ask_size', 'numeric(18,2)', false, null),
-            ('last_trade_size', 'numeric(18,2)', false, null),
-            ('volume', 'numeric(18,2)', false, null),
-            ('open_interest', 'numeric(18,2)', false, null),
-            ('dollar_volume', 'bigint', false, null),
-            ('dollar_open_interest', 'bigint', false, null),
-            ('sending_ts', 'timestamp with time zone', false, null),
-            ('received_at', 'timestamp with time zone', true, 'clock_timestamp()'),
-            ('gatherer_id', 'text', true, null)
-    $$,
-    'kstore.tickers: columns, exact types, not-null and defaults'
-);
-
-select results_eq(
-    $$select * from pg_temp.columns_of('kstore.feed_gaps')$$,
+    $$select * from tap.columns_of('kstore.feed_gaps')$$,
     $$
         values
             ('gap_id', 'bigint', true, null),
@@ -154,7 +43,7 @@ select results_eq(
 );
 
 select results_eq(
-    $$select * from pg_temp.columns_of('kstore.quarantine')$$,
+    $$select * from tap.columns_of('kstore.quarantine')$$,
     $$
         values
             ('quarantine_id', 'bigint', true, null),
@@ -182,43 +71,7 @@ select results_eq(
 );
 
 select results_eq(
-    $$select * from pg_temp.columns_of('ops.storage')$$,
-    $$
-        values
-            ('singleton', 'boolean', true, 'true'),
-            ('path', 'text', true, null),
-            ('chosen_at', 'timestamp with time zone', true, 'now()')
-    $$,
-    'ops.storage: columns'
-);
-
-select results_eq(
-    $$select * from pg_temp.columns_of('ops.timeseries')$$,
-    $$
-        values
-            ('table_name', 'regclass', true, null::text),
-            ('time_column', 'name', true, null::text)
-    $$,
-    'ops.timeseries: columns'
-);
-
-select results_eq(
-    $$select * from pg_temp.columns_of('ops.table_policies')$$,
-    $$
-        values
-            ('table_name', 'regclass', true, null),
-            ('chunk_interval', 'interval', true, '''1 day''::interval'),
-            ('compress_after', 'interval', false, null),
-            ('compress_segmentby', 'text', false, null),
-            ('compress_orderby', 'text', false, null),
-            ('retain_for', 'interval', false, null),
-            ('premake_days', 'integer', true, '7')
-    $$,
-    'ops.table_policies: columns'
-);
-
-select results_eq(
-    $$select * from pg_temp.columns_of('ops.dedup_ack')$$,
+    $$select * from tap.columns_of('ops.dedup_ack')$$,
     $$
         values
             ('table_name', 'text', true, null),
@@ -226,130 +79,6 @@ select results_eq(
             ('acked_at', 'timestamp with time zone', true, 'now()')
     $$,
     'ops.dedup_ack: columns'
-);
-
--- ---------------------------------------------------------------- exact values, valid rows only
-
-insert into kstore.trades (trade_id, ts, market_ticker, yes_price, no_price, count, gatherer_id)
-values (
-    'a0000000-0000-0000-0000-000000000001', now(), 'KXTEST-1', '0.123456', '0.876544', '2.5',
-    'g1'
-);
-
-select results_eq(
-    $$
-        select yes_price::text, no_price::text, count::text, is_block_trade
-        from kstore.trades
-        where trade_id = 'a0000000-0000-0000-0000-000000000001'
-    $$,
-    $$values ('0.123456', '0.876544', '2.50', false)$$,
-    'prices and sizes read back exactly, at their declared scale'
-);
-
-select throws_ok(
-    $$
-        insert into kstore.trades (
-            trade_id, ts, market_ticker, yes_price, no_price, count, gatherer_id
-        )
-        values (gen_random_uuid(), now(), 'KXTEST-1', 1.5, 0.5, 1, 'g1')
-    $$,
-    '23514', null,
-    'a trade price above 1 dollar is rejected'
-);
-
-select throws_ok(
-    $$
-        insert into kstore.trades (
-            trade_id, ts, market_ticker, yes_price, no_price, count, gatherer_id
-        )
-        values (gen_random_uuid(), now(), 'KXTEST-1', 0.5, 0.5, 0, 'g1')
-    $$,
-    '23514', null,
-    'a trade of zero contracts is rejected'
-);
-
-select throws_ok(
-    $$
-        insert into kstore.trades (
-            trade_id, ts, market_ticker, yes_price, no_price, count, taker_outcome_side, gatherer_id
-        )
-        values (gen_random_uuid(), now(), 'KXTEST-1', 0.5, 0.5, 1, 'maybe', 'g1')
-    $$,
-    '23514', null,
-    'taker_outcome_side is yes or no'
-);
-
-select throws_ok(
-    $$
-        insert into kstore.trades (trade_id, ts, market_ticker, yes_price, no_price, count)
-        values (gen_random_uuid(), now(), 'KXTEST-1', 0.5, 0.5, 1)
-    $$,
-    '23502', null,
-    'a trade without gatherer_id is rejected'
-);
-
-select throws_ok(
-    $$
-        insert into kstore.orderbook_deltas (
-            market_ticker, ts, side, price, delta, use_yes_price, gatherer_id
-        )
-        values ('KXTEST-1', now(), 'up', 0.5, 10, true, 'g1')
-    $$,
-    '23514', null,
-    'a delta side is yes or no'
-);
-
-select throws_ok(
-    $$
-        insert into kstore.orderbook_deltas (
-            market_ticker, ts, side, price, delta, use_yes_price, gatherer_id
-        )
-        values ('KXTEST-1', now(), 'yes', 0.5, 0, true, 'g1')
-    $$,
-    '23514', null,
-    'a zero delta is rejected'
-);
-
-select throws_ok(
-    $$
-        insert into kstore.orderbook_deltas (
-            market_ticker, ts, side, price, delta, dup_ordinal, use_yes_price, gatherer_id
-        )
-        values ('KXTEST-1', now(), 'yes', 0.5, 1, -1, true, 'g1')
-    $$,
-    '23514', null,
-    'dup_ordinal is never negative'
-);
-
-select throws_ok(
-    $$
-        insert into kstore.orderbook_deltas (market_ticker, ts, side, price, delta, gatherer_id)
-        values ('KXTEST-1', now(), 'yes', 0.5, 1, 'g1')
-    $$,
-    '23502', null,
-    'a delta must record use_yes_price'
-);
-
-select throws_ok(
-    $$
-        insert into kstore.orderbook_snapshots (
-            market_ticker, captured_at, gatherer_id, source, use_yes_price
-        )
-        values ('KXTEST-1', now(), 'g1', 'fix', true)
-    $$,
-    '23514', null,
-    'a snapshot source is ws or rest'
-);
-
-select throws_ok(
-    $$
-        insert into kstore.orderbook_snapshots (
-            market_ticker, captured_at, gatherer_id, source, yes_prices, yes_sizes, use_yes_price
-        )
-        values ('KXTEST-1', now(), 'g1', 'rest', '{0.4,0.5}', '{10}', true)
-    $$,
-    '23514', null,
-    'snapshot price and size arrays have the same length'
 );
 
 select * from finish();  -- noqa: AM04

@@ -1,12 +1,12 @@
--- ops.maintain() in production (DESIGN §4, guarded retention): a partition past its retention
--- horizon is dropped only when verified lake windows (ops.export_manifest) cover its whole
--- range without holes and hold exactly as many rows as it does now; otherwise it is kept and
--- reported. Tables kept forever are never dropped; on TimescaleDB, chunks past compress_after
--- are compressed. Run as kstore_maintainer, which reaches the tables only through
--- ops.maintain().
+-- Guarded retention in production (DESIGN §4, sql/production/ops_retention_safe.sql): through
+-- ops.maintain(), a partition past its retention horizon is dropped only when verified lake
+-- windows (ops.export_manifest) cover its whole range without holes and hold exactly as many
+-- rows as it does now; otherwise it is kept and reported. Tables kept forever are never
+-- dropped. Run as kstore_maintainer; what ops.maintain() does on every tier:
+-- timeseries/test_ops_maintain.sql.
 
 begin;
-select plan(17);
+select plan(12);
 set local client_min_messages = warning;
 
 -- tickers (retain 30 days): two rows of the day 40 days ago (08:00 and 20:00 UTC) and one
@@ -173,61 +173,6 @@ select is_empty(
     'a second pass has nothing left to drop or keep (ops.maintain() is repeatable)'
 );
 reset role;
-
--- ---------------------------------------------------------------- compression (TimescaleDB)
-
-select
-    case
-        when ops.storage_path() = 'timescaledb'
-            then collect_tap(
-                results_eq(
-                    $$
-                        select p.table_name::text, p.is_compressed
-                        from ops.partitions() as p
-                        where p.range_end <= now() - interval '7 days'
-                        order by 1
-                    $$,
-                    $$values ('kstore.trades', true)$$,
-                    'chunks past compress_after (7 days) were compressed'
-                ),
-                results_eq(
-                    $$select count(*) from kstore.trades$$,
-                    $$values (1::bigint)$$,
-                    'compressed rows stay readable'
-                ),
-                is_empty(
-                    $$
-                        select p.partition_name
-                        from ops.partitions() as p
-                        where p.is_compressed and p.range_end > now() - interval '7 days'
-                    $$,
-                    'chunks younger than compress_after are not compressed'
-                )
-            )
-        else skip('TimescaleDB path only: plain PostgreSQL has no compression', 3)
-    end;
-
--- ---------------------------------------------------------------- old days stay keyed
-
-set local role kstore_dedup;
-select lives_ok(
-    $$
-        insert into kstore.trades (
-            trade_id, ts, market_ticker, yes_price, no_price, count, gatherer_id
-        )
-        select trade_id, ts, market_ticker, yes_price, no_price, count, 'g2'
-        from kstore.trades
-        on conflict do nothing
-    $$,
-    'dedup re-pulls a trade of a day already compressed (TimescaleDB) or partitioned'
-);
-reset role;
-
-select is(
-    (select count(*) from kstore.trades),
-    1::bigint,
-    'the dedup key still holds on an old (compressed) day: one row'
-);
 
 select * from finish();  -- noqa: AM04
 rollback;

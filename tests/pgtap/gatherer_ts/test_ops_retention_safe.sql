@@ -1,11 +1,11 @@
--- ops.maintain() on a gatherer (DESIGN §4, guarded retention): a partition past its retention
--- horizon is dropped only when every row in it is at or below the deduplicator's acknowledged
--- watermark (ops.dedup_ack); otherwise it is kept and reported. Recent partitions are never
--- touched by retention; on TimescaleDB chunks past compress_after are compressed and stay
--- readable. Run as kstore_maintainer, which reaches the tables only through ops.maintain().
+-- Guarded retention on a gatherer (DESIGN §4, sql/gatherer_ts/ops_retention_safe.sql): through
+-- ops.maintain(), a partition past its retention horizon is dropped only when every row in it
+-- is at or below the deduplicator's acknowledged watermark (ops.dedup_ack); otherwise it is
+-- kept and reported, compressed or not. Recent partitions are never touched by retention. Run
+-- as kstore_maintainer; what ops.maintain() does on every tier: timeseries/test_ops_maintain.sql.
 
 begin;
-select plan(16);
+select plan(11);
 set local client_min_messages = warning;
 
 -- tickers (retain 7 days): two rows of a day 40 days ago, one received then (merged early)
@@ -151,63 +151,7 @@ select results_eq(
 
 reset role;
 
--- ---------------------------------------------------------------- compression (TimescaleDB)
-
-select
-    case
-        when ops.storage_path() = 'timescaledb'
-            then collect_tap(
-                results_eq(
-                    $$
-                        select p.table_name::text, p.is_compressed
-                        from ops.partitions() as p
-                        where p.range_end > now() - interval '20 days'
-                            and p.range_end <= now() - interval '1 day'
-                        order by 1
-                    $$,
-                    $$values ('kstore.tickers', true), ('kstore.trades', true)$$,
-                    'chunks past compress_after (1 day) were compressed'
-                ),
-                results_eq(
-                    $$select count(*) from kstore.tickers where ts < now() - interval '1 day'$$,
-                    $$values (1::bigint)$$,
-                    'compressed rows stay readable'
-                ),
-                is_empty(
-                    $$
-                        select p.partition_name
-                        from ops.partitions() as p
-                        where p.is_compressed and p.range_end > now() - interval '1 day'
-                    $$,
-                    'chunks younger than compress_after are not compressed'
-                )
-            )
-        else skip('TimescaleDB path only: plain PostgreSQL has no compression', 3)
-    end;
-
--- ---------------------------------------------------------------- old days stay keyed and guarded
-
-set local role kstore_gatherer_writer;
-select lives_ok(
-    $$
-        insert into kstore.tickers (market_ticker, ts, fingerprint, gatherer_id)
-        select market_ticker, ts, fingerprint, 'g1'
-        from kstore.tickers
-        where fingerprint = 3
-        on conflict do nothing
-    $$,
-    'the writer re-sends a row of a day already compressed (TimescaleDB) or partitioned'
-);
-reset role;
-
-select is(
-    (
-        select count(*) from kstore.tickers
-        where fingerprint = 3
-    ),
-    1::bigint,
-    'the dedup key still holds on an old (compressed) day: one row'
-);
+-- ---------------------------------------------------------------- unmerged rows past retention
 
 -- Shorten tickers retention to one day (rolled back with the test): that day is now past its
 -- horizon while its row is still unmerged.

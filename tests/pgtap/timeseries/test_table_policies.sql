@@ -1,44 +1,31 @@
--- ops.table_policies on a gatherer (DESIGN §1, policies/gatherer_ts.sql): the declared default
--- storage policy of each time-series table (1-day chunks, compression after 1 day, retention
--- trades 30, deltas 7, snapshots 30, tickers 7 days), the constraints that keep a policy sane,
--- and ops.apply_policies() turning a changed policy into storage on either path.
+-- ops.table_policies in every time-series database (DESIGN §1): the table itself, one policy
+-- per registered time-series table, the constraints that keep a policy sane, and
+-- ops.apply_policies() turning a changed policy into storage on either path. The values each
+-- tier declares (policies/<kind>.sql) are checked in its own folder.
 
 begin;
-select plan(10);
+select plan(12);
 
 select results_eq(
-    $$
-        select
-            table_name::text,
-            chunk_interval,
-            compress_after,
-            compress_segmentby,
-            compress_orderby,
-            retain_for,
-            premake_days
-        from ops.table_policies
-        order by table_name::text
-    $$,
+    $$select * from tap.columns_of('ops.table_policies')$$,
     $$
         values
-            (
-                'kstore.orderbook_deltas', interval '1 day', interval '1 day', 'market_ticker',
-                'ts desc, side, price, delta, dup_ordinal, key_scope', interval '7 days', 7
-            ),
-            (
-                'kstore.orderbook_snapshots', interval '1 day', interval '1 day', 'market_ticker',
-                'captured_at desc, gatherer_id, source', interval '30 days', 7
-            ),
-            (
-                'kstore.tickers', interval '1 day', interval '1 day', 'market_ticker',
-                'ts desc, fingerprint', interval '7 days', 7
-            ),
-            (
-                'kstore.trades', interval '1 day', interval '1 day', 'market_ticker',
-                'ts desc, trade_id', interval '30 days', 7
-            )
+            ('table_name', 'regclass', true, null),
+            ('chunk_interval', 'interval', true, '''1 day''::interval'),
+            ('compress_after', 'interval', false, null),
+            ('compress_segmentby', 'text', false, null),
+            ('compress_orderby', 'text', false, null),
+            ('retain_for', 'interval', false, null),
+            ('premake_days', 'integer', true, '7')
     $$,
-    'every time-series table has the gatherer default policy'
+    'ops.table_policies: columns'
+);
+select col_is_pk(
+    'ops', 'table_policies', array['table_name'], 'ops.table_policies: one row per table'
+);
+select fk_ok(
+    'ops', 'table_policies', array['table_name'], 'ops', 'timeseries', array['table_name'],
+    'a policy exists only for a registered time-series table'
 );
 
 select is_empty(

@@ -1,7 +1,9 @@
--- ops.keep_newest() on series, events and markets (DESIGN §3): the row holds the newest version
--- by exchange updated_time (by observed_at when the exchange sends none). An older version
--- never replaces a newer one, a tie keeps the existing row, identical content changes nothing,
--- and changed_at moves exactly when the row changes (pulls poll by it).
+-- ops.keep_newest() on series, events and markets (DESIGN §3), in a gatherer's reference
+-- database and in production: the row holds the newest version by exchange updated_time (by
+-- observed_at when the exchange sends none). An older version never replaces a newer one, a
+-- tie keeps the existing row, identical content changes nothing, and changed_at moves exactly
+-- when the row changes (pulls poll by it). Versions arrive through the writers' upserts
+-- (tap.deliver_*); production's history of versions: production/test_reference_history.sql.
 
 begin;
 select plan(17);
@@ -29,29 +31,11 @@ select results_eq(
     'keep_newest fires before insert or update, for each row'
 );
 
--- The writer's upsert: the incoming version replaces the row only when it is newer.
-create function pg_temp.deliver_series(
-    ticker text, version_title text, version_updated timestamptz, version_observed timestamptz
-)
-returns void
-language sql as $$
-    insert into kstore.series as s (series_ticker, title, updated_time, observed_at, raw)
-    values (
-        ticker, version_title, version_updated, version_observed,
-        jsonb_build_object('ticker', ticker, 'title', version_title, 'updated', version_updated)
-    )
-    on conflict (series_ticker) do update set
-        title = excluded.title,
-        updated_time = excluded.updated_time,
-        observed_at = excluded.observed_at,
-        raw = excluded.raw
-$$;
-
 create temp table seen (label text primary key, changed_at timestamptz not null);
 
 -- ---------------------------------------------------------------- series, by updated_time
 
-select pg_temp.deliver_series('KXS', 'v2', '2030-01-02 00:00+00', '2030-01-05 00:00+00');
+select tap.deliver_series('KXS', 'v2', '2030-01-02 00:00+00', '2030-01-05 00:00+00');
 insert into seen (label, changed_at)
 select
     'v2' as label,
@@ -59,7 +43,7 @@ select
 from kstore.series as s
 where s.series_ticker = 'KXS';
 
-select pg_temp.deliver_series('KXS', 'v1', '2030-01-01 00:00+00', '2030-01-06 00:00+00');
+select tap.deliver_series('KXS', 'v1', '2030-01-01 00:00+00', '2030-01-06 00:00+00');
 
 select results_eq(
     $$select title, updated_time from kstore.series where series_ticker = 'KXS'$$,
@@ -67,7 +51,7 @@ select results_eq(
     'an older version (observed later) never replaces a newer one'
 );
 
-select pg_temp.deliver_series('KXS', 'v2b', '2030-01-02 00:00+00', '2030-01-07 00:00+00');
+select tap.deliver_series('KXS', 'v2b', '2030-01-02 00:00+00', '2030-01-07 00:00+00');
 
 select results_eq(
     $$select title from kstore.series where series_ticker = 'KXS'$$,
@@ -75,7 +59,7 @@ select results_eq(
     'a tie on updated_time keeps the existing row'
 );
 
-select pg_temp.deliver_series('KXS', 'v0', null, '2030-01-08 00:00+00');
+select tap.deliver_series('KXS', 'v0', null, '2030-01-08 00:00+00');
 
 select results_eq(
     $$select title from kstore.series where series_ticker = 'KXS'$$,
@@ -107,7 +91,7 @@ select results_eq(
     'a plain update to an older version is refused as well'
 );
 
-select pg_temp.deliver_series('KXS', 'v3', '2030-01-03 00:00+00', '2030-01-04 00:00+00');
+select tap.deliver_series('KXS', 'v3', '2030-01-03 00:00+00', '2030-01-04 00:00+00');
 
 select results_eq(
     $$select title, updated_time, observed_at from kstore.series where series_ticker = 'KXS'$$,
@@ -156,14 +140,8 @@ select ok(
 
 -- ---------------------------------------------------------------- events, by observed_at
 
-insert into kstore.events (event_ticker, series_ticker, title, observed_at, raw)
-values ('KXE', 'KXS', 'e2', '2030-01-02 00:00+00', '{"title": "e2"}');
-
-insert into kstore.events as e (event_ticker, series_ticker, title, observed_at, raw)
-values
-('KXE', 'KXS', 'e1', '2030-01-01 00:00+00', '{"title": "e1"}')
-on conflict (event_ticker) do update set
-    title = excluded.title, observed_at = excluded.observed_at, raw = excluded.raw;
+select tap.deliver_event('KXE', 'e2', '2030-01-02 00:00+00');
+select tap.deliver_event('KXE', 'e1', '2030-01-01 00:00+00');
 
 select results_eq(
     $$select title from kstore.events where event_ticker = 'KXE'$$,
@@ -171,11 +149,7 @@ select results_eq(
     'without updated_time, a version observed earlier never replaces one observed later'
 );
 
-insert into kstore.events as e (event_ticker, series_ticker, title, observed_at, raw)
-values
-('KXE', 'KXS', 'e3', '2030-01-03 00:00+00', '{"title": "e3"}')
-on conflict (event_ticker) do update set
-    title = excluded.title, observed_at = excluded.observed_at, raw = excluded.raw;
+select tap.deliver_event('KXE', 'e3', '2030-01-03 00:00+00');
 
 select results_eq(
     $$select title from kstore.events where event_ticker = 'KXE'$$,
@@ -185,22 +159,8 @@ select results_eq(
 
 -- ---------------------------------------------------------------- markets
 
-insert into kstore.markets (market_ticker, event_ticker, status, observed_at, raw)
-values ('KXM', 'KXE', 'initialized', '2030-01-05 00:00+00', '{"status": "initialized"}');
-
-insert into kstore.markets as m (
-    market_ticker, event_ticker, status, updated_time, observed_at, raw
-)
-values
-(
-    'KXM', 'KXE', 'open', '2030-01-01 00:00+00', '2030-01-01 00:00+00',
-    '{"status": "open"}'
-)
-on conflict (market_ticker) do update set
-    status = excluded.status,
-    updated_time = excluded.updated_time,
-    observed_at = excluded.observed_at,
-    raw = excluded.raw;
+select tap.deliver_market('KXM', 'initialized', null, '2030-01-05 00:00+00');
+select tap.deliver_market('KXM', 'open', '2030-01-01 00:00+00', '2030-01-01 00:00+00');
 
 select results_eq(
     $$select status from kstore.markets where market_ticker = 'KXM'$$,
@@ -208,14 +168,7 @@ select results_eq(
     'a version with updated_time replaces one without it'
 );
 
-insert into kstore.markets as m (market_ticker, event_ticker, status, updated_time, raw)
-values
-('KXM', 'KXE', 'closed', '2029-12-31 00:00+00', '{"status": "closed"}')
-on conflict (market_ticker) do update set
-    status = excluded.status,
-    updated_time = excluded.updated_time,
-    observed_at = excluded.observed_at,
-    raw = excluded.raw;
+select tap.deliver_market('KXM', 'closed', '2029-12-31 00:00+00');
 
 select results_eq(
     $$select status, updated_time from kstore.markets where market_ticker = 'KXM'$$,

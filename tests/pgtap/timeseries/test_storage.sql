@@ -1,13 +1,14 @@
--- Storage path consistency (DESIGN §4): the path recorded in ops.storage matches the server, and
--- the four time-series tables are stored the way that path promises. Plain PostgreSQL: range-
--- partitioned by UTC day on their time column, a default partition, day partitions premade
--- from yesterday on, rows of a missing day moved out of the default. TimescaleDB: hypertables
--- on the same column, 1-day chunks, compression segmented by market_ticker, and no blind
--- TimescaleDB retention job. The branch that does not apply is skipped, so the plan is fixed;
--- SQL naming TimescaleDB objects is only ever passed as text, so it parses on both paths.
+-- Storage path consistency (DESIGN §4) of every time-series database, a gatherer's and
+-- production: the path recorded in ops.storage matches the server, ops.timeseries registers the
+-- four time-series tables, and they are stored the way that path promises. Plain PostgreSQL:
+-- range-partitioned by UTC day on their time column, a default partition, day partitions
+-- premade from yesterday on, rows of a missing day moved out of the default. TimescaleDB:
+-- hypertables on the same column, 1-day chunks, compression segmented by market_ticker, and no
+-- blind TimescaleDB retention job. The branch that does not apply is skipped, so the plan is
+-- fixed; SQL naming TimescaleDB objects is only ever passed as text, so it parses on both paths.
 
 begin;
-select plan(29);
+select plan(32);
 
 -- ---------------------------------------------------------------- both paths
 
@@ -28,6 +29,26 @@ select results_eq(
     $$values (1::bigint)$$,
     'ops.storage holds a single row'
 );
+select results_eq(
+    $$select * from tap.columns_of('ops.storage')$$,
+    $$
+        values
+            ('singleton', 'boolean', true, 'true'),
+            ('path', 'text', true, null),
+            ('chosen_at', 'timestamp with time zone', true, 'now()')
+    $$,
+    'ops.storage: columns'
+);
+select results_eq(
+    $$select * from tap.columns_of('ops.timeseries')$$,
+    $$
+        values
+            ('table_name', 'regclass', true, null::text),
+            ('time_column', 'name', true, null::text)
+    $$,
+    'ops.timeseries: columns'
+);
+select col_is_pk('ops', 'timeseries', array['table_name'], 'ops.timeseries: one row per table');
 select results_eq(
     $$
         select table_name::text, time_column::text collate "default"

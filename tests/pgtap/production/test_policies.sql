@@ -1,0 +1,35 @@
+-- The storage policy production declares (DESIGN §1, policies/production.sql): the
+-- authoritative store, so 1-day chunks, compression after 7 days, trades and snapshots kept
+-- forever, deltas 90 days, tickers 30 days. ops.table_policies itself:
+-- timeseries/test_table_policies.sql.
+
+begin;
+select plan(1);
+
+select results_eq(
+    $$select * from ops.table_policies order by table_name::text$$,
+    $$
+        values
+            (
+                'kstore.orderbook_deltas'::regclass, interval '1 day', interval '7 days',
+                'market_ticker', 'ts desc, side, price, delta, dup_ordinal, key_scope',
+                interval '90 days', 7
+            ),
+            (
+                'kstore.orderbook_snapshots'::regclass, interval '1 day', interval '7 days',
+                'market_ticker', 'captured_at desc, gatherer_id, source', null, 7
+            ),
+            (
+                'kstore.tickers'::regclass, interval '1 day', interval '7 days', 'market_ticker',
+                'ts desc, fingerprint', interval '30 days', 7
+            ),
+            (
+                'kstore.trades'::regclass, interval '1 day', interval '7 days', 'market_ticker',
+                'ts desc, trade_id', null, 7
+            )
+    $$,
+    'every time-series table has the production default policy (null retention: keep forever)'
+);
+
+select * from finish();  -- noqa: AM04
+rollback;

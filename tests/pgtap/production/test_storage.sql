@@ -1,1 +1,0 @@
-../gatherer_ts/test_storage.sql
