@@ -17,7 +17,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from kstore.simulator import WS_PATH, Simulator, SimulatorOptions, add_arguments, options_from_args
-from kstore.simulator.auth import generate_keypair, sign_headers
+from kstore.kalshi_auth import generate_keypair, sign_headers
 from kstore.simulator.faults import CATALOGUE
 from kstore.simulator.generator import Generator
 from kstore.simulator.truth import read_truth

@@ -1,7 +1,7 @@
 """Kalshi exchange simulator: WebSocket v2 + the REST v2 endpoints a gatherer uses, on one port.
 
 Deterministic from a seed (see generator.py), with per-connection faults (faults.py), optional
-RSA-PSS request verification (auth.py) and a truth file of every emitted event (truth.py).
+RSA-PSS request verification (kstore.kalshi_auth) and a truth file of every emitted event (truth.py).
 
     from kstore.simulator import SimulatorOptions, Simulator, SimulatorThread, run
     run(SimulatorOptions(seed=1, rate=20_000, faults="gaps,duplicates"))      # blocking (CLI)
@@ -10,7 +10,7 @@ RSA-PSS request verification (auth.py) and a truth file of every emitted event (
 
 Module map: options (SimulatorOptions, argparse glue), universe (series/events/markets), book
 (order books), generator + lifecycle (the event stream), frames (wire shapes), commands (WS
-commands), session (one connection), faults, rest + rest_objects, auth, truth, server, runner.
+commands), session (one connection), faults, rest + rest_objects, truth, server, runner.
 """
 
 from .options import DEFAULT_PORT, FAULTS, SimulatorOptions, add_arguments, options_from_args

@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from . import commands, rest
-from .auth import Verifier
+from kstore.kalshi_auth import Verifier
 from .faults import Dice, next_fire
 from .generator import FeedEvent, Generator
 from .options import SimulatorOptions, parse_faults
@@ -33,6 +33,10 @@ WS_PATH = "/trade-api/ws/v2"
 BATCH = 2000  # events generated per loop turn at most, so writers and commands keep up
 log = logging.getLogger("kstore.simulator")
 
+
+# After the awaited subscribers arrive, the feed waits this long for the rest of their subscribe
+# commands (a gatherer sends several back to back), so none misses the first events.
+SUBSCRIBE_SETTLE_SECONDS = 0.5
 
 class Simulator:
     """`async with Simulator(options) as sim:` serves until `stop()` or `duration` elapses."""
@@ -231,6 +235,8 @@ class Simulator:
         """Generate events at `rate`, catching up in batches when behind the simulated clock."""
         if self.options.hold_feed or self.options.wait_for_subscribers:
             await self._subscribers.wait()
+            if not self.options.hold_feed:  # let the client finish its burst of subscribes
+                await asyncio.sleep(SUBSCRIBE_SETTLE_SECONDS)
         if self.options.anchor_ms is None:
             self.generator.anchor_ms = wall_ms()
         self.feed_started.set()
