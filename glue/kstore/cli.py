@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from datetime import datetime
@@ -13,16 +14,22 @@ import psycopg
 
 from pydantic import ValidationError
 
-from kstore import maintain, migrate, simulator, topology
+from kstore import audit, bench_capture, bench_writer, maintain, migrate, simulator, topology
+from kstore.gatherer import run as gatherer
+from kstore.gatherer.connection import AuthRefused
+from kstore.gatherer.rest import ExchangeError
 from kstore.pgcluster import ClusterError
 from kstore.settings import Settings, SettingsError, load
 
-EXPECTED_ERRORS = (SettingsError, ClusterError, migrate.MigrationError, psycopg.Error, OSError)
+EXPECTED_ERRORS = (SettingsError, ClusterError, migrate.MigrationError, psycopg.Error, OSError,
+                   AuthRefused, ExchangeError)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         settings = load(Path(args.config) if args.config else _config_from_env())
         return args.handler(settings, args) or 0
@@ -102,6 +109,18 @@ def _simulate(settings: Settings, args) -> int:
     return 0
 
 
+def _gather(settings: Settings, args) -> int:
+    summary = gatherer.run(settings, args.gatherer, args.duration)
+    print(json.dumps(summary, default=str))
+    return 0
+
+
+def _audit(settings: Settings, args) -> int:
+    result = audit.audit(settings, audit.load_truth(Path(args.truth)), args.target)
+    print(json.dumps(result, indent=2) if args.json else audit.render(result))
+    return 0 if audit.clean(result) else 1
+
+
 def _up(settings: Settings, args) -> int:
     topology.up(settings)
     for db in topology.databases(settings):
@@ -138,6 +157,25 @@ def _parser() -> argparse.ArgumentParser:
     sim = commands.add_parser("simulate", help="a Kalshi-compatible exchange on localhost")
     simulator.add_arguments(sim)
     sim.set_defaults(handler=_simulate)
+
+    gat = commands.add_parser("gather", help="run one gatherer until Ctrl-C or --duration")
+    gat.add_argument("--gatherer", required=True, help="gatherer id, e.g. g1")
+    gat.add_argument("--duration", type=float, help="seconds to run, then flush and exit")
+    gat.set_defaults(handler=_gather)
+
+    aud = commands.add_parser("audit", help="compare a database with a simulator truth file")
+    aud.add_argument("--truth", required=True, help="JSONL written by kstore simulate --truth")
+    aud.add_argument("--target", required=True, help="g1, g2, g3 or production")
+    aud.add_argument("--json", action="store_true")
+    aud.set_defaults(handler=_audit)
+
+    bench = commands.add_parser("bench", help="benchmarks: ratios against a baseline, same run")
+    benches = bench.add_subparsers(dest="bench_command", required=True)
+    for name, module, text in (("writer", bench_writer, "batch writer vs baseline and COPY"),
+                               ("capture", bench_capture, "simulator -> gatherer -> rows")):
+        sub = benches.add_parser(name, help=text)
+        module.add_arguments(sub)
+        sub.set_defaults(handler=module.main)
 
     up = commands.add_parser("up", help="the embedded platform (so far: databases, migrated)")
     up.add_argument("--json", action="store_true")

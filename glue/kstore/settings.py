@@ -11,14 +11,44 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SECRET_FIELDS = ("dsn", "admin_dsn")
+SECRET_FIELDS = ("dsn",)
+SECRET_KALSHI_FIELDS = ("key_id", "private_key")
 
 
 class SettingsError(ValueError):
     """Bad configuration: the CLI prints it as one line and exits non-zero."""
+
+
+class KalshiSettings(BaseModel):
+    """Where the exchange is. Defaults point at the local simulator (`kstore simulate`);
+    Kalshi production is wss://external-api-ws.kalshi.com/trade-api/ws/v2 and
+    https://external-api.kalshi.com/trade-api/v2. Key id and PEM only from the environment."""
+
+    ws_url: str = "ws://127.0.0.1:8765/trade-api/ws/v2"
+    rest_url: str = "http://127.0.0.1:8765/trade-api/v2"
+    key_id: str | None = None
+    private_key: str | None = Field(None, description="PEM text (KSTORE_KALSHI__PRIVATE_KEY)")
+    private_key_file: Path | None = None
+
+
+class GatherSettings(BaseModel):
+    """How a gatherer captures: shards, feed settings, batching, budgets, timers."""
+
+    markets_per_subscription: int = Field(200, ge=1, le=1000)
+    use_yes_price: bool = Field(False, description="pinned price scale of the NO side")
+    batch_rows: int = Field(100, ge=1, le=10_000)
+    batch_delay: float = Field(0.05, gt=0, le=5)
+    pool_size: int = Field(2, ge=1, le=3)
+    queue_warn_rows: int = Field(200_000, ge=1000)
+    snapshot_interval: float = Field(300, gt=0, description="seconds between REST book rounds")
+    rest_rate: float = Field(20, gt=0, description="REST reads per second (Basic tier)")
+    registry_interval: float = Field(60, gt=0, description="seconds between REST refreshes")
+    silence_timeout: float = Field(30, gt=0, description="no frame for this long: reconnect")
+    backoff_max: float = Field(60, gt=0)
+    status_interval: float = Field(5, gt=0)
 
 
 class Settings(BaseSettings):
@@ -38,6 +68,8 @@ class Settings(BaseSettings):
         {}, description="DSN per database, e.g. KSTORE_DSN__G1_TS, KSTORE_DSN__PRODUCTION"
     )
     repo_root: Path = Field(Path(__file__).resolve().parents[2], description="SQL files root")
+    kalshi: KalshiSettings = KalshiSettings()
+    gather: GatherSettings = GatherSettings()
 
     @field_validator("gatherers")
     @classmethod
@@ -65,10 +97,12 @@ def load(config: Path | None = None, **overrides) -> Settings:
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"config file {path}: {exc}") from exc
         leaked = [key for key in SECRET_FIELDS if key in values]
+        leaked += [f"kalshi.{key}" for key in SECRET_KALSHI_FIELDS
+                   if key in values.get("kalshi", {})]
         if leaked:
             raise SettingsError(
                 f"config file {path} sets {', '.join(leaked)}: secrets come only from the "
-                "environment (KSTORE_DSN__<NAME>)"
+                "environment (KSTORE_DSN__<NAME>, KSTORE_KALSHI__KEY_ID, ...)"
             )
     return _build(values, overrides)
 

@@ -1,0 +1,1 @@
+"""The gatherer: Kalshi WebSocket + REST into one gatherer's local databases."""

@@ -1,0 +1,220 @@
+"""One WebSocket connection to the exchange, kept alive for the gatherer's whole run.
+
+Guarantees: every frame received is handed to the stream (rows, quarantine) before the next one
+is read, and nothing on this path awaits the database. The handshake is signed afresh on every
+connect; a refused signature (HTTP 401/403) is fatal and reported as such; any other failure
+reconnects with exponential backoff and jitter and resubscribes everything. A seq gap asks the
+exchange for fresh snapshots of that subscription's markets (`get_snapshot`); error 25 (the
+exchange dropped a subscription) resubscribes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from urllib.parse import urlparse
+
+import websockets
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from kstore.gatherer.parse import Frame
+from kstore.gatherer.rest import signer
+from kstore.gatherer.stream import Outcome, Stream
+from kstore.settings import GatherSettings, KalshiSettings
+
+log = logging.getLogger("kstore.gather")
+
+FIREHOSE_CHANNELS = ("trade", "ticker", "market_lifecycle_v2")
+BOOK_CHANNEL = "orderbook_delta"
+MAX_FRAME = 16 << 20  # larger frames are read, then quarantined as oversized (never a 1009)
+
+
+class AuthRefused(RuntimeError):
+    """The exchange refused our signed handshake: retrying cannot help."""
+
+
+@dataclass
+class Subscription:
+    channel: str
+    markets: list[str]
+    sid: int | None = None
+
+
+@dataclass
+class Session:
+    """The state of one connected socket: its id, command ids, subscriptions by sid."""
+
+    connection_id: str
+    ws: object
+    commands: itertools.count = field(default_factory=lambda: itertools.count(1))
+    pending: dict[int, Subscription] = field(default_factory=dict)
+    by_sid: dict[int, Subscription] = field(default_factory=dict)
+
+    async def send(self, cmd: str, params: dict | None = None) -> int:
+        command_id = next(self.commands)
+        message = {"id": command_id, "cmd": cmd, **({"params": params} if params else {})}
+        await self.ws.send(json.dumps(message))
+        return command_id
+
+
+class Connection:
+    def __init__(self, kalshi: KalshiSettings, gather: GatherSettings, stream: Stream,
+                 on_outcome, markets):
+        self.kalshi, self.gather, self.stream = kalshi, gather, stream
+        self.on_outcome = on_outcome  # async callback(session, outcome) for gaps, lifecycle
+        self.markets = markets  # callable: the market tickers to subscribe order books for
+        self.sign = signer(kalshi)
+        self.session: Session | None = None
+        self.connects = 0
+        self.orphans: list = []  # open gaps of dead connections, recovered by resubscribing
+
+    def markets_of(self, connection_id: str, sid: int) -> set[str]:
+        session = self.session
+        if session is None or session.connection_id != connection_id:
+            return set()
+        subscription = session.by_sid.get(sid)
+        return set(subscription.markets) if subscription else set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Connect, read, reconnect until `stop` is set."""
+        attempt = 0
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                await self._session(stop)
+            except InvalidStatus as exc:
+                status = exc.response.status_code
+                if status in (401, 403):
+                    body = exc.response.body.decode(errors="replace").strip()[:200]
+                    raise AuthRefused(f"exchange refused the signed handshake: HTTP {status} "
+                                      f"{body} (check KSTORE_KALSHI__KEY_ID and the key)") from exc
+                log.warning("gather: handshake failed: HTTP %s", status)
+            except (OSError, ConnectionClosed, asyncio.TimeoutError) as exc:
+                log.warning("gather: connection lost: %s", exc or type(exc).__name__)
+            if self.session is not None:
+                self.orphans += self.stream.forget_connection(self.session.connection_id)
+                self.session = None
+            attempt = 0 if time.monotonic() - started > 30 else attempt + 1
+            await _sleep_or_stop(stop, _backoff(attempt, self.gather.backoff_max))
+
+    async def _session(self, stop: asyncio.Event) -> None:
+        path = urlparse(self.kalshi.ws_url).path
+        async with websockets.connect(
+            self.kalshi.ws_url, additional_headers=self.sign("GET", path), max_size=MAX_FRAME,
+            open_timeout=10, close_timeout=2, ping_interval=20, ping_timeout=20,
+        ) as ws:
+            self.connects += 1
+            self.session = Session(uuid.uuid4().hex[:12], ws)
+            await self._subscribe_all(self.session)
+            await self._read(self.session, stop)
+
+    async def _subscribe_all(self, session: Session) -> None:
+        await self.subscribe(session, Subscription("firehose", []), list(FIREHOSE_CHANNELS))
+        markets = self.markets()
+        size = self.gather.markets_per_subscription
+        for start in range(0, len(markets), size):
+            await self.subscribe(session, Subscription(BOOK_CHANNEL, markets[start:start + size]))
+
+    async def subscribe(self, session: Session, subscription: Subscription,
+                        channels: list[str] | None = None) -> None:
+        params: dict = {"channels": channels or [subscription.channel]}
+        if subscription.channel == BOOK_CHANNEL:
+            params |= {"market_tickers": subscription.markets,
+                       "use_yes_price": self.gather.use_yes_price}
+        command_id = await session.send("subscribe", params)
+        session.pending[command_id] = subscription
+
+    async def _read(self, session: Session, stop: asyncio.Event) -> None:
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                receive = asyncio.ensure_future(session.ws.recv(decode=False))
+                done, _ = await asyncio.wait({receive, stopping},
+                                             timeout=self.gather.silence_timeout,
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if receive not in done:
+                    receive.cancel()
+                    if stop.is_set():
+                        return
+                    raise asyncio.TimeoutError(f"silent for {self.gather.silence_timeout} s")
+                await self._handle(session, receive.result())
+        finally:
+            stopping.cancel()
+
+    async def _handle(self, session: Session, raw: bytes | str) -> None:
+        raw = raw.encode() if isinstance(raw, str) else raw
+        frame = Frame(raw, datetime.now(timezone.utc), session.connection_id,
+                      self.gather.use_yes_price)
+        outcome = self.stream.accept(frame)
+        handler = CONTROL.get(outcome.parsed.type)
+        if handler is not None and outcome.parsed.reason is None:
+            await handler(self, session, outcome)
+        await self.on_outcome(self, session, outcome)
+
+    async def _subscribed(self, session: Session, outcome: Outcome) -> None:
+        message = outcome.parsed.message
+        subscription = session.pending.get(message.get("id"))
+        msg = message.get("msg") or {}
+        if subscription is None or not isinstance(msg, dict):
+            return
+        channel, sid = msg.get("channel"), msg.get("sid")
+        if channel == BOOK_CHANNEL or subscription.channel == "firehose":
+            owner = subscription if channel == BOOK_CHANNEL else Subscription(channel, [])
+            owner.sid = sid
+            session.by_sid[sid] = owner
+
+    async def _error(self, session: Session, outcome: Outcome) -> None:
+        message = outcome.parsed.message
+        msg = message.get("msg") or {}
+        code = msg.get("code") if isinstance(msg, dict) else None
+        log.warning("gather: exchange error %s: %s", code, msg)
+        lost = session.by_sid.pop(message.get("sid"), None)
+        if code == 25 and lost is not None:  # the exchange dropped it: subscribe again
+            channels = [lost.channel]
+            await self.subscribe(session, Subscription(lost.channel, lost.markets), channels)
+
+    async def request_snapshots(self, session: Session, sid: int, markets: set[str]) -> None:
+        if markets:
+            await session.send("update_subscription", {
+                "sids": [sid], "market_tickers": sorted(markets), "action": "get_snapshot"})
+
+    async def add_markets(self, tickers: list[str]) -> None:
+        """Subscribe order books of new markets (a new subscription: simplest, always valid)."""
+        session = self.session
+        if session is not None and tickers:
+            await self.subscribe(session, Subscription(BOOK_CHANNEL, sorted(tickers)))
+
+    async def remove_markets(self, tickers: list[str]) -> None:
+        session = self.session
+        if session is None:
+            return
+        for sid, subscription in list(session.by_sid.items()):
+            gone = [t for t in subscription.markets if t in tickers]
+            if subscription.channel == BOOK_CHANNEL and gone:
+                subscription.markets = [t for t in subscription.markets if t not in tickers]
+                await session.send("update_subscription", {
+                    "sid": sid, "market_tickers": gone, "action": "delete_markets"})
+
+
+CONTROL = {
+    "subscribed": Connection._subscribed,
+    "error": Connection._error,
+}
+
+
+def _backoff(attempt: int, ceiling: float) -> float:
+    return min(ceiling, 0.25 * 2 ** attempt) * (0.5 + random.random() / 2)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except asyncio.TimeoutError:
+        pass

@@ -1,0 +1,139 @@
+"""Market registry: series, events and markets from REST into the gatherer's `rel` database.
+
+A full load at start, then incremental refreshes (`min_updated_ts`), plus an immediate refetch
+when a lifecycle message names a market or event. Rows are upserted; the schema keeps the
+newest version (ops.keep_newest), so the order in which answers arrive does not matter. The
+registry also knows which markets the order-book subscriptions should cover.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable
+from datetime import datetime, timezone
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from kstore.gatherer.rest import ExchangeError, RestClient
+
+log = logging.getLogger("kstore.gather")
+
+# A market is subscribed while it can still trade (paused markets may resume).
+SUBSCRIBED_STATUSES = frozenset({"initialized", "active", "inactive", "open", "unopened", "paused"})
+
+COLUMNS = {
+    "series": {
+        "series_ticker": "ticker", "title": "title", "category": "category",
+        "frequency": "frequency", "tags": "tags", "fee_type": "fee_type",
+        "fee_multiplier": "fee_multiplier", "contract_url": "contract_url",
+    },
+    "events": {
+        "event_ticker": "event_ticker", "series_ticker": "series_ticker", "title": "title",
+        "sub_title": "sub_title", "category": "category",
+        "collateral_return_type": "collateral_return_type",
+        "mutually_exclusive": "mutually_exclusive", "strike_date": "strike_date",
+        "strike_period": "strike_period",
+    },
+    "markets": {
+        "market_ticker": "ticker", "event_ticker": "event_ticker",
+        "series_ticker": "series_ticker", "market_type": "market_type", "title": "title",
+        "yes_sub_title": "yes_sub_title", "no_sub_title": "no_sub_title", "status": "status",
+        "result": "result", "created_time": "created_time", "open_time": "open_time",
+        "close_time": "close_time", "expected_expiration_time": "expected_expiration_time",
+        "settlement_ts": "settlement_ts", "settlement_value": "settlement_value_dollars",
+        "strike_type": "strike_type", "floor_strike": "floor_strike",
+        "cap_strike": "cap_strike", "price_level_structure": "price_level_structure",
+        "fractional_trading_enabled": "fractional_trading_enabled",
+        "yes_bid": "yes_bid_dollars", "yes_ask": "yes_ask_dollars",
+        "last_price": "last_price_dollars", "volume": "volume_fp",
+        "open_interest": "open_interest_fp", "updated_time": "updated_time",
+    },
+}
+KEYS = {"series": "series_ticker", "events": "event_ticker", "markets": "market_ticker"}
+
+
+def upsert_sql(table: str) -> str:
+    columns = [*COLUMNS[table], "observed_at", "raw"]
+    updates = ", ".join(f"{column} = excluded.{column}" for column in columns[1:])
+    return (f"insert into kstore.{table} ({', '.join(columns)}) "
+            f"values ({', '.join('%s' for _ in columns)}) "
+            f"on conflict ({KEYS[table]}) do update set {updates}")
+
+
+def row(table: str, obj: dict, observed_at: datetime, known: dict | None = None) -> tuple:
+    """Column values from the object as sent; `known` fills fields it lacks (raw stays as sent)."""
+    values = [obj.get(source, (known or {}).get(source)) for source in COLUMNS[table].values()]
+    values = [json.dumps(v) if isinstance(v, dict) else v for v in values]
+    return (*values, observed_at, Jsonb(obj))
+
+
+class Registry:
+    def __init__(self, dsn: str, rest: RestClient, gatherer_id: str):
+        self.dsn = dsn
+        self.rest = rest
+        self.gatherer_id = gatherer_id
+        self.statuses: dict[str, str] = {}
+        self.event_series: dict[str, str] = {}
+        self.last_refresh: float | None = None
+        self.counts = {"series": 0, "events": 0, "markets": 0, "rejected": 0}
+
+    def subscribable(self) -> list[str]:
+        return sorted(t for t, status in self.statuses.items() if status in SUBSCRIBED_STATUSES)
+
+    async def load(self) -> None:
+        """Full load: every series, event and market."""
+        started = time.time()
+        await self.store("series", [s async for s in self.rest.pages("/series", "series")])
+        await self.store("events", [e async for e in self.rest.pages("/events", "events",
+                                                                       limit=200)])
+        await self.store("markets", [m async for m in self.rest.pages("/markets", "markets")])
+        self.last_refresh = started
+
+    async def refresh(self) -> None:
+        """Markets changed since the last refresh (a minute of overlap: clocks differ)."""
+        started = time.time()
+        since = int((self.last_refresh or started) - 60)
+        markets = [m async for m in self.rest.pages("/markets", "markets",
+                                                     {"min_updated_ts": since})]
+        await self.store("markets", markets)
+        self.last_refresh = started
+
+    async def fetch_market(self, ticker: str) -> None:
+        await self._fetch("markets", f"/markets/{ticker}", "market")
+
+    async def fetch_event(self, ticker: str) -> None:
+        await self._fetch("events", f"/events/{ticker}", "event")
+
+    async def _fetch(self, table: str, path: str, key: str) -> None:
+        """One object by its REST path; a failure is logged (the next refresh catches up)."""
+        try:
+            answer = await self.rest.get(path)
+        except ExchangeError as exc:
+            log.warning("registry: %s: %s", path, exc)
+            return
+        if isinstance(answer.get(key), dict):
+            await self.store(table, [answer[key]])
+
+    async def store(self, table: str, objects: Iterable[dict]) -> None:
+        """Upsert each object in its own savepoint: a bad one is quarantined, not fatal."""
+        observed_at = datetime.now(timezone.utc)
+        async with await psycopg.AsyncConnection.connect(self.dsn) as conn:
+            for obj in objects:
+                self._remember(table, obj)
+                known = {"series_ticker": self.event_series.get(obj.get("event_ticker"))}
+                try:
+                    async with conn.transaction():
+                        await conn.execute(upsert_sql(table), row(table, obj, observed_at, known))
+                    self.counts[table] += 1
+                except (psycopg.DataError, psycopg.IntegrityError) as exc:
+                    self.counts["rejected"] += 1
+                    log.warning("registry: %s object rejected: %s", table, exc)
+
+    def _remember(self, table: str, obj: dict) -> None:
+        if table == "events" and obj.get("event_ticker"):
+            self.event_series[obj["event_ticker"]] = obj.get("series_ticker")
+        if table == "markets" and obj.get("ticker"):
+            self.statuses[obj["ticker"]] = obj.get("status") or ""

@@ -1,0 +1,52 @@
+"""Periodic REST order books (`source = 'rest'`): a cross-check of the WebSocket books.
+
+Every `interval` seconds, one GET /markets/{ticker}/orderbook per subscribed market, paced by
+the REST client's token bucket (the Basic tier's ~20 reads/s by default). A book that fails
+validation is quarantined like a bad frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import datetime, timezone
+
+from kstore.gatherer.parse import Invalid, levels
+from kstore.gatherer.rest import ExchangeError, RestClient
+
+log = logging.getLogger("kstore.gather")
+
+
+async def snapshot_loop(rest: RestClient, markets, put, gatherer_id: str, interval: float,
+                        stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        for ticker in markets():
+            if stop.is_set():
+                return
+            await snapshot_one(rest, ticker, put, gatherer_id)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        except asyncio.TimeoutError:
+            pass
+
+
+async def snapshot_one(rest: RestClient, ticker: str, put, gatherer_id: str) -> None:
+    try:
+        answer = await rest.get(f"/markets/{ticker}/orderbook")
+    except ExchangeError as exc:
+        log.warning("gather: REST book %s: %s", ticker, exc)
+        return
+    captured_at = datetime.now(timezone.utc)
+    book = answer.get("orderbook_fp")
+    try:
+        if not isinstance(book, dict):
+            raise Invalid("REST answer has no orderbook_fp object")
+        yes_prices, yes_sizes = levels(book, "yes_dollars")
+        no_prices, no_sizes = levels(book, "no_dollars")
+    except Invalid as exc:
+        raw = json.dumps(answer).encode()
+        put("quarantine", (gatherer_id, "rest", captured_at, f"REST book {ticker}: {exc}", raw))
+        return
+    put("orderbook_snapshots", (ticker, captured_at, gatherer_id, "rest", yes_prices, yes_sizes,
+                                no_prices, no_sizes, False, None, None, None, captured_at))

@@ -1,0 +1,193 @@
+"""One gatherer's stream state: sequence checks, dup ordinals, fingerprints, rows.
+
+`Stream.accept(frame)` turns a received frame into rows for the writers (through `sink`) and
+tells the connection what to do next. Guarantees:
+- a valid frame whose seq was already seen on its (connection, sid) is a duplicate: dropped,
+  counted (invalid frames are quarantined first, whatever seq they carry);
+- a seq jump is a gap: reported once (`Gap`), the frame itself is still stored (it is a real
+  exchange event), and the sid's books stay "unrecovered" until a snapshot of each arrives;
+- identical delta tuples (market, ts, side, price, delta) get dup_ordinal 0, 1, … in arrival
+  order, so two equal orders in the same millisecond are two rows on every gatherer;
+- every frame that fails validation becomes one quarantine row; nothing else is affected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable
+
+from kstore.gatherer.parse import Frame, Parsed, parse, timestamp_ms, Invalid
+
+Sink = Callable[[str, tuple], None]
+
+
+@dataclass
+class Gap:
+    """A seq jump on one subscription: expected seq, received seq, and the books to recover."""
+
+    connection_id: str
+    sid: int
+    channel: str
+    expected_seq: int
+    received_seq: int
+    detected_at: datetime
+    pending: set[str] = field(default_factory=set)
+    gap_id: int | None = None
+
+
+@dataclass
+class Outcome:
+    """What the connection should act on after a frame (all optional)."""
+
+    parsed: Parsed
+    gap: Gap | None = None
+    recovered: list[Gap] = field(default_factory=list)
+    duplicate: bool = False
+
+
+def fingerprint(msg: dict) -> int:
+    """A signed 64-bit hash of a ticker payload as sent (key order does not matter)."""
+    canonical = json.dumps(msg, sort_keys=True, separators=(",", ":")).encode()
+    return int.from_bytes(hashlib.blake2b(canonical, digest_size=8).digest(), "big", signed=True)
+
+
+class Stream:
+    def __init__(self, gatherer_id: str, sink: Sink,
+                 markets_of: Callable[[str, int], set[str]] = lambda conn, sid: set()):
+        self.gatherer_id = gatherer_id
+        self._sink = sink
+        self.markets_of = markets_of
+        self.last_seq: dict[tuple[str, int], int] = {}
+        self.open_gaps: dict[tuple[str, int], list[Gap]] = {}
+        self.ordinals: dict[str, tuple[datetime, dict[tuple, int]]] = {}
+        self.counts = {"frames": 0, "rows": 0, "duplicates": 0, "gaps": 0, "quarantined": 0}
+
+    def sink(self, table: str, row: tuple) -> None:
+        """Every row handed to the writers is counted: after a flush, rows == committed."""
+        self.counts["rows"] += 1
+        self._sink(table, row)
+
+    def accept(self, frame: Frame) -> Outcome:
+        self.counts["frames"] += 1
+        parsed = parse(frame)
+        outcome = Outcome(parsed)
+        if parsed.reason is not None:  # before the seq check: a bad frame may reuse a seq
+            self._quarantine(frame, parsed.reason)
+            return outcome
+        if parsed.seq is not None and parsed.sid is not None and parsed.type != "ok":
+            if not self._sequence(frame, parsed, outcome):
+                return outcome
+        handler = ROWS.get(parsed.type)
+        if handler is not None:
+            try:
+                handler(self, frame, parsed, outcome)
+            except Invalid as exc:
+                self._quarantine(frame, str(exc))
+        return outcome
+
+    def forget_connection(self, connection_id: str) -> list[Gap]:
+        """A closed connection's sids are gone; returns its open gaps, which the next
+        connection's subscriptions (fresh snapshots of every market) recover."""
+        for key in [key for key in self.last_seq if key[0] == connection_id]:
+            del self.last_seq[key]
+        orphans = [gap for key, gaps in self.open_gaps.items() if key[0] == connection_id
+                   for gap in gaps]
+        self.open_gaps = {k: v for k, v in self.open_gaps.items() if k[0] != connection_id}
+        return orphans
+
+    def _sequence(self, frame: Frame, parsed: Parsed, outcome: Outcome) -> bool:
+        key = (frame.connection_id, parsed.sid)
+        last = self.last_seq.get(key)
+        if last is not None and parsed.seq <= last:
+            self.counts["duplicates"] += 1
+            outcome.duplicate = True
+            return False
+        self.last_seq[key] = parsed.seq
+        if last is not None and parsed.seq > last + 1:
+            gap = Gap(frame.connection_id, parsed.sid, "orderbook_delta", last + 1, parsed.seq,
+                      frame.received_at, set(self.markets_of(frame.connection_id, parsed.sid)))
+            self.open_gaps.setdefault(key, []).append(gap)
+            self.counts["gaps"] += 1
+            outcome.gap = gap
+        return True
+
+    def _quarantine(self, frame: Frame, reason: str) -> None:
+        self.counts["quarantined"] += 1
+        self.sink("quarantine", (self.gatherer_id, frame.connection_id, frame.received_at,
+                                 reason, frame.raw))
+
+    def _sending_ts(self, parsed: Parsed):
+        try:
+            return timestamp_ms(parsed.message, "sending_ts_ms", optional=True)
+        except Invalid:
+            return None
+
+    def _snapshot(self, frame: Frame, parsed: Parsed, outcome: Outcome) -> None:
+        body = parsed.body
+        self.sink("orderbook_snapshots", (
+            body["market_ticker"], frame.received_at, self.gatherer_id, "ws",
+            body["yes_prices"], body["yes_sizes"], body["no_prices"], body["no_sizes"],
+            frame.use_yes_price, parsed.sid, parsed.seq, frame.connection_id, frame.received_at,
+        ))
+        outcome.recovered = self._recover(frame.connection_id, parsed.sid, body["market_ticker"])
+
+    def _recover(self, connection_id: str, sid: int, market: str) -> list[Gap]:
+        gaps = self.open_gaps.get((connection_id, sid), [])
+        for gap in gaps:
+            gap.pending.discard(market)
+        done = [gap for gap in gaps if not gap.pending]
+        if done:
+            self.open_gaps[(connection_id, sid)] = [gap for gap in gaps if gap.pending]
+        return done
+
+    def _delta(self, frame: Frame, parsed: Parsed, outcome: Outcome) -> None:
+        body = parsed.body
+        ts, scope = body["ts"], ""
+        if ts is None:  # no exchange time: only this gatherer's own copy can match it
+            ts, scope = frame.received_at, self.gatherer_id
+        ordinal = self._ordinal(body["market_ticker"], ts,
+                                (body["side"], body["price"], body["delta"], scope))
+        self.sink("orderbook_deltas", (
+            body["market_ticker"], ts, body["side"], body["price"], body["delta"], ordinal, scope,
+            frame.use_yes_price, parsed.sid, parsed.seq, frame.connection_id,
+            self._sending_ts(parsed), frame.received_at, self.gatherer_id,
+        ))
+
+    def _ordinal(self, market: str, ts: datetime, key: tuple) -> int:
+        current_ts, seen = self.ordinals.get(market, (None, {}))
+        if current_ts != ts:
+            seen = {}
+            self.ordinals[market] = (ts, seen)
+        ordinal = seen.get(key, 0)
+        seen[key] = ordinal + 1
+        return ordinal
+
+    def _trade(self, frame: Frame, parsed: Parsed, outcome: Outcome) -> None:
+        body = parsed.body
+        self.sink("trades", (
+            body["trade_id"], body["ts"], body["market_ticker"], body["yes_price"],
+            body["no_price"], body["count"], body["taker_outcome_side"], body["taker_book_side"],
+            body["is_block_trade"], self._sending_ts(parsed), frame.received_at, self.gatherer_id,
+        ))
+
+    def _ticker(self, frame: Frame, parsed: Parsed, outcome: Outcome) -> None:
+        body = parsed.body
+        self.sink("tickers", (
+            body["market_ticker"], body["ts"], fingerprint(parsed.message["msg"]),
+            body["price_dollars"], body["yes_bid_dollars"], body["yes_ask_dollars"],
+            body["yes_bid_size_fp"], body["yes_ask_size_fp"], body["last_trade_size_fp"],
+            body["volume_fp"], body["open_interest_fp"], body["dollar_volume"],
+            body["dollar_open_interest"], self._sending_ts(parsed), frame.received_at,
+            self.gatherer_id,
+        ))
+
+
+ROWS: dict[str, Callable[[Stream, Frame, Parsed, Outcome], None]] = {
+    "orderbook_snapshot": Stream._snapshot,
+    "orderbook_delta": Stream._delta,
+    "trade": Stream._trade,
+    "ticker": Stream._ticker,
+}

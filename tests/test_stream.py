@@ -1,0 +1,113 @@
+"""Frame → rows: validation, sequence checks, dup ordinals, fingerprints (no I/O needed)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from kstore.gatherer.parse import Frame, parse
+from kstore.gatherer.stream import Stream, fingerprint
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+
+
+def frame(message: dict | str, connection: str = "c1") -> Frame:
+    raw = message if isinstance(message, str) else json.dumps(message)
+    return Frame(raw.encode(), NOW, connection)
+
+
+def delta(seq: int, price: str = "0.4200", size: str = "-54.00", ts_ms: int | None = 1_000):
+    msg = {"market_ticker": "FED-23DEC-T3.00", "price_dollars": price, "delta_fp": size,
+           "side": "yes"}
+    if ts_ms is not None:
+        msg["ts_ms"] = ts_ms
+    return {"type": "orderbook_delta", "sid": 2, "seq": seq, "msg": msg}
+
+
+def snapshot(seq: int, market: str = "FED-23DEC-T3.00"):
+    return {"type": "orderbook_snapshot", "sid": 2, "seq": seq, "msg": {
+        "market_ticker": market, "yes_dollars_fp": [["0.2200", "333.00"], ["0.0800", "300.00"]]}}
+
+
+@pytest.fixture
+def captured():
+    rows: list[tuple[str, tuple]] = []
+    stream = Stream("g1", lambda table, row: rows.append((table, row)),
+                    markets_of=lambda connection, sid: {"FED-23DEC-T3.00", "OTHER-1"})
+    return stream, rows
+
+
+def test_identical_deltas_in_one_millisecond_get_increasing_ordinals(captured):
+    stream, rows = captured
+    for seq, ts in ((1, 1_000), (2, 1_000), (3, 1_000), (4, 1_001)):
+        stream.accept(frame(delta(seq, ts_ms=ts)))
+    assert [row[5] for _, row in rows] == [0, 1, 2, 0]
+
+
+def test_a_duplicate_seq_is_dropped_and_never_becomes_a_second_row(captured):
+    stream, rows = captured
+    for seq in (1, 2, 2, 3):
+        stream.accept(frame(delta(seq, ts_ms=1_000 + seq)))
+    assert len(rows) == 3 and stream.counts["duplicates"] == 1
+
+
+def test_a_gap_is_reported_and_recovered_by_snapshots_of_every_market(captured):
+    stream, rows = captured
+    stream.accept(frame(delta(1)))
+    outcome = stream.accept(frame(delta(5, ts_ms=2_000)))
+    assert (outcome.gap.expected_seq, outcome.gap.received_seq) == (2, 5)
+    assert len(rows) == 2, "the frame after the gap is a real event: stored"
+    assert stream.accept(frame(snapshot(6))).recovered == []
+    assert stream.accept(frame(snapshot(7, "OTHER-1"))).recovered == [outcome.gap]
+
+
+def test_a_malformed_frame_reusing_a_seq_is_quarantined_not_dropped(captured):
+    stream, rows = captured
+    stream.accept(frame(delta(1)))
+    stream.accept(frame(delta(1, price="7.0000")))
+    assert [table for table, _ in rows] == ["orderbook_deltas", "quarantine"]
+    assert "outside 0..1" in rows[1][1][3]
+
+
+def test_a_delta_without_exchange_time_is_keyed_to_this_gatherer(captured):
+    stream, rows = captured
+    stream.accept(frame(delta(1, ts_ms=None)))
+    table, row = rows[0]
+    assert row[1] == NOW and row[6] == "g1"
+
+
+@pytest.mark.parametrize("message, reason", [
+    ("{not json", "not JSON"),
+    ('["a list"]', "not an object"),
+    (delta(1, price="0.1234567"), "more than 6 decimals"),
+    ({**delta(1), "msg": {**delta(1)["msg"], "price_dollars": 0.42}}, "decimal string"),
+    (delta(1, size="NaN"), "not finite"),
+    ({"type": "orderbook_delta_v3", "msg": {}}, "unknown message type"),
+    ({"type": "trade", "sid": 1, "msg": {"trade_id": "x"}}, "not a UUID"),
+])
+def test_invalid_frames_say_why(message, reason):
+    parsed = parse(frame(message))
+    assert parsed.reason is not None and reason in parsed.reason
+
+
+def test_prices_and_sizes_stay_exact():
+    body = parse(frame(delta(1, price="0.012300", size="12.50"))).body
+    assert body["price"] == Decimal("0.012300") and body["delta"] == Decimal("12.50")
+    assert str(body["price"]) == "0.012300"
+
+
+def test_snapshot_levels_are_sorted_ascending_by_price():
+    body = parse(frame(snapshot(1))).body
+    assert body["yes_prices"] == [Decimal("0.0800"), Decimal("0.2200")]
+    assert body["yes_sizes"] == [Decimal("300.00"), Decimal("333.00")]
+    assert body["no_prices"] == [] and body["no_sizes"] == []
+
+
+def test_ticker_fingerprint_ignores_key_order_but_not_values():
+    a = {"market_ticker": "M", "price_dollars": "0.48", "ts_ms": 1}
+    b = {"ts_ms": 1, "price_dollars": "0.48", "market_ticker": "M"}
+    assert fingerprint(a) == fingerprint(b)
+    assert fingerprint(a) != fingerprint({**a, "price_dollars": "0.49"})
