@@ -39,10 +39,15 @@ def trades_between(conn, start: datetime, end: datetime) -> int:
 
 
 def ack(conn, table: str, through: datetime) -> None:
+    """Acknowledge as the deduplicator would: the horizon just above the newest transaction
+    holding a row received at or before `through`."""
     conn.execute(
-        "insert into ops.dedup_ack (table_name, acked_through) values (%s, %s)"
-        " on conflict (table_name) do update set acked_through = excluded.acked_through",
-        [table, through],
+        "insert into ops.dedup_ack (table_name, acked_xid, acked_through)"
+        " select %s, coalesce((max(xact_id)::text::numeric + 1)::text::xid8, '1'::xid8), %s from kstore.trades"
+        " where received_at <= %s"
+        " on conflict (table_name) do update set acked_xid = excluded.acked_xid,"
+        " acked_through = excluded.acked_through",
+        [table, through, through],
     )
 
 

@@ -14,7 +14,8 @@ import psycopg
 
 from pydantic import ValidationError
 
-from kstore import audit, bench_capture, bench_writer, maintain, migrate, simulator, topology
+from kstore import (audit, bench_capture, bench_writer, dedup, maintain, migrate, simulator,
+                    topology)
 from kstore.gatherer import run as gatherer
 from kstore.gatherer.connection import AuthRefused
 from kstore.gatherer.rest import ExchangeError
@@ -82,7 +83,19 @@ def _migrate(settings: Settings, args) -> int:
         applied = ", ".join(m.path.name for m in done.pending) or "no new migrations"
         print(f"{db.name}: {applied}; {len(done.definitions)} definitions re-applied "
               f"({done.storage})")
+        if db.kind == "production" and not args.dsn:
+            _attach(settings, db)
     return 0
+
+
+def _attach(settings: Settings, db: topology.Database) -> None:
+    try:
+        attached = dedup.attach(settings, db)
+        print(f"{db.name}: gatherers attached through postgres_fdw: {', '.join(attached)}")
+    except (psycopg.Error, SettingsError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        print(f"{db.name}: gatherers not attached yet ({first}); migrate them, then run "
+              "`kstore dedup init`", file=sys.stderr)
 
 
 def _migration_targets(settings: Settings, args) -> list[topology.Database]:
@@ -121,10 +134,38 @@ def _audit(settings: Settings, args) -> int:
     return 0 if audit.clean(result) else 1
 
 
+def _dedup(settings: Settings, args) -> int:
+    if args.action == "init":
+        attached = dedup.attach(settings, topology.database(settings, topology.PRODUCTION))
+        print(f"gatherers attached through postgres_fdw: {', '.join(attached)}")
+        return 0
+    print(json.dumps(dedup.run(settings, args.once, args.duration), default=str))
+    return 0
+
+
+def _status(settings: Settings, args) -> int:
+    databases = topology.status(settings)
+    cursors = dedup.status(settings) if any(
+        row["name"] == topology.PRODUCTION and row["up"] for row in databases) else []
+    if args.json:
+        print(json.dumps({"databases": databases, "dedup": cursors}, indent=2, default=str))
+        return 0
+    for row in databases:
+        print(f"{row['name']:<12} {'up' if row['up'] else 'DOWN':<5} {row['storage'] or ''}")
+    for row in cursors:
+        lag = "?" if row["lag_s"] is None else f"{row['lag_s']:.1f}s"
+        print(f"dedup {row['gatherer']}/{row['table']:<20} lag {lag:>8}  merged "
+              f"{row['rows_merged']:>10}  duplicates {row['duplicate_rate']:.1%}  "
+              f"{row['last_error'] or ''}")
+    return 0
+
+
 def _up(settings: Settings, args) -> int:
     topology.up(settings)
     for db in topology.databases(settings):
         migrate.apply(db, settings)
+        if db.kind == "production":
+            dedup.attach(settings, db)
     return _db_status(settings, args)
 
 
@@ -176,6 +217,17 @@ def _parser() -> argparse.ArgumentParser:
         sub = benches.add_parser(name, help=text)
         module.add_arguments(sub)
         sub.set_defaults(handler=module.main)
+
+    ded = commands.add_parser("dedup", help="merge the gatherers into production")
+    ded.add_argument("action", nargs="?", choices=["run", "init"], default="run",
+                     help="run (default) or init: attach the gatherers (postgres_fdw)")
+    ded.add_argument("--once", action="store_true", help="catch up once, then exit")
+    ded.add_argument("--duration", type=float, help="seconds to run")
+    ded.set_defaults(handler=_dedup)
+
+    sta = commands.add_parser("status", help="databases and dedup lag per gatherer/table")
+    sta.add_argument("--json", action="store_true")
+    sta.set_defaults(handler=_status)
 
     up = commands.add_parser("up", help="the embedded platform (so far: databases, migrated)")
     up.add_argument("--json", action="store_true")

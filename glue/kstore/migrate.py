@@ -24,8 +24,8 @@ from kstore.settings import Settings
 from kstore.topology import Database
 
 SQL_FOLDERS = {
-    "gatherer_ts": ("timeseries", "gatherer_ts"),
-    "gatherer_rel": ("reference",),
+    "gatherer_ts": ("timeseries", "gatherer", "gatherer_ts"),
+    "gatherer_rel": ("reference", "gatherer"),
     "production": ("timeseries", "reference", "production"),
 }
 TIMESERIES_KINDS = ("gatherer_ts", "production")

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SECRET_FIELDS = ("dsn",)
+SECRET_FIELDS = ("dsn", "reader_password")
 SECRET_KALSHI_FIELDS = ("key_id", "private_key")
 
 
@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     gatherers: list[str] = Field(["g1", "g2", "g3"], description="gatherer ids")
     dsn: dict[str, str] = Field(
         {}, description="DSN per database, e.g. KSTORE_DSN__G1_TS, KSTORE_DSN__PRODUCTION"
+    )
+    reader_password: dict[str, str] = Field(
+        {}, description="per gatherer, the kstore_gatherer_reader password the postgres_fdw "
+        "mapping uses (KSTORE_READER_PASSWORD__G1); none: password_required false (embedded)"
     )
     repo_root: Path = Field(Path(__file__).resolve().parents[2], description="SQL files root")
     kalshi: KalshiSettings = KalshiSettings()

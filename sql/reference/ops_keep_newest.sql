@@ -1,7 +1,8 @@
 -- ops.keep_newest(): reference rows hold the newest version. An update is applied only when
 -- the incoming version is newer by exchange updated_time (by observed_at when the exchange
 -- sends none); ties and older versions keep what is there, identical content changes nothing.
--- changed_at is stamped on every accepted change, for pulls that poll by it.
+-- changed_at and changed_xid are stamped on every accepted change (changed_xid is the
+-- deduplicator's cursor).
 
 create or replace function ops.keep_newest()
 returns trigger
@@ -15,6 +16,7 @@ begin
         end if;
     end if;
     new.changed_at := clock_timestamp();
+    new.changed_xid := pg_current_xact_id();
     return new;
 end
 $$;

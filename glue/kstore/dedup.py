@@ -1,0 +1,163 @@
+"""`kstore dedup [--once]`: merge every gatherer into production, exactly once, within seconds.
+
+The merging is SQL (`ops.pull`, decision 0012); this module schedules it. Each gatherer has its
+own loop and its own production connection, so a dead or slow gatherer never stalls the others
+(it is retried with backoff). A loop pulls page after page while a table is behind (catch-up)
+and every `interval` seconds once all are caught up (steady). After each committed page it
+acknowledges to the gatherer how far its rows are safe in production (`ops.dedup_ack`), which
+the gatherer's guarded retention reads. If production is down nothing moves: the pull's
+transaction (rows + cursor) simply did not happen, and the loop retries.
+Connections: one to production per gatherer (+1 for status), and per gatherer database one
+postgres_fdw connection plus one acknowledgement connection to `ts`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from kstore import topology
+from kstore.settings import Settings, SettingsError
+
+log = logging.getLogger("kstore.dedup")
+
+DEDUP, ACK = "kstore_dedup", "kstore_dedup_ack"
+TIME_SERIES = ("trades", "orderbook_deltas", "orderbook_snapshots", "tickers")
+REFERENCE = ("series", "events", "markets")
+PULL = "select rows_read, rows_inserted, next_xid, caught_up from ops.pull(%s, %s, %s)"
+ACK_SQL = """
+insert into ops.dedup_ack (table_name, acked_xid, acked_through, acked_at)
+values (%s, %s, %s, now())
+on conflict (table_name) do update set acked_xid = excluded.acked_xid,
+    acked_through = excluded.acked_through, acked_at = excluded.acked_at
+"""
+
+
+def attach(settings: Settings, production: topology.Database) -> list[str]:
+    """Create or refresh the foreign servers, mappings and tables of every configured gatherer."""
+    with psycopg.connect(production.dsn, autocommit=True) as conn:
+        for gid in settings.gatherers:
+            ts = _address(topology.database(settings, f"{gid}_ts"))
+            rel = _address(topology.database(settings, f"{gid}_rel"))
+            conn.execute(
+                "select ops.attach_gatherer(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [gid, *ts, *rel, "kstore_gatherer_reader", settings.reader_password.get(gid)])
+    return list(settings.gatherers)
+
+
+def _address(db: topology.Database) -> tuple[str, int, str]:
+    if not db.dsn:
+        raise SettingsError(f"{db.name}: no database (run `kstore db up` or set KSTORE_DSN__...)")
+    params = conninfo_to_dict(db.dsn)
+    return params.get("host", "127.0.0.1"), int(params.get("port", 5432)), params["dbname"]
+
+
+def _dsn(db: topology.Database, role: str) -> str:
+    return db.dsn_as(role) if db.embedded else db.dsn
+
+
+@dataclass
+class GathererState:
+    gatherer_id: str
+    failures: int = 0
+    last_error: str | None = None
+    caught_up: dict[str, bool] = field(default_factory=dict)
+    pulled: int = 0
+
+
+class Dedup:
+    def __init__(self, settings: Settings, page_size: int = 50_000, interval: float = 1.0):
+        self.settings, self.page_size, self.interval = settings, page_size, interval
+        self.production = _dsn(topology.database(settings, topology.PRODUCTION), DEDUP)
+        self.states = {gid: GathererState(gid) for gid in settings.gatherers}
+
+    async def run(self, once: bool = False, stop: asyncio.Event | None = None) -> dict:
+        stop = stop or asyncio.Event()
+        await asyncio.gather(*(self._loop(state, once, stop) for state in self.states.values()))
+        return {gid: {"pulled": s.pulled, "last_error": s.last_error}
+                for gid, s in self.states.items()}
+
+    async def _loop(self, state: GathererState, once: bool, stop: asyncio.Event) -> None:
+        ack_dsn = _dsn(topology.database(self.settings, f"{state.gatherer_id}_ts"), ACK)
+        while not stop.is_set():
+            try:
+                await self._round(state, ack_dsn)
+                state.failures, state.last_error = 0, None
+                if once and all(state.caught_up.values()):
+                    return
+                await _pause(stop, self.interval)
+            except (psycopg.Error, OSError) as exc:
+                state.failures += 1
+                state.last_error = str(exc).strip().splitlines()[0] if str(exc) else repr(exc)
+                log.warning("dedup: %s: %s (retry %d)", state.gatherer_id, state.last_error,
+                            state.failures)
+                if once and state.failures >= 5:
+                    raise
+                await _pause(stop, min(30.0, 0.5 * 2 ** state.failures))
+
+    async def _round(self, state: GathererState, ack_dsn: str) -> None:
+        """Every table until caught up, acknowledging after each committed page."""
+        connect = psycopg.AsyncConnection.connect
+        async with await connect(self.production, autocommit=True) as conn, \
+                await connect(ack_dsn, autocommit=True) as gatherer:
+            for table in (*TIME_SERIES, *REFERENCE):
+                state.caught_up[table] = False
+                while not state.caught_up[table]:
+                    cursor = await conn.execute(PULL, [state.gatherer_id, table, self.page_size])
+                    read, inserted, next_xid, caught_up = await cursor.fetchone()
+                    state.caught_up[table] = caught_up
+                    state.pulled += inserted
+                    if table in TIME_SERIES:
+                        await _ack(conn, gatherer, state.gatherer_id, table, next_xid)
+            await conn.execute("select ops.pull_feed_gaps(%s)", [state.gatherer_id])
+
+
+async def _ack(conn, gatherer, gid: str, table: str, next_xid) -> None:
+    """Tell the gatherer: every row of `table` below next_xid is committed in production."""
+    cursor = await conn.execute(
+        "select watermark from ops.dedup_cursors where gatherer_id = %s and table_name = %s",
+        [gid, table])
+    watermark = (await cursor.fetchone())[0]
+    await gatherer.execute(ACK_SQL, [table, next_xid, watermark])
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except asyncio.TimeoutError:
+        pass
+
+
+def status(settings: Settings) -> list[dict]:
+    """Per gatherer and table: lag in seconds, rows merged, duplicate rate, last error."""
+    db = topology.database(settings, topology.PRODUCTION)
+    with psycopg.connect(db.dsn, connect_timeout=5) as conn:
+        rows = conn.execute(
+            "select gatherer_id, table_name, case when caught_up then 0 else"
+            " extract(epoch from now() - watermark) end, rows_inserted, rows_read,"
+            " last_pull_at, last_error from ops.dedup_cursors order by 1, 2").fetchall()
+    return [{"gatherer": g, "table": t, "lag_s": float(lag) if lag is not None else None,
+             "rows_merged": ins, "duplicate_rate": round(1 - ins / read, 4) if read else 0.0,
+             "last_pull_at": at, "last_error": err}
+            for g, t, lag, ins, read, at, err in rows]
+
+
+def run(settings: Settings, once: bool = False, duration: float | None = None) -> dict:
+    async def main() -> dict:
+        stop = asyncio.Event()
+        if duration is not None:
+            asyncio.get_running_loop().call_later(duration, stop.set)
+        _on_signals(stop)
+        return await Dedup(settings).run(once, stop)
+    return asyncio.run(main())
+
+
+def _on_signals(stop: asyncio.Event) -> None:
+    import signal
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)

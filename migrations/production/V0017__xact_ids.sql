@@ -1,0 +1,1 @@
+../gatherer_ts/V0012__xact_ids.sql

@@ -1,0 +1,1 @@
+../gatherer_rel/V0007__changed_xids.sql

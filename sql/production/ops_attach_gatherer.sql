@@ -1,0 +1,96 @@
+-- ops.attach_gatherer(...): makes production able to read one gatherer, idempotently: a
+-- postgres_fdw server per gatherer database (ts, rel), user mappings to the gatherer's
+-- read-only role for kstore_dedup and the migrating role, the schema gatherer_<id> holding its
+-- foreign tables (re-imported, so a schema change on the gatherer is picked up), the two
+-- transaction horizons, and a dedup cursor per table. Called by `kstore migrate` from settings.
+
+create or replace function ops.attach_gatherer(
+    gatherer_id text, ts_host text, ts_port integer, ts_dbname text,
+    rel_host text, rel_port integer, rel_dbname text,
+    remote_user text default 'kstore_gatherer_reader', remote_password text default null
+)
+returns void
+language plpgsql as $$
+declare
+    local_schema name := 'gatherer_' || gatherer_id;
+    kind text;
+begin
+    if gatherer_id !~ '^[a-z][a-z0-9_]{0,30}$' then
+        raise exception 'gatherer id % is not a lower-case identifier', gatherer_id;
+    end if;
+    foreach kind in array array['ts', 'rel'] loop
+        perform ops.attach_server(
+            format('kstore_%s_%s', gatherer_id, kind),
+            case kind when 'ts' then ts_host else rel_host end,
+            case kind when 'ts' then ts_port else rel_port end,
+            case kind when 'ts' then ts_dbname else rel_dbname end, remote_user, remote_password
+        );
+    end loop;
+    execute format('drop schema if exists %I cascade', local_schema);
+    execute format('create schema %I', local_schema);
+    execute format(
+        'import foreign schema kstore limit to (trades, orderbook_deltas, orderbook_snapshots, '
+        'tickers, feed_gaps) from server %I into %I', 'kstore_' || gatherer_id || '_ts', local_schema
+    );
+    execute format(
+        'import foreign schema kstore limit to (series, events, markets) from server %I into %I',
+        'kstore_' || gatherer_id || '_rel', local_schema
+    );
+    foreach kind in array array['ts', 'rel'] loop
+        execute format(
+            'create foreign table %I.%I (horizon xid8) server %I '
+            'options (schema_name %L, table_name %L)',
+            local_schema, kind || '_xact_horizon', format('kstore_%s_%s', gatherer_id, kind),
+            'ops', 'xact_horizon'
+        );
+    end loop;
+    execute format('grant usage on schema %I to kstore_dedup', local_schema);
+    execute format('grant select on all tables in schema %I to kstore_dedup', local_schema);
+    insert into ops.dedup_cursors (gatherer_id, table_name)
+    select attach_gatherer.gatherer_id, t.name
+    from unnest(ops.pulled_tables()) as t (name)
+    on conflict do nothing;
+end
+$$;
+
+create or replace function ops.attach_server(
+    server name, host text, port integer, dbname text, remote_user text, remote_password text
+)
+returns void
+language plpgsql as $$
+declare
+    local_user name;
+    mapping text;
+begin
+    if exists (select from pg_foreign_server where srvname = server) then
+        execute format(
+            'alter server %I options (set host %L, set port %L, set dbname %L)',
+            server, host, port::text, dbname
+        );
+    else
+        execute format(
+            'create server %I foreign data wrapper postgres_fdw '
+            'options (host %L, port %L, dbname %L, fetch_size %L)',
+            server, host, port::text, dbname, '10000'
+        );
+    end if;
+    execute format('grant usage on foreign server %I to kstore_dedup', server);
+    mapping := case
+        when remote_password is null then format('user %L, password_required %L', remote_user, 'false')
+        else format('user %L, password %L', remote_user, remote_password)
+    end;
+    foreach local_user in array array['kstore_dedup', current_user] loop
+        execute format('drop user mapping if exists for %I server %I', local_user, server);
+        execute format('create user mapping for %I server %I options (%s)', local_user, server, mapping);
+    end loop;
+end
+$$;
+
+create or replace function ops.pulled_tables()
+returns text[]
+language sql immutable as $$
+    select array[
+        'trades', 'orderbook_deltas', 'orderbook_snapshots', 'tickers',
+        'series', 'events', 'markets'
+    ]
+$$;

@@ -1,0 +1,132 @@
+-- ops.pull(gatherer, table, page_size): merges one page of a gatherer's rows into production in
+-- one transaction, and advances that (gatherer, table) cursor in the same transaction.
+-- The cursor is a transaction-id horizon (decision 0012): the page holds whole gatherer
+-- transactions with ids in [cursor, horizon), where horizon is the gatherer's oldest running
+-- transaction, read in the same remote snapshot as the rows. Every row below the horizon is
+-- committed and visible, and no later commit can add one, so no row is ever skipped; rows
+-- already in production (another gatherer's copy) are skipped by `on conflict`. Running a
+-- pull twice is a no-op. Bounds are passed as parameters, so postgres_fdw sends them remote.
+
+create or replace function ops.pull(gatherer_id text, table_name text, page_size integer)
+returns table (rows_read bigint, rows_inserted bigint, next_xid xid8, caught_up boolean)
+language plpgsql as $$
+declare
+    source_schema name := 'gatherer_' || gatherer_id;
+    reference boolean := table_name in ('series', 'events', 'markets');
+    cursor_column name := case when reference then 'changed_xid' else 'xact_id' end;
+    horizon xid8;
+    start_xid xid8;
+    last_xid xid8;
+    found bigint;
+    newest timestamptz;
+begin
+    if not table_name = any(ops.pulled_tables()) then
+        raise exception 'ops.pull: % is not a pulled table', table_name;
+    end if;
+    execute format('select horizon from %I.%I', source_schema,
+        case when reference then 'rel_xact_horizon' else 'ts_xact_horizon' end) into horizon;
+    select c.next_xid into start_xid from ops.dedup_cursors as c
+    where c.gatherer_id = pull.gatherer_id and c.table_name = pull.table_name for update;
+    if start_xid is null then
+        raise exception 'ops.pull: no cursor for gatherer % table % (attach it first)',
+            gatherer_id, table_name;
+    end if;
+    execute format(
+        'select max(%1$I), count(*) from (select %1$I from %2$I.%3$I '
+        'where %1$I >= $1 and %1$I < $2 order by %1$I limit $3) as page',
+        cursor_column, source_schema, table_name
+    ) into last_xid, found using start_xid, horizon, page_size;
+    caught_up := found < page_size;
+    next_xid := case when caught_up then horizon else ops.xid_after(last_xid) end;
+    execute ops.merge_statement(source_schema, table_name, cursor_column)
+    into rows_read, rows_inserted, newest using start_xid, next_xid;
+    update ops.dedup_cursors as c set
+        next_xid = pull.next_xid,
+        rows_read = c.rows_read + pull.rows_read,
+        rows_inserted = c.rows_inserted + pull.rows_inserted,
+        rows_skipped = c.rows_skipped + pull.rows_read - pull.rows_inserted,
+        watermark = greatest(c.watermark, coalesce(newest, c.watermark)),
+        caught_up = pull.caught_up,
+        last_pull_at = now(),
+        last_error = null
+    where c.gatherer_id = pull.gatherer_id and c.table_name = pull.table_name;
+    return next;
+end
+$$;
+
+create or replace function ops.xid_after(xid xid8)
+returns xid8
+language sql immutable as $$ select (xid::text::numeric + 1)::text::xid8 $$;
+
+-- The insert … select of one page: the columns production and the gatherer share (the
+-- gatherer's transaction ids stay behind), `on conflict do nothing` for events, newest-wins
+-- upsert for reference rows. Returns rows read, rows inserted or updated, newest receive time.
+create or replace function ops.merge_statement(
+    source_schema name, table_name text, cursor_column name
+)
+returns text
+language plpgsql stable as $$
+declare
+    columns text;
+    updates text;
+    conflict text;
+    newest text;
+begin
+    select
+        string_agg(quote_ident(a.attname), ', ' order by a.attnum),
+        string_agg(format('%1$I = excluded.%1$I', a.attname), ', ' order by a.attnum)
+    into columns, updates
+    from pg_attribute as a
+    where a.attrelid = format('%I.%I', source_schema, table_name)::regclass
+        and a.attnum > 0 and not a.attisdropped
+        and a.attname not in ('xact_id', 'changed_xid', 'content_hash', 'changed_at');
+    conflict := case
+        when table_name in ('series', 'events', 'markets')
+            then format('(%I) do update set %s', ops.reference_key(table_name), updates)
+        else 'do nothing'
+    end;
+    newest := case when table_name in ('series', 'events', 'markets')
+        then 'observed_at' else 'received_at' end;
+    return format(
+        'with source as (select %1$s from %2$I.%3$I where %4$I >= $1 and %4$I < $2), '
+        'merged as (insert into kstore.%3$I (%1$s) select %1$s from source on conflict %5$s '
+        'returning 1) '
+        'select (select count(*) from source), (select count(*) from merged), '
+        '(select max(%6$I) from source)',
+        columns, source_schema, table_name, cursor_column, conflict, newest
+    );
+end
+$$;
+
+create or replace function ops.reference_key(table_name text)
+returns name
+language sql immutable as $$
+    select case table_name
+        when 'series' then 'series_ticker'
+        when 'events' then 'event_ticker'
+        else 'market_ticker'
+    end::name
+$$;
+
+-- ops.pull_feed_gaps(gatherer): the gatherer's recent gaps (two days: recoveries are updates),
+-- inserted or brought up to date. Returns the rows changed.
+create or replace function ops.pull_feed_gaps(gatherer_id text)
+returns bigint
+language plpgsql as $$
+declare
+    changed bigint;
+begin
+    execute format(
+        'insert into kstore.feed_gaps (gatherer_id, gap_id, connection_id, sid, channel, '
+        'expected_seq, received_seq, detected_at, recovered_at, recovery) '
+        'select gatherer_id, gap_id, connection_id, sid, channel, expected_seq, received_seq, '
+        'detected_at, recovered_at, recovery from %I.feed_gaps where detected_at >= $1 '
+        'on conflict (gatherer_id, gap_id) do update set recovered_at = excluded.recovered_at, '
+        'recovery = excluded.recovery '
+        'where feed_gaps.recovered_at is distinct from excluded.recovered_at',
+        'gatherer_' || gatherer_id
+    ) using now() - interval '2 days';
+    get diagnostics changed = row_count;
+    return changed;
+end
+$$;
