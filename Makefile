@@ -33,7 +33,7 @@ pytest: setup ## unit and integration tests on real PostgreSQL clusters
 
 test: setup lint pgtap pytest ## everything: lint, pgTAP, pytest
 
-up: setup ## the platform on the embedded default (so far: databases up and migrated)
+up: setup ## the platform on the embedded default (simulator, 3 gatherers, dedup) until Ctrl-C
 	$(KSTORE) up
 
 down: ## stop the embedded clusters

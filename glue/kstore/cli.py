@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from kstore import (audit, bench_capture, bench_writer, dedup, maintain, migrate, simulator,
                     topology)
+from kstore import up as platform
 from kstore.gatherer import run as gatherer
 from kstore.gatherer.connection import AuthRefused
 from kstore.gatherer.rest import ExchangeError
@@ -161,12 +162,12 @@ def _status(settings: Settings, args) -> int:
 
 
 def _up(settings: Settings, args) -> int:
-    topology.up(settings)
-    for db in topology.databases(settings):
-        migrate.apply(db, settings)
-        if db.kind == "production":
-            dedup.attach(settings, db)
-    return _db_status(settings, args)
+    forwarded = [(flag, value) for flag, value in (
+        ("--seed", args.seed), ("--duration", args.duration), ("--truth", args.truth),
+        ("--faults", args.faults), ("--rate", args.rate), ("--markets", args.markets),
+        ("--disconnect-every", args.disconnect_every)) if value is not None]
+    simulate_args = [str(part) for pair in forwarded for part in pair]
+    return platform.run(settings, simulate_args, feed_ends=args.duration is not None)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -229,8 +230,14 @@ def _parser() -> argparse.ArgumentParser:
     sta.add_argument("--json", action="store_true")
     sta.set_defaults(handler=_status)
 
-    up = commands.add_parser("up", help="the embedded platform (so far: databases, migrated)")
-    up.add_argument("--json", action="store_true")
+    up = commands.add_parser("up", help="the whole capture path, supervised, until Ctrl-C")
+    up.add_argument("--seed", type=int, help="simulator seed")
+    up.add_argument("--duration", type=float, help="feed seconds, then flush, merge and exit")
+    up.add_argument("--truth", help="simulator truth file, for kstore audit")
+    up.add_argument("--faults", help="simulator faults: gaps,disconnects,duplicates,malformed,slow")
+    up.add_argument("--rate", type=float, help="simulator events per second")
+    up.add_argument("--markets", type=int, help="simulator markets")
+    up.add_argument("--disconnect-every", type=float, help="seconds between injected disconnects")
     up.set_defaults(handler=_up)
     return parser
 

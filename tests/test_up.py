@@ -1,0 +1,37 @@
+"""`kstore up` end to end: simulator, three gatherers, deduplicator, supervised, with faults,
+then `kstore audit --target production` demands exactness (the platform's own check)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from conftest import PG_BIN, run_kstore
+
+
+@pytest.fixture
+def embedded():
+    home = Path(tempfile.mkdtemp(prefix="kstore-up-"))
+    home.chmod(0o755)  # as root, the postgres user must be able to reach the clusters
+    env = {"KSTORE_HOME": str(home), "KSTORE_PG_BIN": str(PG_BIN), "KSTORE_TIMESCALEDB": "off"}
+    yield env, home
+    run_kstore("db", "down", env=env)
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def test_up_with_faults_merges_exactly_the_truth(embedded):
+    env, home = embedded
+    truth = home / "t.jsonl"
+    up = run_kstore("up", "--seed", "7", "--duration", "15", "--rate", "300", "--truth",
+                    str(truth), "--faults", "gaps,disconnects,malformed",
+                    "--disconnect-every", "5", env=env, timeout=240)
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert "every gatherer flushed and merged" in up.stdout
+
+    audit = run_kstore("audit", "--truth", str(truth), "--target", "production", env=env)
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    simulator_log = (home / "logs" / "simulator.log").read_text()
+    assert "'disconnects': 0" not in simulator_log and "'dropped': 0" not in simulator_log
