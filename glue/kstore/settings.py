@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_FIELDS = ("dsn", "reader_password")
 SECRET_KALSHI_FIELDS = ("key_id", "private_key")
+SECRET_LAKE_FIELDS = ("s3_access_key_id", "s3_secret_access_key")
 
 
 class SettingsError(ValueError):
@@ -51,6 +52,24 @@ class GatherSettings(BaseModel):
     status_interval: float = Field(5, gt=0)
 
 
+class LakeSettings(BaseModel):
+    """Where the Parquet lake lives and how to reach it. `url` is file://… (default: the
+    embedded <home>/lake) or s3://bucket/prefix; S3 keys only from the environment."""
+
+    url: str | None = None
+    s3_endpoint: str | None = Field(None, description="host:port of an S3-compatible server")
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    s3_url_style: Literal["path", "vhost"] = "vhost"
+    s3_use_ssl: bool = True
+    glacier_class: Literal["GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"] = Field(
+        "GLACIER_IR", description="raw/ after 30 days; only GLACIER_IR stays readable in place")
+    close_after: float = Field(
+        60, ge=0, description="seconds a window's end must lie behind every gatherer's caught-up "
+        "merge (clock skew + commit delay) before it is exported")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KSTORE_",
@@ -73,6 +92,7 @@ class Settings(BaseSettings):
     )
     repo_root: Path = Field(Path(__file__).resolve().parents[2], description="SQL files root")
     kalshi: KalshiSettings = KalshiSettings()
+    lake: LakeSettings = LakeSettings()
     gather: GatherSettings = GatherSettings()
 
     @field_validator("gatherers")
@@ -103,6 +123,7 @@ def load(config: Path | None = None, **overrides) -> Settings:
         leaked = [key for key in SECRET_FIELDS if key in values]
         leaked += [f"kalshi.{key}" for key in SECRET_KALSHI_FIELDS
                    if key in values.get("kalshi", {})]
+        leaked += [f"lake.{key}" for key in SECRET_LAKE_FIELDS if key in values.get("lake", {})]
         if leaked:
             raise SettingsError(
                 f"config file {path} sets {', '.join(leaked)}: secrets come only from the "
@@ -127,3 +148,9 @@ def _build(toml_values: dict, overrides: dict) -> Settings:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "settings"
         raise SettingsError(f"invalid setting {where}: {first['msg']}") from exc
+
+
+def lake_url(settings: Settings) -> str:
+    """The lake's root URL, without a trailing slash: the setting, else file://<home>/lake."""
+    url = settings.lake.url or f"file://{(settings.home / 'lake').resolve()}"
+    return url.rstrip("/")
