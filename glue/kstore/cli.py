@@ -14,8 +14,8 @@ import psycopg
 
 from pydantic import ValidationError
 
-from kstore import (audit, bench_capture, bench_writer, dedup, maintain, migrate, simulator,
-                    topology)
+from kstore import (audit, backfill, bench_capture, bench_writer, dedup, maintain, migrate,
+                    simulator, topology)
 from kstore import up as platform
 from kstore.gatherer import run as gatherer
 from kstore.gatherer.connection import AuthRefused
@@ -225,6 +225,10 @@ def _parser() -> argparse.ArgumentParser:
     ded.add_argument("--once", action="store_true", help="catch up once, then exit")
     ded.add_argument("--duration", type=float, help="seconds to run")
     ded.set_defaults(handler=_dedup)
+
+    bfl = commands.add_parser("backfill", help="refill a gatherer from another or production")
+    backfill.add_arguments(bfl)
+    bfl.set_defaults(handler=backfill.main)
 
     sta = commands.add_parser("status", help="databases and dedup lag per gatherer/table")
     sta.add_argument("--json", action="store_true")
