@@ -315,3 +315,12 @@ def test_the_target_is_written_as_its_writer_role():
     external = Database("g1_ts", "g1", "ts", "gatherer_ts", dsn, embedded=False)
     assert "user=kstore_gatherer_writer" in backfill.writer_dsn(embedded)
     assert backfill.writer_dsn(external) == dsn
+
+
+def test_the_cli_refuses_bad_input_in_one_line():
+    from conftest import run_kstore
+
+    result = run_kstore("backfill", "--from", "g1", "--to", "g1", "--since", "2026-01-01",
+                        "--until", "2026-01-02")
+    assert result.returncode == 1
+    assert result.stderr.startswith("kstore: error: ") and result.stderr.count("\n") == 1
