@@ -25,9 +25,10 @@ select results_eq(
         values
             ('kstore.events', 'SELECT'),
             ('kstore.markets', 'SELECT'),
-            ('kstore.series', 'SELECT')
+            ('kstore.series', 'SELECT'),
+            ('ops.xact_horizon', 'SELECT')
     $$,
-    'reader: select only, on series, events and markets'
+    'reader: select only, on series, events, markets and ops.xact_horizon'
 );
 
 select is_empty(

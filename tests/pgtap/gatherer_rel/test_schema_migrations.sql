@@ -13,7 +13,8 @@ select results_eq(
             (3, 'series'),
             (4, 'events'),
             (5, 'markets'),
-            (6, 'grants')
+            (6, 'grants'),
+            (7, 'changed_xids')
     $$,
     'every migration file of migrations/gatherer_rel/ is recorded once, in version order'
 );

@@ -1,27 +1,40 @@
 -- Guarded retention on a gatherer (DESIGN §4, sql/gatherer_ts/ops_retention_safe.sql): through
 -- ops.maintain(), a partition past its retention horizon is dropped only when every row in it
--- is at or below the deduplicator's acknowledged watermark (ops.dedup_ack); otherwise it is
--- kept and reported, compressed or not. Recent partitions are never touched by retention. Run
--- as kstore_maintainer; what ops.maintain() does on every tier: timeseries/test_ops_maintain.sql.
+-- was inserted by a transaction below the deduplicator's acknowledged transaction horizon
+-- (ops.dedup_ack.acked_xid); otherwise it is kept and reported, compressed or not. A row whose
+-- transaction is at or above the horizon (it committed after the ack) keeps its partition, and
+-- acked_through (for display) unlocks nothing. Recent partitions are never touched by
+-- retention. Run as kstore_maintainer; what ops.maintain() does on every tier:
+-- timeseries/test_ops_maintain.sql.
 
 begin;
-select plan(11);
+select plan(12);
 set local client_min_messages = warning;
 
--- tickers (retain 7 days): two rows of a day 40 days ago, one received then (merged early)
--- and one received now (a late arrival), and a recent row. trades (retain 30 days): one row
--- 40 days ago, one 10 days ago.
-insert into kstore.tickers (market_ticker, ts, fingerprint, gatherer_id, received_at)
+-- Rows of an earlier transaction (its id supplied explicitly) stand for rows the deduplicator
+-- has merged; the rows this transaction inserts are merged only once the horizon passes it.
+create temp table fixture as
+select (pg_current_xact_id()::text::numeric - 1)::text::xid8 as earlier_xid;
+
+-- tickers (retain 7 days): two rows of a day 40 days ago, one of the earlier transaction
+-- (merged early) and one of this transaction (a late arrival), and a recent row. trades
+-- (retain 30 days): one row 40 days ago, one 10 days ago.
+insert into kstore.tickers (market_ticker, ts, fingerprint, gatherer_id, xact_id)
+select
+    'KXTEST-1' as market_ticker,
+    date_trunc('day', now() - interval '40 days', 'UTC') + interval '1 hour' as ts,
+    1 as fingerprint,
+    'g1' as gatherer_id,
+    f.earlier_xid as xact_id
+from fixture as f;
+
+insert into kstore.tickers (market_ticker, ts, fingerprint, gatherer_id)
 values
 (
-    'KXTEST-1', date_trunc('day', now() - interval '40 days', 'UTC') + interval '1 hour', 1,
-    'g1', date_trunc('day', now() - interval '40 days', 'UTC') + interval '1 hour'
-),
-(
     'KXTEST-1', date_trunc('day', now() - interval '40 days', 'UTC') + interval '2 hours', 2,
-    'g1', now()
+    'g1'
 ),
-('KXTEST-1', now() - interval '3 days', 3, 'g1', now());
+('KXTEST-1', now() - interval '3 days', 3, 'g1');
 
 insert into kstore.trades (trade_id, ts, market_ticker, yes_price, no_price, count, gatherer_id)
 values
@@ -61,10 +74,10 @@ select is(
     'no ticker was dropped'
 );
 
--- ---------------------------------------------------------------- partly acknowledged
+-- ---------------------------------------------------------------- acked_through alone
 
 insert into ops.dedup_ack (table_name, acked_through)
-values ('tickers', now() - interval '1 day');
+values ('tickers', 'infinity');
 
 set local role kstore_maintainer;
 
@@ -75,7 +88,28 @@ select results_eq(
         where table_name = 'kstore.tickers' and action <> 'compressed'
     $$,
     $$values ('kstore.tickers', 'kept')$$,
-    'a partition holding one row received after the watermark is kept'
+    'an acknowledgement without acked_xid unlocks nothing, whatever its acked_through'
+);
+
+reset role;
+
+-- ---------------------------------------------------------------- partly acknowledged
+
+-- The horizon at this transaction: the earlier transaction's row is merged, this one's is not
+-- (it committed after the ack).
+update ops.dedup_ack set acked_xid = pg_current_xact_id()
+where table_name = 'tickers';
+
+set local role kstore_maintainer;
+
+select results_eq(
+    $$
+        select table_name, action
+        from ops.maintain()
+        where table_name = 'kstore.tickers' and action <> 'compressed'
+    $$,
+    $$values ('kstore.tickers', 'kept')$$,
+    'a partition holding one row of a transaction at or above the acked horizon is kept'
 );
 
 reset role;
@@ -88,7 +122,12 @@ select is(
 
 -- ---------------------------------------------------------------- fully acknowledged
 
-update ops.dedup_ack set acked_through = clock_timestamp() + interval '1 minute'
+-- The horizon just above every ticker's transaction.
+update ops.dedup_ack set
+    acked_xid = (
+        select (max(t.xact_id)::text::numeric + 1)::text::xid8
+        from kstore.tickers as t
+    )
 where table_name = 'tickers';
 
 set local role kstore_maintainer;
@@ -108,7 +147,7 @@ select results_eq(
                 'past retention but not yet safe (unmerged or unverified rows)'
             )
     $$,
-    'once every row is acknowledged the old tickers partition is dropped; trades stay guarded'
+    'once every row is below the acked horizon the old tickers day is dropped; trades stay guarded'
 );
 
 reset role;
@@ -154,10 +193,10 @@ reset role;
 -- ---------------------------------------------------------------- unmerged rows past retention
 
 -- Shorten tickers retention to one day (rolled back with the test): that day is now past its
--- horizon while its row is still unmerged.
+-- horizon while its row, of this transaction, is above the acked horizon again.
 update ops.table_policies set retain_for = interval '1 day'
 where table_name = 'kstore.tickers'::regclass;
-update ops.dedup_ack set acked_through = now() - interval '10 days'
+update ops.dedup_ack set acked_xid = (select earlier_xid from fixture)
 where table_name = 'tickers';
 
 create temp table target as

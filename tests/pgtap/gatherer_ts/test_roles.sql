@@ -35,9 +35,10 @@ select results_eq(
             ('kstore.quarantine', 'SELECT'),
             ('kstore.tickers', 'SELECT'),
             ('kstore.trades', 'SELECT'),
-            ('ops.dedup_ack', 'SELECT')
+            ('ops.dedup_ack', 'SELECT'),
+            ('ops.xact_horizon', 'SELECT')
     $$,
-    'reader: select only, on the data tables and ops.dedup_ack'
+    'reader: select only, on the data tables, ops.dedup_ack and ops.xact_horizon'
 );
 
 select results_eq(
@@ -133,15 +134,18 @@ reset role;
 set local role kstore_dedup_ack;
 
 select lives_ok(
-    $$insert into ops.dedup_ack (table_name, acked_through) values ('trades', now())$$,
-    'kstore_dedup_ack records a watermark'
+    $$
+        insert into ops.dedup_ack (table_name, acked_xid, acked_through)
+        values ('trades', '1', now())
+    $$,
+    'kstore_dedup_ack records an acknowledgement'
 );
 select lives_ok(
     $$
-        update ops.dedup_ack set acked_through = now(), acked_at = now()
+        update ops.dedup_ack set acked_xid = '2', acked_through = now(), acked_at = now()
         where table_name = 'trades'
     $$,
-    'kstore_dedup_ack advances a watermark'
+    'kstore_dedup_ack advances an acknowledgement'
 );
 select throws_ok(
     $$delete from ops.dedup_ack$$, '42501', null, 'kstore_dedup_ack cannot delete watermarks'
@@ -160,8 +164,8 @@ select lives_ok(
     $$select * from ops.dedup_ack$$, 'kstore_maintainer reads ops.dedup_ack'
 );
 select throws_ok(
-    $$update ops.dedup_ack set acked_through = 'infinity'$$, '42501', null,
-    'kstore_maintainer cannot move watermarks (which would unlock retention)'
+    $$update ops.dedup_ack set acked_xid = pg_current_xact_id()$$, '42501', null,
+    'kstore_maintainer cannot move acknowledgements (which would unlock retention)'
 );
 
 reset role;

@@ -12,7 +12,9 @@ select results_eq(
             (8, 'feed_gaps_and_quarantine'),
             (9, 'dedup_ack'),
             (10, 'grants'),
-            (11, 'table_policies')
+            (11, 'table_policies'),
+            (12, 'xact_ids'),
+            (13, 'dedup_ack_xid')
     $$,
     'every later migration file of migrations/gatherer_ts/ is recorded once, in version order'
 );

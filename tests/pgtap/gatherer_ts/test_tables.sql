@@ -1,10 +1,11 @@
 -- Tables of a gatherer's time-series database: exactly the declared tables (the four time-series
--- tables: timeseries/test_tables.sql), and the gatherer's own, every column with its exact
--- type, nullability and default: feed_gaps and quarantine keyed by generated identities, and
--- ops.dedup_ack, the deduplicator's acknowledged watermarks.
+-- tables: timeseries/test_tables.sql, without production's merged_at), and the gatherer's own,
+-- every column with its exact type, nullability and default: feed_gaps and quarantine keyed by
+-- generated identities, and ops.dedup_ack, the deduplicator's acknowledgements (acked_xid, the
+-- transaction horizon below which every row is merged; acked_through, for display).
 
 begin;
-select plan(6);
+select plan(7);
 
 -- ---------------------------------------------------------------- the set of tables
 
@@ -76,9 +77,20 @@ select results_eq(
         values
             ('table_name', 'text', true, null),
             ('acked_through', 'timestamp with time zone', true, null),
-            ('acked_at', 'timestamp with time zone', true, 'now()')
+            ('acked_at', 'timestamp with time zone', true, 'now()'),
+            ('acked_xid', 'xid8', false, null)
     $$,
     'ops.dedup_ack: columns'
+);
+
+select is_empty(
+    $$
+        select a.attrelid::regclass
+        from pg_attribute as a
+        where a.attname = 'merged_at'
+            and a.attrelid in (select table_name from ops.timeseries)
+    $$,
+    'the time-series tables have no merged_at here: rows reach production, not a gatherer'
 );
 
 select * from finish();  -- noqa: AM04

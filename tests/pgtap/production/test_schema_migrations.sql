@@ -18,7 +18,12 @@ select results_eq(
             (13, 'dedup_cursors'),
             (14, 'export_manifest'),
             (15, 'grants'),
-            (16, 'table_policies')
+            (16, 'table_policies'),
+            (17, 'xact_ids'),
+            (18, 'changed_xids'),
+            (19, 'merged_at'),
+            (20, 'dedup_cursors_xid'),
+            (21, 'postgres_fdw')
     $$,
     'every later migration file of migrations/production/ is recorded once, in version order'
 );

@@ -1,11 +1,13 @@
 -- Tables of the production database: exactly the declared tables (the time-series and the
 -- reference tables it shares with the gatherers: timeseries/, reference/), and its own, every
--- column with its exact type, nullability and default: the merged feed gaps, the append-only
--- history of series/events/markets, and the ops tables of deduplication and export, with the
--- check constraints that keep export windows valid.
+-- column with its exact type, nullability and default: merged_at on the time-series tables
+-- (when a row reached production), the merged feed gaps, the append-only history of
+-- series/events/markets, and the ops tables of deduplication (cursors are transaction-id
+-- horizons of the gatherer) and export, with the check constraints that keep export windows
+-- valid.
 
 begin;
-select plan(10);
+select plan(12);
 
 -- ---------------------------------------------------------------- the set of tables
 
@@ -28,6 +30,48 @@ select set_eq(
 );
 
 -- ---------------------------------------------------------------- columns
+
+select results_eq(
+    $$
+        select t.table_name::text, c.*
+        from ops.timeseries as t
+        cross join lateral tap.columns_of(t.table_name) as c
+        where c.column_name = 'merged_at'
+        order by 1
+    $$,
+    $$
+        values
+            (
+                'kstore.orderbook_deltas', 'merged_at', 'timestamp with time zone', true,
+                'now()'
+            ),
+            (
+                'kstore.orderbook_snapshots', 'merged_at', 'timestamp with time zone', true,
+                'now()'
+            ),
+            ('kstore.tickers', 'merged_at', 'timestamp with time zone', true, 'now()'),
+            ('kstore.trades', 'merged_at', 'timestamp with time zone', true, 'now()')
+    $$,
+    'every time-series table has merged_at timestamptz not null default now()'
+);
+
+insert into kstore.trades (
+    trade_id, ts, market_ticker, yes_price, no_price, count, gatherer_id, received_at
+)
+values (
+    'e0000000-0000-0000-0000-000000000001', now() - interval '1 hour', 'KXTEST-1', 0.42, 0.58, 1,
+    'g1', now() - interval '90 seconds'
+);
+
+select results_eq(
+    $$
+        select merged_at, merged_at - received_at
+        from kstore.trades
+        where trade_id = 'e0000000-0000-0000-0000-000000000001'
+    $$,
+    $$select now(), interval '90 seconds'$$,
+    'merged_at defaults to the merging transaction''s time: lag is merged_at - received_at'
+);
 
 select results_eq(
     $$select * from tap.columns_of('kstore.feed_gaps')$$,
@@ -102,7 +146,10 @@ select results_eq(
             ('rows_read', 'bigint', true, '0'),
             ('rows_inserted', 'bigint', true, '0'),
             ('last_pull_at', 'timestamp with time zone', false, null),
-            ('last_error', 'text', false, null)
+            ('last_error', 'text', false, null),
+            ('next_xid', 'xid8', true, '''0''::xid8'),
+            ('caught_up', 'boolean', true, 'false'),
+            ('rows_skipped', 'bigint', true, '0')
     $$,
     'ops.dedup_cursors: columns'
 );

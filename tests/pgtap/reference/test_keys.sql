@@ -1,9 +1,9 @@
 -- Keys of reference data, the same in a gatherer's reference database and in production:
 -- series, events and markets are keyed by their ticker (one current row each), with the
--- indexes that pulls (changed_at) and lookups use.
+-- indexes that pulls (changed_xid: the deduplicator's cursor; changed_at) and lookups use.
 
 begin;
-select plan(11);
+select plan(14);
 
 select col_is_pk('kstore', 'series', array['series_ticker'], 'series are keyed by series_ticker');
 select col_is_pk('kstore', 'events', array['event_ticker'], 'events are keyed by event_ticker');
@@ -16,8 +16,16 @@ select has_index(
     'series are indexed by changed_at (pulls poll by it)'
 );
 select has_index(
+    'kstore', 'series', 'series_changed_xid_idx', array['changed_xid'],
+    'series are indexed by changed_xid (dedup pulls by transaction id)'
+);
+select has_index(
     'kstore', 'events', 'events_changed_at_idx', array['changed_at'],
     'events are indexed by changed_at (pulls poll by it)'
+);
+select has_index(
+    'kstore', 'events', 'events_changed_xid_idx', array['changed_xid'],
+    'events are indexed by changed_xid (dedup pulls by transaction id)'
 );
 select has_index(
     'kstore', 'events', 'events_series_ticker_idx', array['series_ticker'],
@@ -26,6 +34,10 @@ select has_index(
 select has_index(
     'kstore', 'markets', 'markets_changed_at_idx', array['changed_at'],
     'markets are indexed by changed_at (pulls poll by it)'
+);
+select has_index(
+    'kstore', 'markets', 'markets_changed_xid_idx', array['changed_xid'],
+    'markets are indexed by changed_xid (dedup pulls by transaction id)'
 );
 select has_index(
     'kstore', 'markets', 'markets_event_ticker_idx', array['event_ticker'],

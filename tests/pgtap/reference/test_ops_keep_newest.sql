@@ -1,12 +1,13 @@
 -- ops.keep_newest() on series, events and markets (DESIGN §3), in a gatherer's reference
 -- database and in production: the row holds the newest version by exchange updated_time (by
 -- observed_at when the exchange sends none). An older version never replaces a newer one, a
--- tie keeps the existing row, identical content changes nothing, and changed_at moves exactly
--- when the row changes (pulls poll by it). Versions arrive through the writers' upserts
--- (tap.deliver_*); production's history of versions: production/test_reference_history.sql.
+-- tie keeps the existing row, identical content changes nothing, and changed_at and changed_xid
+-- (the deduplicator's cursor) move exactly when the row changes, changed_xid to the changing
+-- transaction. Versions arrive through the writers' upserts (tap.deliver_*); production's
+-- history of versions: production/test_reference_history.sql.
 
 begin;
-select plan(17);
+select plan(20);
 
 select trigger_is(
     'kstore', 'series', 'series_keep_newest', 'ops', 'keep_newest',
@@ -31,15 +32,26 @@ select results_eq(
     'keep_newest fires before insert or update, for each row'
 );
 
-create temp table seen (label text primary key, changed_at timestamptz not null);
+create temp table seen (
+    label text primary key, changed_at timestamptz not null, changed_xid xid8 not null
+);
 
 -- ---------------------------------------------------------------- series, by updated_time
 
 select tap.deliver_series('KXS', 'v2', '2030-01-02 00:00+00', '2030-01-05 00:00+00');
-insert into seen (label, changed_at)
+
+-- v2 as if an earlier transaction had written it (triggers are off while it is backdated), so
+-- that a change made by this transaction shows in changed_xid.
+set local session_replication_role = replica;
+update kstore.series set changed_xid = (pg_current_xact_id()::text::numeric - 1)::text::xid8
+where series_ticker = 'KXS';
+set local session_replication_role = origin;
+
+insert into seen (label, changed_at, changed_xid)
 select
     'v2' as label,
-    s.changed_at
+    s.changed_at,
+    s.changed_xid
 from kstore.series as s
 where s.series_ticker = 'KXS';
 
@@ -79,6 +91,18 @@ select is(
     'changed_at did not move while every incoming version was refused'
 );
 
+select is(
+    (
+        select changed_xid from kstore.series
+        where series_ticker = 'KXS'
+    ),
+    (
+        select changed_xid from seen
+        where label = 'v2'
+    ),
+    'changed_xid did not move either: refused versions are never pulled again'
+);
+
 update kstore.series set
     title = 'v1',
     updated_time = '2030-01-01 00:00+00',
@@ -111,10 +135,20 @@ select ok(
     'changed_at moves when a newer version is accepted'
 );
 
-insert into seen (label, changed_at)
+select is(
+    (
+        select changed_xid from kstore.series
+        where series_ticker = 'KXS'
+    ),
+    pg_current_xact_id(),
+    'changed_xid becomes the id of the transaction that accepted the newer version'
+);
+
+insert into seen (label, changed_at, changed_xid)
 select
     'v3' as label,
-    s.changed_at
+    s.changed_at,
+    s.changed_xid
 from kstore.series as s
 where s.series_ticker = 'KXS';
 
@@ -127,8 +161,8 @@ select results_eq(
     'identical content observed again changes nothing'
 );
 
-insert into kstore.series (series_ticker, raw, changed_at)
-values ('KXOLD', '{}', '2000-01-01 00:00+00');
+insert into kstore.series (series_ticker, raw, changed_at, changed_xid)
+values ('KXOLD', '{}', '2000-01-01 00:00+00', '1');
 
 select ok(
     (
@@ -136,6 +170,15 @@ select ok(
         where series_ticker = 'KXOLD'
     ) >= now(),
     'changed_at is stamped on insert, never taken from the writer'
+);
+
+select is(
+    (
+        select changed_xid from kstore.series
+        where series_ticker = 'KXOLD'
+    ),
+    pg_current_xact_id(),
+    'changed_xid is stamped on insert with the inserting transaction, never taken from the writer'
 );
 
 -- ---------------------------------------------------------------- events, by observed_at

@@ -2,7 +2,7 @@
 -- series, events and markets are ordinary tables on every storage path (small and mutable),
 -- every column with its exact type, nullability and default (prices numeric(10,6), sizes
 -- numeric(18,2), times timestamptz), the raw payload kept as jsonb and its content hash
--- generated from it.
+-- generated from it, and changed_xid, the transaction that last changed the row.
 
 begin;
 select plan(9);
@@ -29,7 +29,8 @@ select results_eq(
             ('observed_at', 'timestamp with time zone', true, 'clock_timestamp()'),
             ('changed_at', 'timestamp with time zone', true, 'clock_timestamp()'),
             ('raw', 'jsonb', true, null),
-            ('content_hash', 'text', false, 'md5((raw)::text)')
+            ('content_hash', 'text', false, 'md5((raw)::text)'),
+            ('changed_xid', 'xid8', true, 'pg_current_xact_id()')
     $$,
     'kstore.series: columns, exact types, not-null and defaults'
 );
@@ -51,7 +52,8 @@ select results_eq(
             ('observed_at', 'timestamp with time zone', true, 'clock_timestamp()'),
             ('changed_at', 'timestamp with time zone', true, 'clock_timestamp()'),
             ('raw', 'jsonb', true, null),
-            ('content_hash', 'text', false, 'md5((raw)::text)')
+            ('content_hash', 'text', false, 'md5((raw)::text)'),
+            ('changed_xid', 'xid8', true, 'pg_current_xact_id()')
     $$,
     'kstore.events: columns, exact types, not-null and defaults'
 );
@@ -89,7 +91,8 @@ select results_eq(
             ('observed_at', 'timestamp with time zone', true, 'clock_timestamp()'),
             ('changed_at', 'timestamp with time zone', true, 'clock_timestamp()'),
             ('raw', 'jsonb', true, null),
-            ('content_hash', 'text', false, 'md5((raw)::text)')
+            ('content_hash', 'text', false, 'md5((raw)::text)'),
+            ('changed_xid', 'xid8', true, 'pg_current_xact_id()')
     $$,
     'kstore.markets: columns, exact types, not-null and defaults'
 );

@@ -1,11 +1,12 @@
 -- Keys of the four time-series tables, the same in a gatherer's time-series database and in
 -- production: the dedup keys exactly as DESIGN §3 declares them, the indexes pulls and queries
--- rely on, and what the keys do with data: a re-sent event (by a reconnecting gatherer, or
--- pulled from a second one) is one row (`on conflict do nothing`), distinct events are distinct
--- rows, per-connection fields (sid, seq, gatherer) never split or merge rows.
+-- rely on (xact_id: the deduplicator's cursor), and what the keys do with data: a re-sent event
+-- (by a reconnecting gatherer, or pulled from a second one) is one row (`on conflict do
+-- nothing`), distinct events are distinct rows, per-connection fields (sid, seq, gatherer) never
+-- split or merge rows.
 
 begin;
-select plan(22);
+select plan(26);
 
 -- ---------------------------------------------------------------- declared keys
 
@@ -35,39 +36,64 @@ select has_index(
 );
 select has_index(
     'kstore', 'trades', 'trades_received_at_idx', array['received_at'],
-    'trades are indexed by received_at (reads by arrival, e.g. dedup pulls)'
+    'trades are indexed by received_at (reads by arrival)'
+);
+select has_index(
+    'kstore', 'trades', 'trades_xact_id_idx', array['xact_id'],
+    'trades are indexed by xact_id (dedup pulls by transaction id)'
 );
 select has_index(
     'kstore', 'orderbook_deltas', 'orderbook_deltas_received_at_idx', array['received_at'],
-    'orderbook_deltas are indexed by received_at (reads by arrival, e.g. dedup pulls)'
+    'orderbook_deltas are indexed by received_at (reads by arrival)'
+);
+select has_index(
+    'kstore', 'orderbook_deltas', 'orderbook_deltas_xact_id_idx', array['xact_id'],
+    'orderbook_deltas are indexed by xact_id (dedup pulls by transaction id)'
 );
 select has_index(
     'kstore', 'orderbook_snapshots', 'orderbook_snapshots_received_at_idx', array['received_at'],
-    'orderbook_snapshots are indexed by received_at (reads by arrival, e.g. dedup pulls)'
+    'orderbook_snapshots are indexed by received_at (reads by arrival)'
+);
+select has_index(
+    'kstore', 'orderbook_snapshots', 'orderbook_snapshots_xact_id_idx', array['xact_id'],
+    'orderbook_snapshots are indexed by xact_id (dedup pulls by transaction id)'
 );
 select has_index(
     'kstore', 'tickers', 'tickers_received_at_idx', array['received_at'],
-    'tickers are indexed by received_at (reads by arrival, e.g. dedup pulls)'
+    'tickers are indexed by received_at (reads by arrival)'
+);
+select has_index(
+    'kstore', 'tickers', 'tickers_xact_id_idx', array['xact_id'],
+    'tickers are indexed by xact_id (dedup pulls by transaction id)'
 );
 
 -- ops.make_timeseries promises the same indexes on both paths (no TimescaleDB default index).
 select indexes_are(
     'kstore', 'trades',
-    array['trades_pkey', 'trades_market_ticker_ts_idx', 'trades_received_at_idx'],
+    array[
+        'trades_pkey', 'trades_market_ticker_ts_idx', 'trades_received_at_idx',
+        'trades_xact_id_idx'
+    ],
     'trades have exactly the declared indexes on this storage path'
 );
 select indexes_are(
     'kstore', 'orderbook_deltas',
-    array['orderbook_deltas_pkey', 'orderbook_deltas_received_at_idx'],
+    array[
+        'orderbook_deltas_pkey', 'orderbook_deltas_received_at_idx',
+        'orderbook_deltas_xact_id_idx'
+    ],
     'orderbook_deltas have exactly the declared indexes on this storage path'
 );
 select indexes_are(
     'kstore', 'orderbook_snapshots',
-    array['orderbook_snapshots_pkey', 'orderbook_snapshots_received_at_idx'],
+    array[
+        'orderbook_snapshots_pkey', 'orderbook_snapshots_received_at_idx',
+        'orderbook_snapshots_xact_id_idx'
+    ],
     'orderbook_snapshots have exactly the declared indexes on this storage path'
 );
 select indexes_are(
-    'kstore', 'tickers', array['tickers_pkey', 'tickers_received_at_idx'],
+    'kstore', 'tickers', array['tickers_pkey', 'tickers_received_at_idx', 'tickers_xact_id_idx'],
     'tickers have exactly the declared indexes on this storage path'
 );
 

@@ -1,15 +1,20 @@
 -- The four time-series tables (trades, orderbook_deltas, orderbook_snapshots, tickers), the same
 -- in a gatherer's time-series database and in production: every column with its exact type,
--- nullability and default (prices numeric(10,6), sizes numeric(18,2), times timestamptz),
--- identical on both storage paths, and the check constraints that keep rows valid.
+-- nullability and default (prices numeric(10,6), sizes numeric(18,2), times timestamptz, xact_id
+-- the inserting transaction: the deduplicator's cursor), identical on both storage paths, and
+-- the check constraints that keep rows valid. Production adds merged_at to each
+-- (production/test_tables.sql); a gatherer has no such column (gatherer_ts/test_tables.sql).
 
 begin;
-select plan(15);
+select plan(16);
 
 -- ---------------------------------------------------------------- columns
 
 select results_eq(
-    $$select * from tap.columns_of('kstore.trades')$$,
+    $$
+        select * from tap.columns_of('kstore.trades')
+        where column_name <> 'merged_at'
+    $$,
     $$
         values
             ('trade_id', 'uuid', true, null),
@@ -23,13 +28,17 @@ select results_eq(
             ('is_block_trade', 'boolean', true, 'false'),
             ('sending_ts', 'timestamp with time zone', false, null),
             ('received_at', 'timestamp with time zone', true, 'clock_timestamp()'),
-            ('gatherer_id', 'text', true, null)
+            ('gatherer_id', 'text', true, null),
+            ('xact_id', 'xid8', true, 'pg_current_xact_id()')
     $$,
     'kstore.trades: columns, exact types, not-null and defaults'
 );
 
 select results_eq(
-    $$select * from tap.columns_of('kstore.orderbook_deltas')$$,
+    $$
+        select * from tap.columns_of('kstore.orderbook_deltas')
+        where column_name <> 'merged_at'
+    $$,
     $$
         values
             ('market_ticker', 'text', true, null),
@@ -45,13 +54,17 @@ select results_eq(
             ('connection_id', 'text', false, null),
             ('sending_ts', 'timestamp with time zone', false, null),
             ('received_at', 'timestamp with time zone', true, 'clock_timestamp()'),
-            ('gatherer_id', 'text', true, null)
+            ('gatherer_id', 'text', true, null),
+            ('xact_id', 'xid8', true, 'pg_current_xact_id()')
     $$,
     'kstore.orderbook_deltas: columns, exact types, not-null and defaults'
 );
 
 select results_eq(
-    $$select * from tap.columns_of('kstore.orderbook_snapshots')$$,
+    $$
+        select * from tap.columns_of('kstore.orderbook_snapshots')
+        where column_name <> 'merged_at'
+    $$,
     $$
         values
             ('market_ticker', 'text', true, null),
@@ -66,13 +79,17 @@ select results_eq(
             ('sid', 'integer', false, null),
             ('seq', 'bigint', false, null),
             ('connection_id', 'text', false, null),
-            ('received_at', 'timestamp with time zone', true, 'clock_timestamp()')
+            ('received_at', 'timestamp with time zone', true, 'clock_timestamp()'),
+            ('xact_id', 'xid8', true, 'pg_current_xact_id()')
     $$,
     'kstore.orderbook_snapshots: columns, exact types, not-null and defaults'
 );
 
 select results_eq(
-    $$select * from tap.columns_of('kstore.tickers')$$,
+    $$
+        select * from tap.columns_of('kstore.tickers')
+        where column_name <> 'merged_at'
+    $$,
     $$
         values
             ('market_ticker', 'text', true, null),
@@ -90,7 +107,8 @@ select results_eq(
             ('dollar_open_interest', 'bigint', false, null),
             ('sending_ts', 'timestamp with time zone', false, null),
             ('received_at', 'timestamp with time zone', true, 'clock_timestamp()'),
-            ('gatherer_id', 'text', true, null)
+            ('gatherer_id', 'text', true, null),
+            ('xact_id', 'xid8', true, 'pg_current_xact_id()')
     $$,
     'kstore.tickers: columns, exact types, not-null and defaults'
 );
@@ -111,6 +129,15 @@ select results_eq(
     $$,
     $$values ('0.123456', '0.876544', '2.50', false)$$,
     'prices and sizes read back exactly, at their declared scale'
+);
+
+select is(
+    (
+        select xact_id from kstore.trades
+        where trade_id = 'a0000000-0000-0000-0000-000000000001'
+    ),
+    pg_current_xact_id(),
+    'a row records the id of the transaction that inserted it'
 );
 
 select throws_ok(
