@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 KSTORE := $(VENV)/bin/kstore
-SQL_PATHS := $(wildcard migrations sql policies tests/pgtap dbt_project/models)
+SQL_PATHS := $(wildcard migrations sql policies tests/pgtap)
 
 .DEFAULT_GOAL := help
 .PHONY: help setup lint pytest pgtap test up down status clean
@@ -22,8 +22,9 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
-lint: setup ## sqlfluff over every SQL file
+lint: setup ## sqlfluff over every SQL file (dbt models from dbt_project/, for its templater)
 	$(VENV)/bin/sqlfluff lint $(SQL_PATHS)
+	cd dbt_project && ../$(VENV)/bin/sqlfluff lint models
 
 pgtap: setup ## pg_prove over tests/pgtap/ on freshly migrated databases (each storage path here)
 	$(PY) -m kstore.testing pgtap

@@ -15,7 +15,7 @@ import psycopg
 from pydantic import ValidationError
 
 from kstore import (audit, backfill, bench_capture, bench_writer, dedup, maintain, migrate,
-                    simulator, topology)
+                    simulator, topology, transform)
 from kstore import up as platform
 from kstore.gatherer import run as gatherer
 from kstore.gatherer.connection import AuthRefused
@@ -229,6 +229,10 @@ def _parser() -> argparse.ArgumentParser:
     bfl = commands.add_parser("backfill", help="refill a gatherer from another or production")
     backfill.add_arguments(bfl)
     bfl.set_defaults(handler=backfill.main)
+
+    trf = commands.add_parser("transform", help="dbt build of processed/aggregates, then export")
+    transform.add_arguments(trf)
+    trf.set_defaults(handler=transform.main)
 
     sta = commands.add_parser("status", help="databases and dedup lag per gatherer/table")
     sta.add_argument("--json", action="store_true")

@@ -1,0 +1,29 @@
+-- Sequence gaps the gatherers reported (one row per gatherer and gap), renamed and typed once.
+
+with
+
+source as (
+    select * from {{ source('kstore', 'feed_gaps') }}
+),
+
+renamed as (
+    select
+        -- keys
+        gatherer_id::text as gatherer_id,
+        gap_id::bigint as gap_id,
+
+        -- where
+        connection_id::text as connection_id,
+        sid::integer as sid,
+        channel::text as channel,
+        expected_seq::bigint as expected_seq,
+        received_seq::bigint as received_seq,
+
+        -- when and how it was repaired
+        detected_at::timestamptz as detected_at,
+        recovered_at::timestamptz as recovered_at,
+        recovery::text as recovery
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,209 @@
+"""`kstore transform`: dbt builds the processed and aggregate layers in production, then the
+lake export writes them to processed/ and aggregates/.
+
+dbt runs as a subprocess (`dbt build`: models, schema tests and unit tests in DAG order) with the
+repository's profiles.yml, connected to production as `kstore_transform` (migration V0022): an
+embedded production is reached as that role; an external one (KSTORE_DSN__PRODUCTION) through its
+DSN as given, like the deduplicator. The connection reaches dbt only as KSTORE_DBT_* environment
+variables of the subprocess, so no host or secret is written anywhere. dbt's target/ and logs/
+live under <home>/dbt, never in the repository. One transform at a time per production database
+(an advisory lock held for the whole run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from kstore import topology
+from kstore.settings import Settings, SettingsError
+
+log = logging.getLogger("kstore.transform")
+
+ROLE = "kstore_transform"
+LAYERS = ("processed", "aggregates")  # the schemas the lake export writes
+# What export_layers writes: (relation, time column of its windows, window granularity).
+LAYER_DATASETS = (
+    ("processed.prc_trades", "traded_at", "day"),
+    ("processed.prc_orderbook_deltas", "delta_at", "hour"),
+    ("processed.prc_orderbook_snapshots", "captured_at", "day"),
+    ("aggregates.agg_candles_1m", "candle_start", "day"),
+    ("aggregates.agg_candles_1h", "candle_start", "day"),
+    ("aggregates.agg_candles_1d", "candle_start", "day"),
+    ("aggregates.agg_market_daily", "day_start", "day"),
+    ("aggregates.agg_series_activity_1h", "hour_start", "day"),
+)
+DBT_MAIN = "from dbt.cli.main import cli; cli()"  # dbt of this interpreter, whatever PATH says
+LOCK_KEY = 7_291_032  # one transform at a time per production database
+FAILED = {"error", "fail", "runtime error"}  # node statuses (skipped: after a failed parent)
+REPORTED = FAILED | {"warn"}
+# libpq connection parameters the profile has no field for, passed as libpq's own variables.
+LIBPQ_ENV = {"sslrootcert": "PGSSLROOTCERT", "sslcert": "PGSSLCERT", "sslkey": "PGSSLKEY",
+             "sslcrl": "PGSSLCRL", "application_name": "PGAPPNAME"}
+
+
+@dataclass(frozen=True)
+class DbtResult:
+    """One dbt invocation: its exit code and the status of every node it ran."""
+
+    command: str
+    returncode: int
+    statuses: dict[str, str] = field(default_factory=dict)  # unique_id -> status
+    messages: dict[str, str] = field(default_factory=dict)  # unique_id -> message (REPORTED)
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not FAILED & set(self.statuses.values())
+
+    def summary(self) -> str:
+        counts = Counter(self.statuses.values())
+        kinds = Counter(uid.split(".")[0] for uid in self.statuses)
+        ran = ", ".join(f"{n} {kind}s" for kind, n in sorted(kinds.items()))
+        states = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+        return f"dbt {self.command}: {ran or 'nothing'} ({states or 'no results'})"
+
+
+def project_dir(settings: Settings) -> Path:
+    return settings.repo_root / "dbt_project"
+
+
+def dbt_environment(db: topology.Database) -> dict[str, str]:
+    """The KSTORE_DBT_* variables profiles.yml reads, for production as kstore_transform."""
+    dsn = db.dsn_as(ROLE) if db.embedded else db.dsn
+    if not dsn:
+        raise SettingsError(f"{db.name}: no DSN (run `kstore db up` or set KSTORE_DSN__...)")
+    params = conninfo_to_dict(dsn)
+    if "host" not in params or "dbname" not in params:
+        raise SettingsError(f"{db.name}: the DSN must name host and dbname for dbt")
+    environment = {
+        "KSTORE_DBT_HOST": params["host"],
+        "KSTORE_DBT_PORT": str(params.get("port", 5432)),
+        "KSTORE_DBT_USER": params.get("user", ROLE),
+        "KSTORE_DBT_PASSWORD": params.get("password", ""),
+        "KSTORE_DBT_DBNAME": params["dbname"],
+        "KSTORE_DBT_SSLMODE": params.get("sslmode", "prefer"),
+    }
+    environment |= {LIBPQ_ENV[key]: value for key, value in params.items() if key in LIBPQ_ENV}
+    return environment
+
+
+def run_dbt(settings: Settings, db: topology.Database, *arguments: str) -> DbtResult:
+    """One dbt command against `db`; its output goes to ours, its results are read back."""
+    work = settings.home.resolve() / "dbt"
+    command = [
+        sys.executable, "-c", DBT_MAIN, *arguments,
+        "--project-dir", str(project_dir(settings)),
+        "--profiles-dir", str(settings.repo_root),
+        "--target-path", str(work / "target"),
+        "--log-path", str(work / "logs"),
+    ]
+    environment = os.environ | dbt_environment(db) | {
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_USE_COLORS": "true" if sys.stdout.isatty() else "false",
+    }
+    results = work / "target" / ("sources.json" if arguments[0] == "source" else
+                                 "run_results.json")
+    results.unlink(missing_ok=True)  # never report a previous run's results
+    completed = subprocess.run(command, env=environment, cwd=project_dir(settings))
+    return _read_results(arguments[0], completed.returncode, results)
+
+
+def _read_results(command: str, returncode: int, path: Path) -> DbtResult:
+    if not path.is_file():
+        return DbtResult(command, returncode or 2)
+    results = json.loads(path.read_text())["results"]
+    statuses = {row["unique_id"]: row["status"] for row in results}
+    messages = {row["unique_id"]: str(row.get("message") or row["status"])
+                for row in results if row["status"] in REPORTED}
+    return DbtResult(command, returncode, statuses, messages)
+
+
+def build(settings: Settings, db: topology.Database, full_refresh: bool = False,
+          select: str | None = None) -> DbtResult:
+    """`dbt build`: every model in DAG order, each followed by its unit and schema tests."""
+    arguments = ["build"] + (["--full-refresh"] if full_refresh else [])
+    arguments += ["--select", select] if select else []
+    return run_dbt(settings, db, *arguments)
+
+
+def freshness(settings: Settings, db: topology.Database) -> DbtResult:
+    """`dbt source freshness`: how long ago trades, deltas and tickers last reached production."""
+    return run_dbt(settings, db, "source", "freshness")
+
+
+def export_layers(settings: Settings) -> list | None:
+    """HOOK for the lake export (glue/kstore/lake/), to be connected: write every relation of
+    LAYER_DATASETS to the lake folder of the same name (processed/prc_trades/, ...), e.g.
+        for relation, time_column, granularity in LAYER_DATASETS:
+            export_windows(settings, relation, time_column, granularity,
+                           relation.replace(".", "/"), relation)
+    Every row carries xact_id (the transaction that wrote it), so the exporter's transaction-id
+    cursor finds the windows a build rewrote, including rows rewritten with the same count.
+    Until connected it exports nothing and says so."""
+    log.warning("transform: lake export of %s is not wired yet (kstore.transform.export_layers)",
+                ", ".join(LAYERS))
+    return None
+
+
+@contextmanager
+def single_run(db: topology.Database):
+    """Hold production's transform lock for the block; refuse if another transform holds it."""
+    dsn = db.dsn_as(ROLE) if db.embedded else db.dsn
+    with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+        if not conn.execute("select pg_try_advisory_lock(%s)", [LOCK_KEY]).fetchone()[0]:
+            raise SettingsError(f"{db.name}: another kstore transform is running")
+        try:
+            yield
+        finally:
+            conn.execute("select pg_advisory_unlock(%s)", [LOCK_KEY])
+
+
+def run(settings: Settings, db: topology.Database, full_refresh: bool = False,
+        select: str | None = None, export: bool = True) -> DbtResult:
+    """`kstore transform`: build under the transform lock, then, when every node passed,
+    export the layers to the lake."""
+    with single_run(db):
+        result = build(settings, db, full_refresh, select)
+    report(result)
+    if result.ok and export:
+        exported = export_layers(settings)
+        if exported is not None:
+            print(json.dumps(exported, default=str))
+    return result
+
+
+def report(result: DbtResult) -> None:
+    print(result.summary())
+    for unique_id, message in result.messages.items():
+        print(f"  {unique_id}: {message.strip().splitlines()[0] if message.strip() else ''}")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--full-refresh", action="store_true",
+                        help="rebuild incremental models from scratch (except deltas and daily "
+                        "stats, which outlive production's retention: full_refresh=false)")
+    parser.add_argument("--select", help="dbt node selection, e.g. 'agg_candles_1m+'")
+    parser.add_argument("--no-export", action="store_true", help="build only; no lake export")
+    parser.add_argument("--freshness", action="store_true",
+                        help="only check how fresh trades, deltas and tickers are; no build")
+
+
+def main(settings: Settings, args: argparse.Namespace) -> int:
+    db = topology.database(settings, topology.PRODUCTION)
+    if args.freshness:
+        result = freshness(settings, db)
+        report(result)
+    else:
+        result = run(settings, db, args.full_refresh, args.select, export=not args.no_export)
+    return 0 if result.ok else (result.returncode or 1)
