@@ -14,7 +14,8 @@ import psycopg
 
 from pydantic import ValidationError
 
-from kstore import (audit, backfill, bench_capture, bench_writer, dedup, maintain, migrate,
+from kstore import (audit, backfill, bench_capture, bench_dedup, bench_writer, dedup, maintain,
+                    migrate,
                     simulator, topology, transform)
 from kstore import up as platform
 from kstore.gatherer import run as gatherer
@@ -214,7 +215,8 @@ def _parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="benchmarks: ratios against a baseline, same run")
     benches = bench.add_subparsers(dest="bench_command", required=True)
     for name, module, text in (("writer", bench_writer, "batch writer vs baseline and COPY"),
-                               ("capture", bench_capture, "simulator -> gatherer -> rows")):
+                               ("capture", bench_capture, "simulator -> gatherer -> rows"),
+                               ("dedup", bench_dedup, "merge of 3 gatherers vs client-side")):
         sub = benches.add_parser(name, help=text)
         module.add_arguments(sub)
         sub.set_defaults(handler=module.main)

@@ -31,7 +31,7 @@ REFERENCE = ("series", "events", "markets")
 PULL = "select rows_read, rows_inserted, next_xid, caught_up from ops.pull(%s, %s, %s)"
 ACK_SQL = """
 insert into ops.dedup_ack (table_name, acked_xid, acked_through, acked_at)
-values (%s, %s, %s, now())
+values (%s, %s::xid8, %s::timestamptz, now())
 on conflict (table_name) do update set acked_xid = excluded.acked_xid,
     acked_through = excluded.acked_through, acked_at = excluded.acked_at
 """
@@ -118,8 +118,9 @@ class Dedup:
 
 async def _ack(conn, gatherer, gid: str, table: str, next_xid) -> None:
     """Tell the gatherer: every row of `table` below next_xid is committed in production."""
+    # As text: a table with no merged row yet has watermark '-infinity', which datetime lacks.
     cursor = await conn.execute(
-        "select watermark from ops.dedup_cursors where gatherer_id = %s and table_name = %s",
+        "select watermark::text from ops.dedup_cursors where gatherer_id = %s and table_name = %s",
         [gid, table])
     watermark = (await cursor.fetchone())[0]
     await gatherer.execute(ACK_SQL, [table, next_xid, watermark])
@@ -137,8 +138,9 @@ def status(settings: Settings) -> list[dict]:
     db = topology.database(settings, topology.PRODUCTION)
     with psycopg.connect(db.dsn, connect_timeout=5) as conn:
         rows = conn.execute(
-            "select gatherer_id, table_name, case when caught_up then 0 else"
-            " extract(epoch from now() - watermark) end, rows_inserted, rows_read,"
+            "select gatherer_id, table_name, case when caught_up then 0"
+            " when watermark > '-infinity' then extract(epoch from now() - watermark) end,"
+            " rows_inserted, rows_read,"
             " last_pull_at, last_error from ops.dedup_cursors order by 1, 2").fetchall()
     return [{"gatherer": g, "table": t, "lag_s": float(lag) if lag is not None else None,
              "rows_merged": ins, "duplicate_rate": round(1 - ins / read, 4) if read else 0.0,

@@ -12,16 +12,17 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-from kstore import migrate
+from kstore import dedup, migrate
 from kstore.pgcluster import Cluster, find_pg_bin, free_port, has_timescaledb
 from kstore.settings import Settings, load
-from kstore.topology import Database
+from kstore.topology import PRODUCTION, Database
 
 KINDS = ("gatherer_ts", "gatherer_rel", "production")
 # The folders of tests/pgtap/ run against each kind, as migrate.SQL_FOLDERS for definitions:
@@ -82,6 +83,70 @@ class ScratchServer:
         if self.cluster is not None:
             self.cluster.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+# The roles one deduplicator process connects as, per database kind (the rel databases are
+# only read through postgres_fdw, as kstore_gatherer_reader).
+DEDUP_ROLES = {"production": dedup.DEDUP, "gatherer_ts": dedup.ACK,
+               "gatherer_rel": "kstore_gatherer_reader"}
+
+
+@dataclass
+class ScratchTopology:
+    """Gatherer clusters and a production cluster on one storage path, as deployed: production
+    reads each gatherer through postgres_fdw over TCP. `fresh()` makes and attaches a new set of
+    migrated databases; `settings()` names them as one process sees them (DSNs per role)."""
+
+    storage: str
+    pg_bin: Path
+    gatherers: tuple[str, ...] = ("g1", "g2", "g3")
+    servers: dict[str, ScratchServer] = field(default_factory=dict)
+
+    def start(self) -> ScratchTopology:
+        self.servers = {name: ScratchServer(self.storage, self.pg_bin)
+                        for name in (*self.gatherers, PRODUCTION)}
+        try:
+            with ThreadPoolExecutor(len(self.servers)) as pool:
+                list(pool.map(ScratchServer.start, self.servers.values()))
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def fresh(self) -> dict[str, Database]:
+        """New migrated databases named as in settings (g1_ts, g1_rel, …, production), with
+        every gatherer attached to production (as the owner, like `kstore migrate`)."""
+        def make(cluster: str) -> dict[str, Database]:
+            server = self.servers[cluster]
+            if cluster == PRODUCTION:
+                return {PRODUCTION: replace(server.database("production"), name=PRODUCTION,
+                                            cluster=PRODUCTION)}
+            return {f"{cluster}_{short}": replace(server.database(f"gatherer_{short}"),
+                                                  name=f"{cluster}_{short}", cluster=cluster)
+                    for short in ("ts", "rel")}
+        dbs: dict[str, Database] = {}
+        with ThreadPoolExecutor(len(self.servers)) as pool:
+            for made in pool.map(make, self.servers):
+                dbs |= made
+        dedup.attach(self.settings(dbs), dbs[PRODUCTION])
+        return dbs
+
+    def settings(self, dbs: dict[str, Database], roles: dict[str, str] | None = None,
+                 **overrides) -> Settings:
+        """Settings whose DSNs point at `dbs`, each as the role `roles` gives its kind
+        (default: the owner)."""
+        return self.servers[PRODUCTION].settings(
+            gatherers=list(self.gatherers), dsn=role_dsns(dbs, roles or {}), **overrides)
+
+    def stop(self) -> None:
+        with ThreadPoolExecutor(max(1, len(self.servers))) as pool:
+            list(pool.map(ScratchServer.stop, self.servers.values()))
+
+
+def role_dsns(dbs: dict[str, Database], roles: dict[str, str]) -> dict[str, str]:
+    """Each database's DSN, connecting as the role given for its kind (else as it is)."""
+    return {name: db.dsn_as(roles[db.kind]) if db.kind in roles else db.dsn
+            for name, db in dbs.items()}
 
 
 def run_pgtap(repo_root: Path, pg_bin: Path) -> int:

@@ -6,6 +6,8 @@
 -- committed and visible, and no later commit can add one, so no row is ever skipped; rows
 -- already in production (another gatherer's copy) are skipped by `on conflict`. Running a
 -- pull twice is a no-op. Bounds are passed as parameters, so postgres_fdw sends them remote.
+-- A horizon behind the cursor (the gatherer's transaction ids went back) is an error, never a
+-- silent jump of the cursor over rows.
 
 create or replace function ops.pull(gatherer_id text, table_name text, page_size integer)
 returns table (rows_read bigint, rows_inserted bigint, next_xid xid8, caught_up boolean)
@@ -19,6 +21,7 @@ declare
     last_xid xid8;
     found bigint;
     newest timestamptz;
+    sort_setting text := current_setting('enable_sort');
 begin
     if not table_name = any(ops.pulled_tables()) then
         raise exception 'ops.pull: % is not a pulled table', table_name;
@@ -31,11 +34,24 @@ begin
         raise exception 'ops.pull: no cursor for gatherer % table % (attach it first)',
             gatherer_id, table_name;
     end if;
+    -- A horizon behind the cursor means the gatherer's transaction ids went back (restored
+    -- into a new cluster): its new rows would sit below the cursor forever. Refuse loudly.
+    if horizon < start_xid then
+        raise exception 'ops.pull: gatherer % is at transaction % but its % cursor is at %',
+            gatherer_id, horizon, table_name, start_xid
+            using hint = 'if its transaction ids restarted, set the cursor to 0 to re-read it';
+    end if;
+    -- The page's order must be the gatherer's (its index on the cursor column), so only the
+    -- page's rows cross the wire: with a local sort every row up to the horizon would, on every
+    -- page of a catch-up. Sorting is off for this statement only, which leaves the planner
+    -- no choice but to send the ORDER BY.
+    perform set_config('enable_sort', 'off', true);
     execute format(
         'select max(%1$I), count(*) from (select %1$I from %2$I.%3$I '
         'where %1$I >= $1 and %1$I < $2 order by %1$I limit $3) as page',
         cursor_column, source_schema, table_name
     ) into last_xid, found using start_xid, horizon, page_size;
+    perform set_config('enable_sort', sort_setting, true);
     caught_up := found < page_size;
     next_xid := case when caught_up then horizon else ops.xid_after(last_xid) end;
     execute ops.merge_statement(source_schema, table_name, cursor_column)
@@ -61,6 +77,8 @@ language sql immutable as $$ select (xid::text::numeric + 1)::text::xid8 $$;
 -- The insert … select of one page: the columns production and the gatherer share (the
 -- gatherer's transaction ids stay behind), `on conflict do nothing` for events, newest-wins
 -- upsert for reference rows. Returns rows read, rows inserted or updated, newest receive time.
+-- Rows go in in primary-key order: pulls of different gatherers insert the same keys at the
+-- same time, and a common order means one waits for the other instead of deadlocking.
 create or replace function ops.merge_statement(
     source_schema name, table_name text, cursor_column name
 )
@@ -71,6 +89,7 @@ declare
     updates text;
     conflict text;
     newest text;
+    key_columns text;
 begin
     select
         string_agg(quote_ident(a.attname), ', ' order by a.attnum),
@@ -80,6 +99,12 @@ begin
     where a.attrelid = format('%I.%I', source_schema, table_name)::regclass
         and a.attnum > 0 and not a.attisdropped
         and a.attname not in ('xact_id', 'changed_xid', 'content_hash', 'changed_at');
+    select string_agg(quote_ident(a.attname), ', ' order by k.position)
+    into key_columns
+    from pg_index as i
+    cross join lateral unnest(i.indkey::int2 []) with ordinality as k (attnum, position)
+    inner join pg_attribute as a on i.indrelid = a.attrelid and k.attnum = a.attnum
+    where i.indrelid = format('kstore.%I', table_name)::regclass and i.indisprimary;
     conflict := case
         when table_name in ('series', 'events', 'markets')
             then format('(%I) do update set %s', ops.reference_key(table_name), updates)
@@ -89,11 +114,11 @@ begin
         then 'observed_at' else 'received_at' end;
     return format(
         'with source as (select %1$s from %2$I.%3$I where %4$I >= $1 and %4$I < $2), '
-        'merged as (insert into kstore.%3$I (%1$s) select %1$s from source on conflict %5$s '
-        'returning 1) '
+        'merged as (insert into kstore.%3$I (%1$s) select %1$s from source order by %7$s '
+        'on conflict %5$s returning 1) '
         'select (select count(*) from source), (select count(*) from merged), '
         '(select max(%6$I) from source)',
-        columns, source_schema, table_name, cursor_column, conflict, newest
+        columns, source_schema, table_name, cursor_column, conflict, newest, key_columns
     );
 end
 $$;

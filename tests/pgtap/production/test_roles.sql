@@ -86,9 +86,11 @@ select results_eq(
             ('kstore.series_history', 'SELECT'),
             ('kstore.tickers', 'SELECT'),
             ('kstore.trades', 'SELECT'),
+            ('ops.dedup_cursors', 'SELECT'),
+            ('ops.export_cursors', 'INSERT,SELECT,UPDATE'),
             ('ops.export_manifest', 'DELETE,INSERT,SELECT,UPDATE')
     $$,
-    'exporter: reads every data table, writes only the export manifest'
+    'exporter: reads every data table and the dedup cursors, writes only its manifest and cursors'
 );
 
 select results_eq(
@@ -107,6 +109,7 @@ select results_eq(
             ('kstore.tickers', 'SELECT'),
             ('kstore.trades', 'SELECT'),
             ('ops.dedup_cursors', 'SELECT'),
+            ('ops.export_cursors', 'SELECT'),
             ('ops.export_manifest', 'SELECT')
     $$,
     'analyst: select only'

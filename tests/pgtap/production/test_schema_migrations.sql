@@ -23,7 +23,9 @@ select results_eq(
             (18, 'changed_xids'),
             (19, 'merged_at'),
             (20, 'dedup_cursors_xid'),
-            (21, 'postgres_fdw')
+            (21, 'postgres_fdw'),
+            (22, 'transform_role'),
+            (23, 'export_cursors')
     $$,
     'every later migration file of migrations/production/ is recorded once, in version order'
 );
