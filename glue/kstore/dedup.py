@@ -95,9 +95,21 @@ class Dedup:
                 state.last_error = str(exc).strip().splitlines()[0] if str(exc) else repr(exc)
                 log.warning("dedup: %s: %s (retry %d)", state.gatherer_id, state.last_error,
                             state.failures)
+                await self._record_error(state)
                 if once and state.failures >= 5:
                     raise
                 await _pause(stop, min(30.0, 0.5 * 2 ** state.failures))
+
+    async def _record_error(self, state: GathererState) -> None:
+        """Best effort: make the error visible in `kstore status` (production may be down)."""
+        try:
+            async with await psycopg.AsyncConnection.connect(
+                    self.production, autocommit=True, connect_timeout=3) as conn:
+                await conn.execute(
+                    "update ops.dedup_cursors set last_error = %s where gatherer_id = %s",
+                    [state.last_error, state.gatherer_id])
+        except (psycopg.Error, OSError):
+            pass
 
     async def _round(self, state: GathererState, ack_dsn: str) -> None:
         """Every table until caught up, acknowledging after each committed page."""
