@@ -18,6 +18,10 @@ from kstore import (audit, backfill, bench_capture, bench_dedup, bench_writer, d
                     migrate,
                     simulator, topology, transform)
 from kstore import up as platform
+from kstore.lake import bench as bench_export
+from kstore.lake import export as lake_export
+from kstore.lake import lifecycle as lake_lifecycle
+from kstore.lake import query as lake_query
 from kstore.gatherer import run as gatherer
 from kstore.gatherer.connection import AuthRefused
 from kstore.gatherer.rest import ExchangeError
@@ -216,7 +220,8 @@ def _parser() -> argparse.ArgumentParser:
     benches = bench.add_subparsers(dest="bench_command", required=True)
     for name, module, text in (("writer", bench_writer, "batch writer vs baseline and COPY"),
                                ("capture", bench_capture, "simulator -> gatherer -> rows"),
-                               ("dedup", bench_dedup, "merge of 3 gatherers vs client-side")):
+                               ("dedup", bench_dedup, "merge of 3 gatherers vs client-side"),
+                               ("export", bench_export, "production -> verified Parquet")):
         sub = benches.add_parser(name, help=text)
         module.add_arguments(sub)
         sub.set_defaults(handler=module.main)
@@ -231,6 +236,20 @@ def _parser() -> argparse.ArgumentParser:
     bfl = commands.add_parser("backfill", help="refill a gatherer from another or production")
     backfill.add_arguments(bfl)
     bfl.set_defaults(handler=backfill.main)
+
+    exp = commands.add_parser("export", help="closed windows to verified Parquet in the lake")
+    lake_export.add_arguments(exp)
+    exp.set_defaults(handler=lake_export.main)
+
+    lake = commands.add_parser("lake", help="the lake bucket")
+    lake_commands = lake.add_subparsers(dest="lake_command", required=True)
+    lake_init = lake_commands.add_parser("init", help="bucket and lifecycle rules (S3)")
+    lake_lifecycle.add_arguments(lake_init)
+    lake_init.set_defaults(handler=lake_lifecycle.main)
+
+    qry = commands.add_parser("query", help="DuckDB over the lake")
+    lake_query.add_arguments(qry)
+    qry.set_defaults(handler=lake_query.main)
 
     trf = commands.add_parser("transform", help="dbt build of processed/aggregates, then export")
     transform.add_arguments(trf)

@@ -142,18 +142,18 @@ def freshness(settings: Settings, db: topology.Database) -> DbtResult:
     return run_dbt(settings, db, "source", "freshness")
 
 
-def export_layers(settings: Settings) -> list | None:
-    """HOOK for the lake export (glue/kstore/lake/), to be connected: write every relation of
-    LAYER_DATASETS to the lake folder of the same name (processed/prc_trades/, ...), e.g.
-        for relation, time_column, granularity in LAYER_DATASETS:
-            export_windows(settings, relation, time_column, granularity,
-                           relation.replace(".", "/"), relation)
-    Every row carries xact_id (the transaction that wrote it), so the exporter's transaction-id
-    cursor finds the windows a build rewrote, including rows rewritten with the same count.
-    Until connected it exports nothing and says so."""
-    log.warning("transform: lake export of %s is not wired yet (kstore.transform.export_layers)",
-                ", ".join(LAYERS))
-    return None
+def export_layers(settings: Settings) -> list:
+    """Write every relation of LAYER_DATASETS to the lake folder of the same name
+    (processed/prc_trades/, aggregates/agg_candles_1m/, ...) with the raw tables' verified-window
+    mechanism. Every row carries xact_id (the transaction that wrote it), so the exporter's
+    transaction-id cursor finds the windows a build rewrote, even with unchanged counts."""
+    from kstore.lake.export import Exporter
+    from kstore.lake.windows import Dataset
+
+    with Exporter(settings) as exporter:
+        return [exporter.export(Dataset(relation, column, granularity,
+                                        relation.replace(".", "/"), relation))
+                for relation, column, granularity in LAYER_DATASETS]
 
 
 @contextmanager

@@ -1,0 +1,12 @@
+"""The Parquet lake: production exported to `raw/`, dbt layers to `processed/` and `aggregates/`.
+
+- destination.py  where the lake lives (file:// or s3://) behind one interface: the DuckDB
+                  connection (extensions, S3 secret), object URIs, listing, the boto3 client
+- windows.py      which windows a dataset has, their object keys, when they are closed
+- manifest.py     the SQL on production's ops.export_manifest / ops.export_cursors
+- export.py       `kstore export`: closed windows → verified Parquet (Exporter, export_windows)
+- lifecycle.py    `kstore lake init`: bucket and lifecycle rules from policies/lake_lifecycle.json
+- query.py        `kstore query`: DuckDB views over the lake
+- bench.py        `kstore bench export`
+- testing.py      a local S3 server (moto) and sample production rows, for tests and the bench
+"""

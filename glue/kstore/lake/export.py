@@ -1,0 +1,397 @@
+"""`kstore export [--once]`: closed windows of production → verified Parquet objects in the lake.
+
+One cycle, per dataset (windows.RAW, or any relation through `export_windows`):
+1. find windows that changed since they were exported (manifest.mark_changed_rows: the rows
+   that reached production since the last look, by transaction id) and mark them unverified;
+2. plan the windows between the manifest's newest window and `closed_until` (the close rule,
+   manifest.closed_until: every live gatherer caught up past the window's end + close_after);
+3. export every closed, unverified window: DuckDB (production attached read-only as
+   kstore_exporter) reads the UTC day once into a temp table, sorted, and writes one zstd
+   Parquet object per window, rows in a total order (market, time, key): the same rows give
+   the same bytes;
+4. verify each object: read back through DuckDB (count and time range equal production's,
+   counted by PostgreSQL itself while DuckDB reads the batch; sha256 and size of the bytes as
+   stored) and only then set verified_at. A missing, truncated or different object stays
+   unverified and is retried next cycle; guarded retention never drops what is not verified.
+Prices and sizes stay DECIMAL (numeric(10,6) → DECIMAL(10,6), numeric(18,2) → DECIMAL(18,2)).
+Without --once the cycle repeats every 30 s until SIGTERM/Ctrl-C (the current window finishes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import groupby
+
+import duckdb
+import psycopg
+from tqdm import tqdm
+
+from kstore import topology
+from kstore.lake import manifest
+from kstore.lake.destination import Destination, load_extensions, open_lake, sql_literal
+from kstore.lake.manifest import EMPTY, Stats
+from kstore.lake.windows import RAW, Dataset, Window
+from kstore.settings import Settings, SettingsError
+
+log = logging.getLogger("kstore.export")
+
+EXPORTER = "kstore_exporter"
+INTERVAL = 30.0
+DEAD_AFTER = timedelta(minutes=10)  # a gatherer this far behind the freshest one blocks nothing
+PARQUET = "format parquet, compression zstd, parquet_version v2"
+DEDUPLICATED = ("trades", "orderbook_deltas", "orderbook_snapshots", "tickers")
+SMALL_WINDOW = 2 * 122_880  # rows: two Parquet row groups
+LEAD_COLUMNS = ("market_ticker",)  # clustered first: small files, row groups prune by market
+
+
+def exporter_dsn(settings: Settings) -> str:
+    """Production as kstore_exporter (embedded topology); an external DSN is used as given."""
+    production = topology.database(settings, topology.PRODUCTION)
+    if not production.dsn:
+        raise SettingsError("production: no database (run `kstore db up` or set "
+                            "KSTORE_DSN__PRODUCTION)")
+    return production.dsn_as(EXPORTER) if production.embedded else production.dsn
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class WindowResult:
+    window: Window
+    key: str
+    expected: Stats
+    found: Stats
+    byte_count: int | None = None
+    checksum: str | None = None
+    reason: str | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.reason is None
+
+
+@dataclass
+class ExportReport:
+    dataset: str
+    closed_until: datetime | None = None
+    marked: int = 0
+    windows: list[WindowResult] = field(default_factory=list)
+    skipped: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def verified(self) -> int:
+        return sum(result.verified for result in self.windows)
+
+    @property
+    def failed(self) -> list[WindowResult]:
+        return [result for result in self.windows if not result.verified]
+
+    @property
+    def rows(self) -> int:
+        return sum(result.found.rows for result in self.windows if result.verified)
+
+    @property
+    def bytes(self) -> int:
+        return sum(result.byte_count or 0 for result in self.windows if result.verified)
+
+    def line(self) -> str:
+        if self.skipped:
+            return f"{self.dataset}: skipped ({self.skipped})"
+        until = f"closed until {self.closed_until:%Y-%m-%d %H:%M:%S}Z" if self.closed_until \
+            else "nothing closed yet"
+        text = (f"{self.dataset}: {len(self.windows)} window(s) exported, {self.verified} "
+                f"verified, {self.rows:,} rows, {self.bytes / 1e6:.1f} MB, {until}")
+        if self.marked:
+            text += f", {self.marked} re-opened by changed rows"
+        return text + "".join(f"\n  NOT verified {r.key}: {r.reason}" for r in self.failed)
+
+
+@dataclass
+class Layout:
+    """How a relation is read and ordered: its exported columns and a total sort order."""
+
+    select: str
+    order: str
+    change_scan: str  # "rows" (xact_id cursor), "counts" (no xact_id) or "none" (snapshot)
+
+
+class Exporter:
+    """One production connection (psycopg) and one DuckDB connection with production attached
+    read-only; export() any number of datasets. `after_write(key)` runs between writing and
+    verifying an object (tests inject failures there)."""
+
+    def __init__(self, settings: Settings, dsn: str | None = None,
+                 lake: Destination | None = None, dead_after: timedelta = DEAD_AFTER,
+                 after_write: Callable[[str], None] | None = None, progress: bool | None = None):
+        self.settings, self.dead_after = settings, dead_after
+        self.dsn = dsn or exporter_dsn(settings)
+        self.lake = lake or open_lake(settings)
+        self.after_write, self.progress = after_write, progress
+        self.pg: psycopg.Connection | None = None
+        self.duck: duckdb.DuckDBPyConnection | None = None
+        self.threads = None
+
+    def __enter__(self) -> Exporter:
+        self.pg = manifest.connect(self.dsn)
+        self.duck = self.lake.connect()
+        self.threads = self.duck.execute("select current_setting('threads')").fetchone()[0]
+        # A day of a busy table may not fit in memory: DuckDB spills its sort there.
+        spill = (self.settings.home / "tmp" / "duckdb").resolve()
+        self.duck.execute(f"set temp_directory = {sql_literal(spill)}")
+        load_extensions(self.duck, "postgres_scanner")
+        # ctid-range scans assume a plain heap: on a hypertable parent they can miss rows.
+        self.duck.execute("set pg_use_ctid_scan = false")
+        self.duck.execute(f"attach {sql_literal(self.dsn)} as prod (type postgres, read_only)")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.duck is not None:
+            self.duck.close()
+        if self.pg is not None:
+            self.pg.close()
+
+    def closed_until(self, dataset: Dataset) -> datetime | None:
+        """The close rule for the dataset's table; for anything that is not a deduplicated
+        table (dbt models), the earliest close of the four time-series tables."""
+        close_after = timedelta(seconds=self.settings.lake.close_after)
+        tables = [dataset.manifest_name] if dataset.manifest_name in (
+            *DEDUPLICATED, "series", "events", "markets") else list(DEDUPLICATED)
+        bounds = [manifest.closed_until(self.pg, table, close_after, self.dead_after)
+                  for table in tables]
+        return None if None in bounds else min(bounds)
+
+    def export(self, dataset: Dataset, closed_until: datetime | None = None,
+               reexport_from: datetime | None = None,
+               stop: threading.Event | None = None) -> ExportReport:
+        """Mark changed windows, plan new ones, export and verify every closed unverified one."""
+        started = time.monotonic()
+        report = ExportReport(dataset.manifest_name)
+        if not manifest.try_lock(self.pg, dataset.manifest_name):
+            report.skipped = "another exporter holds it"
+            return report
+        try:
+            report.closed_until = closed_until or self.closed_until(dataset)
+            layout = self.layout(dataset)
+            report.marked = self._mark(dataset, layout, reexport_from)
+            if report.closed_until is not None:
+                todo = self._todo(dataset, report.closed_until)
+                report.windows = self._export_all(dataset, layout, todo, stop)
+        finally:
+            manifest.unlock(self.pg, dataset.manifest_name)
+        report.seconds = time.monotonic() - started
+        return report
+
+    def layout(self, dataset: Dataset) -> Layout:
+        columns = [name for name, _ in manifest.columns(self.pg, dataset.relation)]
+        key = manifest.primary_key(self.pg, dataset.relation)
+        lead = [name for name in (*LEAD_COLUMNS, dataset.time_column) if name in columns]
+        order = lead + [name for name in (key or columns) if name not in lead]
+        scan = "none" if dataset.snapshot else (
+            "rows" if manifest.has_column(self.pg, dataset.relation, "xact_id") else "counts")
+        return Layout(", ".join(map(quote, columns)), ", ".join(map(quote, order)), scan)
+
+    def _mark(self, dataset: Dataset, layout: Layout, reexport_from: datetime | None) -> int:
+        marked = manifest.mark_changed_since(
+            self.pg, dataset.manifest_name, reexport_from) if reexport_from else 0
+        if layout.change_scan == "rows":
+            marked += manifest.mark_changed_rows(self.pg, dataset)
+        elif layout.change_scan == "counts":
+            marked += manifest.mark_changed_counts(self.pg, dataset)
+        return marked
+
+    def _todo(self, dataset: Dataset, closed: datetime) -> list[Window]:
+        """Closed windows to export: unverified ones, after planning the new ones."""
+        if dataset.snapshot:
+            # Only the newest closed day: an older day's state cannot be rebuilt any more.
+            day = dataset.floor(closed) - dataset.step
+            done = manifest.is_verified(self.pg, dataset.manifest_name, day)
+            return [] if done else [Window(day, day + dataset.step)]
+        start = manifest.frontier(self.pg, dataset.manifest_name)
+        if start is None:
+            oldest = manifest.first_time(self.pg, dataset)
+            start = dataset.partition_start(oldest) if oldest else None
+        if start is not None:
+            manifest.plan(self.pg, dataset, dataset.windows(start, closed))
+        return manifest.pending(self.pg, dataset.manifest_name, closed)
+
+    def _export_all(self, dataset: Dataset, layout: Layout, todo: list[Window],
+                    stop: threading.Event | None) -> list[WindowResult]:
+        results: list[WindowResult] = []
+        bar = tqdm(total=len(todo), desc=dataset.name, unit="window", file=sys.stderr,
+                   disable=self.progress is False or (self.progress is None and not
+                                                      sys.stderr.isatty()) or not todo)
+        with bar, ThreadPoolExecutor(1) as pool:
+            for _, batch in groupby(todo, key=lambda w: w.start.date()):
+                for result in self._export_day(dataset, layout, list(batch), pool, stop):
+                    results.append(result)
+                    bar.update(1)
+                    bar.set_postfix(rows=f"{sum(r.found.rows for r in results):,}")
+                if stop is not None and stop.is_set():
+                    break
+        return results
+
+    def _export_day(self, dataset: Dataset, layout: Layout, batch: list[Window],
+                    pool: ThreadPoolExecutor, stop: threading.Event | None):
+        """Read the batch's time range once from production, sorted window by window (so a
+        window's rows lie together and its COPY skips the rest), then write window by window."""
+        source = f"prod.{'.'.join(map(quote, dataset.relation.split('.', 1)))}"
+        if dataset.snapshot:
+            load = (f"create or replace temp table kstore_batch as select {layout.select} "
+                    f"from {source} order by {layout.order}", [])
+            counted = pool.submit(manifest.stats, self.pg, dataset)
+        else:
+            column, (low, high) = quote(dataset.time_column), (batch[0].start, batch[-1].end)
+            load = (f"create or replace temp table kstore_batch as select {layout.select} from "
+                    f"{source} where {column} >= ? and {column} < ? order by date_trunc("
+                    f"'{dataset.granularity}', {column}), {layout.order}", [low, high])
+            counted = pool.submit(manifest.stats, self.pg, dataset, low, high)
+        self.duck.execute(*load)  # production counts the batch meanwhile, on its own connection
+        expected = counted.result()
+        if dataset.snapshot:
+            expected = {batch[0].start: expected}
+        largest = max((stats.rows for stats in expected.values()), default=0)
+        # Windows under two row groups are written fastest by one thread.
+        self.duck.execute(f"set threads = {1 if largest < SMALL_WINDOW else self.threads}")
+        try:
+            for window in batch:
+                if stop is not None and stop.is_set():
+                    return
+                yield self._export_window(dataset, layout, window, expected.get(window.start,
+                                                                                  EMPTY))
+        finally:
+            self.duck.execute("drop table if exists kstore_batch")
+            self.duck.execute(f"set threads = {self.threads}")
+
+    def _export_window(self, dataset: Dataset, layout: Layout, window: Window,
+                       expected: Stats) -> WindowResult:
+        key = dataset.key(window.start)
+        before = manifest.previous_rows(self.pg, dataset.manifest_name, window.start)
+        if layout.change_scan == "rows" and expected.rows < before:
+            # Production now holds fewer rows than the lake: retention dropped the partition
+            # and a very late row re-created it. Never replace the fuller object.
+            reason = (f"production holds {expected.rows} rows, the lake object {before}: "
+                      "kept the lake object (rows dropped by retention)")
+            log.warning("export: %s: %s", key, reason)
+            return WindowResult(window, key, expected, EMPTY, reason=reason)
+        where = "" if dataset.snapshot else \
+            f"where {quote(dataset.time_column)} >= ? and {quote(dataset.time_column)} < ?"
+        self.lake.prepare(key)
+        self.duck.execute(
+            f"copy (select * from kstore_batch {where} order by {layout.order}) to "
+            f"{sql_literal(self.lake.uri(key))} ({PARQUET})",
+            [] if dataset.snapshot else [window.start, window.end])
+        if self.after_write is not None:
+            self.after_write(key)
+        result = self.verify(dataset, window, expected)
+        manifest.record(self.pg, dataset, window, result.found, result.byte_count,
+                        result.checksum, result.verified)
+        return result
+
+    def verify(self, dataset: Dataset, window: Window, expected: Stats) -> WindowResult:
+        """Read the window's object back: its rows and time range must equal `expected`
+        (production's); returns the object's stats, size and sha256, or why it failed."""
+        key = dataset.key(window.start)
+        uri = self.lake.uri(key)
+        column = f"{quote(dataset.time_column)}::timestamptz" if dataset.time_column else "null"
+        try:
+            found = Stats(*self.duck.execute(
+                f"select count(*), min({column}), max({column}) from read_parquet(?)",
+                [uri]).fetchone())
+            content = self.duck.execute("select content from read_blob(?)", [uri]).fetchone()[0]
+        except duckdb.Error as exc:
+            first = str(exc).strip().splitlines()[0]
+            return WindowResult(window, key, expected, EMPTY, reason=f"unreadable: {first}")
+        result = WindowResult(window, key, expected, found, len(content),
+                              hashlib.sha256(content).hexdigest())
+        if found != expected:
+            result.reason = (f"object has {found.rows} rows [{found.min_ts}, {found.max_ts}], "
+                             f"production {expected.rows} [{expected.min_ts}, {expected.max_ts}]")
+        return result
+
+
+def export_windows(settings: Settings, relation: str, time_column: str | None,
+                   granularity: str, prefix: str, manifest_name: str, *,
+                   closed_until: datetime | None = None, reexport_from: datetime | None = None,
+                   progress: bool | None = None) -> ExportReport:
+    """Export one relation with the verified-window mechanism, e.g. a dbt model:
+    export_windows(settings, "aggregates.agg_candles_1m", "bucket", "day",
+                   "aggregates/agg_candles_1m", "aggregates.agg_candles_1m").
+    granularity: hour, day, or snapshot (the whole relation once per closed day). Windows are
+    re-exported when rows reached the relation since (xact_id column), else when a window's row
+    count changed, and always when they end after `reexport_from` (what a rebuild rewrote).
+    closed_until defaults to the close rule (for non-raw relations: of all four raw tables)."""
+    dataset = Dataset(relation, time_column, granularity, prefix, manifest_name)
+    with Exporter(settings, progress=progress) as exporter:
+        return exporter.export(dataset, closed_until, reexport_from)
+
+
+def cycle(settings: Settings, stop: threading.Event | None = None,
+          datasets: tuple[Dataset, ...] = RAW) -> list[ExportReport]:
+    """One pass over every raw dataset."""
+    with Exporter(settings) as exporter:
+        exporter.duck.execute("select * from pg_clear_cache()")
+        reports = []
+        for dataset in datasets:
+            if stop is not None and stop.is_set():
+                break
+            reports.append(exporter.export(dataset, stop=stop))
+        return reports
+
+
+def run(settings: Settings, once: bool = False, interval: float = INTERVAL,
+        stop: threading.Event | None = None) -> list[ExportReport]:
+    """--once: one cycle, errors propagate. Else cycles until `stop`; a failed cycle (production
+    or the lake unreachable) is logged and retried at the next interval."""
+    stop = stop or threading.Event()
+    while True:
+        try:
+            reports = cycle(settings, stop)
+        except (psycopg.Error, duckdb.Error, OSError) as exc:
+            if once:
+                raise
+            log.warning("export: cycle failed: %s", str(exc).strip().splitlines()[0])
+            reports = []
+        for report in reports:
+            if report.windows or report.skipped or report.marked:
+                log.info("export: %s", report.line())
+        if once or stop.wait(interval):
+            return reports
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `kstore export` (the CLI adds them to its subcommand)."""
+    parser.add_argument("--once", action="store_true",
+                        help="export every closed window not yet verified (or changed), exit")
+    parser.add_argument("--interval", type=float, default=INTERVAL,
+                        help="seconds between cycles without --once (default 30)")
+
+
+def main(settings: Settings, args: argparse.Namespace) -> int:
+    """`kstore export`: 0 when every exported window verified, 1 otherwise (or on an error)."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        reports = run(settings, once=args.once, interval=args.interval, stop=stop)
+    except (duckdb.Error, LookupError) as exc:
+        print(f"kstore export: error: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
+        return 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    for report in reports:
+        print(report.line())
+    return 1 if any(report.failed for report in reports) else 0

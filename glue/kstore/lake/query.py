@@ -1,0 +1,162 @@
+"""`kstore query "SQL" [--format table|csv|json]`: DuckDB over the lake, file:// or s3://.
+
+Views: raw_<table> for each raw/ folder (raw_trades, raw_orderbook_deltas, raw_tickers,
+raw_orderbook_snapshots, raw_series, raw_events, raw_markets), and one view per folder of
+processed/ and aggregates/, named after it (agg_candles_1m). Each reads its folder's Parquet with
+hive partitioning: `date` (DATE) and, for hourly tables, `hour` (INTEGER) are columns, and a
+filter on them skips whole files. A folder without objects yet gets no view; a query naming it
+fails with a line saying so. Production is never touched: the lake answers on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import sys
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+import duckdb
+
+from kstore.lake.destination import Destination, open_lake, sql_literal
+from kstore.lake.windows import RAW
+from kstore.settings import Settings
+
+LAYERS = ("processed", "aggregates")  # every folder under these becomes a view of its name
+FOLDER_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass
+class Catalog:
+    """The views defined (name → lake folder) and the folders that have no objects yet."""
+
+    views: dict[str, str] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
+
+
+def folders(lake: Destination) -> dict[str, str]:
+    """View name → lake folder: the raw tables (known ones always, others found), then every
+    folder of processed/ and aggregates/."""
+    found = {f"raw_{dataset.name}": dataset.prefix for dataset in RAW}
+    for name in lake.folders("raw"):
+        found.setdefault(f"raw_{name}", f"raw/{name}")
+    for layer in LAYERS:
+        for name in lake.folders(layer):
+            found.setdefault(name, f"{layer}/{name}")
+    return {view: prefix for view, prefix in found.items() if FOLDER_NAME.match(view)}
+
+
+def define_views(con: duckdb.DuckDBPyConnection, lake: Destination) -> Catalog:
+    catalog = Catalog()
+    for view, prefix in folders(lake).items():
+        sample = lake.first_key(prefix)
+        if sample is None:
+            catalog.missing[view] = prefix
+            continue
+        types = "{'date': 'DATE', 'hour': 'INTEGER'}" if "/hour=" in sample else "{'date': 'DATE'}"
+        pattern = sql_literal(lake.uri(f"{prefix}/**/*.parquet"))
+        con.execute(f'create or replace view "{view}" as select * from read_parquet({pattern}, '
+                    f"hive_partitioning = true, hive_types = {types})")
+        catalog.views[view] = prefix
+    return catalog
+
+
+def connect(settings: Settings, lake: Destination | None = None
+            ) -> tuple[duckdb.DuckDBPyConnection, Catalog]:
+    """A DuckDB connection with the lake's views (and the catalog of what it defined)."""
+    lake = lake or open_lake(settings)
+    con = lake.connect()
+    con.execute("set enable_external_file_cache = true")  # a query session may re-read files
+    return con, define_views(con, lake)
+
+
+def run(con: duckdb.DuckDBPyConnection, query: str) -> tuple[list[str], list[tuple]]:
+    relation = con.sql(query)
+    if relation is None:
+        return [], []
+    return relation.columns, relation.fetchall()
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return str(value)
+
+
+def render_table(columns: list[str], rows: list[tuple]) -> str:
+    cells = [[_text(value) for value in row] for row in rows]
+    widths = [max([len(name)] + [len(row[i]) for row in cells]) for i, name in enumerate(columns)]
+    numeric = [bool(rows) and all(isinstance(row[i], (int, float, Decimal)) or row[i] is None
+                                  for row in rows) for i in range(len(columns))]
+
+    def line(values: list[str]) -> str:
+        return " | ".join(value.rjust(w) if num else value.ljust(w)
+                          for value, w, num in zip(values, widths, numeric)).rstrip()
+
+    rule = "-+-".join("-" * w for w in widths)
+    body = [line(row) for row in cells]
+    footer = f"({len(rows)} row{'s' * (len(rows) != 1)})"
+    return "\n".join([line(list(columns)), rule, *body, footer])
+
+
+def write_csv(columns: list[str], rows: list[tuple], out) -> None:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([_text(value) for value in row] for row in rows)
+
+
+def write_json(con: duckdb.DuckDBPyConnection, query: str, out) -> None:
+    """A JSON array of objects, rendered by DuckDB (decimals stay exact numbers)."""
+    relation = con.sql(query)
+    lines = [] if relation is None else [
+        text for (text,) in relation.set_alias("r").project("to_json(r)").fetchall()]
+    out.write("[" + ",\n ".join(lines) + "]\n")
+
+
+def explain_missing(error: duckdb.Error, catalog: Catalog) -> str | None:
+    """Why a view the query names does not exist: its folder has no objects yet."""
+    message = str(error)
+    for view, prefix in catalog.missing.items():
+        if re.search(rf"\b{view}\b", message):
+            return (f"view {view} is not defined: no objects under {prefix}/ in the lake yet "
+                    "(run `kstore export`)")
+    return None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `kstore query` (the CLI adds them to its subcommand)."""
+    parser.add_argument("sql", help="the query; views: raw_trades, …, agg_<model>, …")
+    parser.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
+
+def main(settings: Settings, args: argparse.Namespace) -> int:
+    """`kstore query`: prints the result; 1 with one line on a bad query, a missing view or an
+    unreachable lake."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        con, catalog = connect(settings)
+    except (duckdb.Error, BotoCoreError, ClientError) as exc:
+        print(f"kstore query: error: lake unreadable: {str(exc).strip().splitlines()[0]}",
+              file=sys.stderr)
+        return 1
+    try:
+        if args.format == "json":
+            write_json(con, args.sql, sys.stdout)
+            return 0
+        columns, rows = run(con, args.sql)
+        if args.format == "csv":
+            write_csv(columns, rows, sys.stdout)
+        elif columns:
+            print(render_table(columns, rows))
+        return 0
+    except duckdb.Error as exc:
+        reason = explain_missing(exc, catalog) or str(exc).strip().splitlines()[0]
+        print(f"kstore query: error: {reason}", file=sys.stderr)
+        return 1
+    finally:
+        con.close()

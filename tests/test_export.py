@@ -1,0 +1,330 @@
+"""The lake export (`kstore export`, kstore.lake.export) against real production databases.
+
+Production is loaded directly with SQL; the exporter connects as kstore_exporter; the lake is a
+temporary folder, or a bucket on a real local S3 server (moto). Old fixed days with an explicit
+`closed_until` keep the number of windows small; the close rule itself has its own test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+from datetime import datetime, timedelta, timezone
+
+import duckdb
+import psycopg
+import pytest
+
+from kstore import maintain
+from kstore.lake import export
+from kstore.lake.destination import open_lake
+from kstore.lake.export import Exporter
+from kstore.lake.manifest import Stats
+from kstore.lake.testing import S3Server, add_reference, add_tickers, add_trades
+from kstore.lake.windows import RAW, Window
+
+UTC = timezone.utc
+DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
+D0 = datetime(2025, 1, 1, tzinfo=UTC)
+TRADES, TICKERS = RAW[0], RAW[2]
+SERIES, EVENTS, MARKETS = RAW[4:]
+
+
+@pytest.fixture(scope="module")
+def s3():
+    server = S3Server().start()
+    yield server
+    server.stop()
+
+
+def _lake_db(server, tmp_path):
+    db = server.database("production")
+    settings = server.settings(dsn={"production": db.dsn_as(export.EXPORTER)},
+                               lake={"url": f"file://{tmp_path}/lake"})
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        yield db, conn, settings
+
+
+@pytest.fixture
+def lake_db(plain_server, tmp_path):
+    """A fresh production database (owner connection) and settings for a file:// lake in
+    tmp_path, with the exporter connecting as kstore_exporter."""
+    yield from _lake_db(plain_server, tmp_path)
+
+
+@pytest.fixture
+def lake_db_each_path(server, tmp_path):
+    """lake_db on each storage path (TimescaleDB where the server has it)."""
+    yield from _lake_db(server, tmp_path)
+
+
+def manifest_rows(conn, table: str) -> dict[datetime, tuple]:
+    rows = conn.execute(
+        "select window_start, row_count, checksum, verified_at is not null, object_key"
+        " from ops.export_manifest where table_name = %s order by window_start", [table])
+    return {start: rest for start, *rest in rows}
+
+
+def lake_count(settings, prefix: str) -> int:
+    lake = open_lake(settings)
+    con = lake.connect()
+    return con.execute("select count(*) from read_parquet(?)",
+                       [lake.uri(f"{prefix}/**/*.parquet")]).fetchone()[0]
+
+
+def production_count(conn, table: str) -> int:
+    return conn.execute(f"select count(*) from kstore.{table}").fetchone()[0]
+
+
+def test_export_verifies_every_window_and_a_rerun_writes_the_same_bytes(lake_db_each_path):
+    db, conn, settings = lake_db_each_path
+    add_trades(conn, D0 + HOUR, 2 * HOUR, 3000, markets=50)
+
+    with Exporter(settings) as exporter:
+        first = exporter.export(TRADES, closed_until=D0 + DAY)
+        again = exporter.export(TRADES, closed_until=D0 + DAY)
+        forced = exporter.export(TRADES, closed_until=D0 + DAY, reexport_from=D0)
+
+    manifest = {start: row for start, row in manifest_rows(conn, "trades").items()}
+    assert len(first.windows) == 24 and first.verified == 24, first.line()
+    assert again.windows == [], "verified windows are not exported again"
+    assert len(forced.windows) == 24 and forced.verified == 24
+    assert [r.checksum for r in forced.windows] == [r.checksum for r in first.windows]
+    assert sorted(open_lake(settings).keys("raw/trades")) == sorted(r[3] for r in manifest.values())
+    assert all(verified for _, _, verified, _ in manifest.values())
+    assert sum(rows for rows, *_ in manifest.values()) == 3000 == lake_count(settings, "raw/trades")
+    assert manifest[D0 + HOUR][3] == \
+        "raw/trades/date=2025-01-01/hour=01/trades-2025-01-01T01.parquet"
+
+
+def test_prices_and_sizes_stay_decimal_and_rows_are_sorted(lake_db):
+    db, conn, settings = lake_db
+    add_trades(conn, D0, HOUR, 500, markets=10)
+    with Exporter(settings) as exporter:
+        exporter.export(TRADES, closed_until=D0 + HOUR)
+        uri = exporter.lake.uri(TRADES.key(D0))
+        types = dict(exporter.duck.execute(
+            "select column_name, column_type from (describe select * from read_parquet(?))",
+            [uri]).fetchall())
+        rows = exporter.duck.execute("select market_ticker, ts, trade_id from read_parquet(?)",
+                                     [uri]).fetchall()
+    assert (types["yes_price"], types["no_price"], types["count"]) == (
+        "DECIMAL(10,6)", "DECIMAL(10,6)", "DECIMAL(18,2)")
+    assert "xact_id" not in types, "production's transaction ids stay in production"
+    assert rows == sorted(rows)
+    exact = conn.execute("select sum(yes_price * count) from kstore.trades").fetchone()[0]
+    con = duckdb.connect()
+    assert con.execute("select sum(yes_price * count) from read_parquet(?)", [uri]).fetchone()[0] \
+        == exact
+
+
+def test_late_rows_reopen_their_window_which_is_exported_again(lake_db):
+    db, conn, settings = lake_db
+    add_trades(conn, D0 + HOUR, 2 * HOUR, 2000)
+    with Exporter(settings) as exporter:
+        exporter.export(TRADES, closed_until=D0 + DAY)
+        add_trades(conn, D0 + 2 * HOUR + timedelta(minutes=10), timedelta(minutes=5), 7)  # late
+        add_trades(conn, D0 - DAY + 5 * HOUR, HOUR, 11)  # history before the first window
+        report = exporter.export(TRADES, closed_until=D0 + DAY)
+
+    manifest = manifest_rows(conn, "trades")
+    in_window = conn.execute("select count(*) from kstore.trades where ts >= %s and ts < %s",
+                             [D0 + 2 * HOUR, D0 + 3 * HOUR]).fetchone()[0]
+    assert report.marked == 1 + 24, "the late window, and the whole day of the history"
+    assert [r.window.start for r in report.windows] == [
+        D0 - DAY + h * HOUR for h in range(24)] + [D0 + 2 * HOUR]
+    assert report.verified == 25
+    assert manifest[D0 + 2 * HOUR][0] == in_window and manifest[D0 + 2 * HOUR][2]
+    assert manifest[D0 - DAY + 5 * HOUR][0] == 11 and manifest[D0 - DAY + 5 * HOUR][2]
+    assert lake_count(settings, "raw/trades") == production_count(conn, "trades") == 2018
+
+
+def damage(settings, how: str):
+    """An after_write hook that truncates or deletes the object of hour 01."""
+    lake = open_lake(settings)
+
+    def hook(key: str) -> None:
+        if "hour=01" not in key:
+            return
+        if how == "delete":
+            lake.remove(key)
+        else:
+            path = lake.root / key
+            path.write_bytes(path.read_bytes()[:-100])
+    return hook
+
+
+@pytest.mark.parametrize("how", ["truncate", "delete"])
+def test_a_damaged_object_is_never_verified_and_is_redone(lake_db, how):
+    db, conn, settings = lake_db
+    add_trades(conn, D0, 3 * HOUR, 900, markets=20)
+    with Exporter(settings, after_write=damage(settings, how)) as exporter:
+        report = exporter.export(TRADES, closed_until=D0 + 3 * HOUR)
+    assert [r.key.split("/")[-1] for r in report.failed] == ["trades-2025-01-01T01.parquet"]
+    assert "unreadable" in report.failed[0].reason
+    assert [v for _, _, v, _ in manifest_rows(conn, "trades").values()] == [True, False, True]
+
+    with Exporter(settings) as exporter:
+        redone = exporter.export(TRADES, closed_until=D0 + 3 * HOUR)
+    assert [r.window.start for r in redone.windows] == [D0 + HOUR] and redone.verified == 1
+
+
+def test_verify_rejects_an_object_that_differs_from_production(lake_db):
+    db, conn, settings = lake_db
+    add_trades(conn, D0, HOUR, 100, markets=5)
+    with Exporter(settings) as exporter:
+        exporter.export(TRADES, closed_until=D0 + HOUR)
+        uri = exporter.lake.uri(TRADES.key(D0))
+        exporter.duck.execute(f"copy (select * from read_parquet('{uri}') limit 99) to "
+                              f"'{uri}.x' (format parquet)")
+        (exporter.lake.root / TRADES.key(D0)).write_bytes(
+            (exporter.lake.root / (TRADES.key(D0) + ".x")).read_bytes())
+        production = Stats(*conn.execute("select count(*), min(ts), max(ts) from kstore.trades")
+                           .fetchone())
+        result = exporter.verify(TRADES, Window(D0, D0 + HOUR), production)
+    assert not result.verified and "object has 99 rows" in result.reason
+
+
+def cursor(conn, gatherer: str, table: str, caught_up: bool, last_pull: datetime | None,
+           watermark: datetime | None = None) -> None:
+    conn.execute(
+        "insert into ops.dedup_cursors (gatherer_id, table_name, caught_up, last_pull_at,"
+        " watermark) values (%s, %s, %s, %s, coalesce(%s::timestamptz, '-infinity'))",
+        [gatherer, table, caught_up, last_pull, watermark])
+
+
+def test_windows_close_once_every_live_gatherer_caught_up(lake_db):
+    db, conn, settings = lake_db
+    now = conn.execute("select now()").fetchone()[0]
+    close_after = timedelta(seconds=settings.lake.close_after)
+    with Exporter(settings) as exporter:
+        wall = exporter.closed_until(TRADES)
+        assert now - close_after <= wall <= datetime.now(UTC) - close_after, "no cursor: wall clock"
+        cursor(conn, "g1", "trades", True, now - timedelta(minutes=1))
+        cursor(conn, "g2", "trades", False, now, watermark=now - timedelta(minutes=20))
+        cursor(conn, "g3", "trades", True, now - timedelta(hours=2))  # dead: blocks nothing
+        cursor(conn, "g4", "trades", False, None)  # attached, never pulled: blocks nothing
+        assert exporter.closed_until(TRADES) == now - timedelta(minutes=20) - close_after
+        conn.execute("update ops.dedup_cursors set caught_up = true where gatherer_id = 'g2'")
+        assert exporter.closed_until(TRADES) == now - timedelta(minutes=1) - close_after
+        conn.execute("update ops.dedup_cursors set last_pull_at = null")
+        assert exporter.closed_until(TRADES) is None, "no gatherer has pulled: nothing closes"
+        assert exporter.closed_until(TICKERS) is not None, "tickers has no cursor at all"
+
+
+def test_reference_tables_are_daily_snapshots(lake_db):
+    db, conn, settings = lake_db
+    add_reference(conn, markets=7)
+    with Exporter(settings) as exporter:
+        reports = [exporter.export(ds, closed_until=D0 + DAY + HOUR) for ds in (SERIES, EVENTS,
+                                                                                MARKETS)]
+        again = exporter.export(MARKETS, closed_until=D0 + DAY + 2 * HOUR)
+        types = dict(exporter.duck.execute(
+            "select column_name, column_type from (describe select * from read_parquet(?))",
+            [exporter.lake.uri(MARKETS.key(D0))]).fetchall())
+    assert [(r.verified, r.rows) for r in reports] == [(1, 1), (1, 1), (1, 7)]
+    assert [r.key for r in reports[2].windows] == [
+        "raw/markets/date=2025-01-01/markets-2025-01-01.parquet"]
+    assert again.windows == [], "one snapshot per closed day"
+    assert (types["yes_bid"], types["volume"]) == ("DECIMAL(10,6)", "DECIMAL(18,2)")
+
+
+def tickers_on(conn, day: datetime) -> int:
+    return conn.execute("select count(*) from kstore.tickers where ts >= %s and ts < %s",
+                        [day, day + DAY]).fetchone()[0]
+
+
+def test_production_retention_drops_only_verified_exported_days(lake_db_each_path):
+    """tickers are kept 30 days in production: a day 40 days old goes only once its 24 windows
+    are verified and hold as many rows as the partition."""
+    db, conn, settings = lake_db_each_path
+    old = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - 40 * DAY
+    add_tickers(conn, old, 2 * DAY, 480)
+    with Exporter(settings, after_write=damage(settings, "truncate")) as exporter:
+        exporter.export(TICKERS, closed_until=old + 2 * DAY)  # hour 01 of both days unverified
+    assert [tickers_on(conn, old), tickers_on(conn, old + DAY)] == [240, 240]
+    assert [r for r in maintain.run(db) if r[1] == "dropped"] == []
+
+    with Exporter(settings) as exporter:
+        report = exporter.export(TICKERS, closed_until=old + 2 * DAY)
+        assert report.verified == 2
+        add_tickers(conn, old + DAY + 5 * HOUR, HOUR, 3)  # late rows for the second day
+        dropped = [r for r in maintain.run(db) if r[1] == "dropped"]
+        assert len(dropped) == 1
+        assert [tickers_on(conn, old), tickers_on(conn, old + DAY)] == [0, 243]
+
+        exporter.export(TICKERS, closed_until=old + 2 * DAY)  # re-exports the late window
+    dropped = [r for r in maintain.run(db) if r[1] == "dropped"]
+    assert len(dropped) == 1 and tickers_on(conn, old + DAY) == 0
+    assert lake_count(settings, "raw/tickers") == 483, "the lake keeps what production dropped"
+
+
+def test_export_once_uses_the_close_rule_and_exits(lake_db, capsys):
+    db, conn, settings = lake_db
+    now = datetime.now(UTC)
+    add_trades(conn, now - 3 * HOUR, HOUR, 500)
+    add_reference(conn)
+    args = argparse.Namespace(once=True, interval=30)
+
+    assert export.main(settings, args) == 0
+    first = capsys.readouterr().out
+    assert export.main(settings, args) == 0
+    second = capsys.readouterr().out
+
+    assert "trades:" in first and "500 rows" in first
+    assert "trades: 0 window(s)" in second
+    closed = conn.execute("select max(window_end) from ops.export_manifest where"
+                          " table_name = 'trades' and verified_at is not null").fetchone()[0]
+    assert now - timedelta(seconds=settings.lake.close_after) - HOUR < closed <= now
+    assert lake_count(settings, "raw/trades") == 500
+
+
+def test_s3_lake_end_to_end(plain_server, s3):
+    db = plain_server.database("production")
+    settings = plain_server.settings(dsn={"production": db.dsn_as(export.EXPORTER)},
+                               lake=s3.lake_settings("s3://lake-export/kstore"))
+    s3.create_bucket(settings)
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        add_trades(conn, D0, 2 * HOUR, 1500, markets=30)
+        with Exporter(settings) as exporter:
+            report = exporter.export(TRADES, closed_until=D0 + 2 * HOUR)
+        manifest = manifest_rows(conn, "trades")
+    lake = open_lake(settings)
+    objects = lake.client.list_objects_v2(Bucket="lake-export", Prefix="kstore/raw/trades/")
+    body = lake.client.get_object(Bucket="lake-export", Key="kstore/" + TRADES.key(D0))["Body"]
+    assert report.verified == 2 and all(v for _, _, v, _ in manifest.values())
+    assert sorted(o["Key"] for o in objects["Contents"]) == [
+        "kstore/raw/trades/date=2025-01-01/hour=00/trades-2025-01-01T00.parquet",
+        "kstore/raw/trades/date=2025-01-01/hour=01/trades-2025-01-01T01.parquet"]
+    assert hashlib.sha256(body.read()).hexdigest() == manifest[D0][1]
+    assert lake_count(settings, "raw/trades") == 1500
+
+
+def test_export_windows_serves_a_model_without_transaction_ids(lake_db):
+    """The transform's use: a dbt-built relation (no xact_id) to aggregates/, daily windows;
+    changed row counts re-open windows, and so does `reexport_from` (a rebuild)."""
+    db, conn, settings = lake_db
+    conn.execute("create schema aggregates; create table aggregates.agg_candles_1m ("
+                 " market_ticker text, bucket timestamptz, close numeric(10, 6),"
+                 " primary key (market_ticker, bucket));"
+                 " grant usage on schema aggregates to kstore_exporter;"
+                 " grant select on aggregates.agg_candles_1m to kstore_exporter")
+    conn.execute("insert into aggregates.agg_candles_1m select 'KXM-T1', %s + i * interval"
+                 " '1 minute', 0.5 from generate_series(0, 2879) as i", [D0])
+    name = "aggregates.agg_candles_1m"
+
+    def run(**options):
+        return export.export_windows(settings, name, "bucket", "day", "aggregates/agg_candles_1m",
+                                     name, closed_until=D0 + 2 * DAY, **options)
+
+    first = run()
+    conn.execute("insert into aggregates.agg_candles_1m values ('KXM-T2', %s, 0.25)", [D0 + DAY])
+    changed = run()
+    rebuilt = run(reexport_from=D0)
+    assert [(r.window.start, r.found.rows) for r in first.windows] == [(D0, 1440), (D0 + DAY, 1440)]
+    assert [(r.window.start, r.found.rows) for r in changed.windows] == [(D0 + DAY, 1441)]
+    assert rebuilt.verified == 2 and rebuilt.windows[0].checksum == first.windows[0].checksum
+    assert open_lake(settings).keys("aggregates") == [
+        "aggregates/agg_candles_1m/date=2025-01-01/agg_candles_1m-2025-01-01.parquet",
+        "aggregates/agg_candles_1m/date=2025-01-02/agg_candles_1m-2025-01-02.parquet"]

@@ -1,0 +1,137 @@
+"""`kstore query` (kstore.lake.query): DuckDB views over a lake that `kstore export` wrote, on a
+local folder and on a real local S3 server; the answers are checked against production."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import duckdb
+import psycopg
+import pytest
+
+from kstore.lake import export, query
+from kstore.lake.destination import open_lake
+from kstore.lake.export import Exporter
+from kstore.lake.testing import S3Server, add_reference, add_trades
+from kstore.lake.windows import RAW
+
+UTC = timezone.utc
+D0 = datetime(2025, 1, 1, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+# The README's examples (README.md, "The lake").
+README_QUERIES = [
+    "select date, count(*) as trades, sum(count) as contracts from raw_trades"
+    " group by date order by date",
+    "select time_bucket(interval 1 minute, ts) as minute,"
+    " arg_min(yes_price, ts) as open, max(yes_price) as high, min(yes_price) as low,"
+    " arg_max(yes_price, ts) as close, sum(count) as volume"
+    " from raw_trades where date = date '2025-01-01' and market_ticker = 'KXM1-25JAN01-T1'"
+    " group by minute order by minute",
+    "select m.market_ticker, m.status, count(*) as trades, sum(t.count) as contracts"
+    " from raw_trades as t join raw_markets as m using (market_ticker)"
+    " where t.date = date '2025-01-01' and m.date = date '2025-01-01'"
+    " group by all order by trades desc limit 10",
+]
+
+
+@pytest.fixture(scope="module")
+def s3():
+    server = S3Server().start()
+    yield server
+    server.stop()
+
+
+def exported(server, lake: dict, create_bucket=None):
+    """A production database with two hours of trades and reference rows, exported to `lake`."""
+    db = server.database("production")
+    settings = server.settings(dsn={"production": db.dsn_as(export.EXPORTER)}, lake=lake)
+    if create_bucket:
+        create_bucket(settings)
+    conn = psycopg.connect(db.dsn, autocommit=True)
+    add_trades(conn, D0, 2 * HOUR, 2500, markets=40)
+    add_reference(conn)
+    with Exporter(settings) as exporter:
+        for dataset in (RAW[0], *RAW[4:]):
+            exporter.export(dataset, closed_until=D0 + timedelta(days=1))
+    return conn, settings
+
+
+def ask(settings, sql: str, fmt: str, capsys) -> tuple[int, str, str]:
+    code = query.main(settings, argparse.Namespace(sql=sql, format=fmt))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_query_answers_from_a_file_lake(plain_server, tmp_path, capsys):
+    conn, settings = exported(plain_server, {"url": f"file://{tmp_path}/lake"})
+    production = conn.execute("select count(*) from kstore.trades").fetchone()[0]
+    in_hour_1 = conn.execute("select count(*) from kstore.trades where ts >= %s and ts < %s",
+                             [D0 + HOUR, D0 + 2 * HOUR]).fetchone()[0]
+
+    code, out, _ = ask(settings, "select count(*) as n from raw_trades", "csv", capsys)
+    assert (code, out) == (0, f"n\n{production}\n")
+    code, out, _ = ask(settings, "select count(*) as n from raw_trades where date = '2025-01-01'"
+                       " and hour = 1", "json", capsys)
+    assert (code, json.loads(out)) == (0, [{"n": in_hour_1}])
+    code, out, _ = ask(settings, "select yes_price, count from raw_trades order by ts limit 1",
+                       "json", capsys)
+    first = conn.execute("select yes_price, count from kstore.trades order by ts limit 1"
+                         ).fetchone()
+    assert json.loads(out, parse_float=Decimal) == [{"yes_price": first[0], "count": first[1]}]
+    code, out, _ = ask(settings, "select count(*) as n from raw_markets", "table", capsys)
+    assert out.splitlines() == ["n", "-", "5", "(1 row)"]
+
+
+def test_date_and_hour_filters_skip_files(plain_server, tmp_path):
+    conn, settings = exported(plain_server, {"url": f"file://{tmp_path}/lake"})
+    con, _ = query.connect(settings)
+    plan = "\n".join(row[1] for row in con.execute(
+        "explain analyze select count(*) from raw_trades where hour = 1").fetchall())
+    assert "Total Files Read: 1" in plan
+
+
+def test_readme_examples_run(plain_server, tmp_path):
+    conn, settings = exported(plain_server, {"url": f"file://{tmp_path}/lake"})
+    con, _ = query.connect(settings)
+    daily, candles, markets = (con.execute(sql).fetchall() for sql in README_QUERIES)
+    assert daily[0][1] == 2500
+    expected = conn.execute("select count(distinct date_trunc('minute', ts)) from kstore.trades"
+                            " where market_ticker = 'KXM1-25JAN01-T1'").fetchone()[0]
+    assert len(candles) == expected > 0 and all(low <= high for _, _, high, low, *_ in candles)
+    busiest = conn.execute("select market_ticker, count(*) from kstore.trades where"
+                           " market_ticker in (select market_ticker from kstore.markets)"
+                           " group by 1 order by 2 desc, 1 limit 1").fetchone()
+    assert (markets[0][0], markets[0][2]) == busiest
+
+
+def test_query_answers_from_s3(plain_server, s3, capsys):
+    conn, settings = exported(plain_server, s3.lake_settings("s3://lake-query/kstore"),
+                              s3.create_bucket)
+    production = conn.execute("select count(*) from kstore.trades").fetchone()[0]
+    code, out, _ = ask(settings, "select count(*) as n from raw_trades", "csv", capsys)
+    assert (code, out) == (0, f"n\n{production}\n")
+    code, out, _ = ask(settings, "select count(*) as n from raw_series", "csv", capsys)
+    assert (code, out) == (0, "n\n1\n")
+
+
+def test_model_folders_become_views_and_missing_tables_say_so(plain_server, tmp_path, capsys):
+    conn, settings = exported(plain_server, {"url": f"file://{tmp_path}/lake"})
+    lake = open_lake(settings)
+    key = "aggregates/agg_candles_1m/date=2025-01-01/agg_candles_1m-2025-01-01.parquet"
+    lake.prepare(key)
+    duckdb.connect().execute(f"copy (select 'KXM-T1' as market_ticker, 0.5::decimal(10,6) as close)"
+                             f" to '{lake.uri(key)}' (format parquet)")
+
+    code, out, _ = ask(settings, "select market_ticker, close, date from agg_candles_1m", "csv",
+                       capsys)
+    assert (code, out) == (0, "market_ticker,close,date\nKXM-T1,0.500000,2025-01-01\n")
+    code, out, err = ask(settings, "select count(*) from raw_tickers", "table", capsys)
+    assert code == 1 and out == ""
+    assert "view raw_tickers is not defined: no objects under raw/tickers/" in err
+    code, _, err = ask(settings, "select nonsense from", "table", capsys)
+    assert code == 1 and err.startswith("kstore query: error: Parser Error")
+    assert err.count("\n") == 1, "one line"
