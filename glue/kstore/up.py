@@ -1,7 +1,8 @@
 """`kstore up`: the whole capture path on the embedded default, supervised, until Ctrl-C.
 
 Databases up and migrated, gatherers attached, then child processes: the simulator, one
-gatherer per configured id and the deduplicator. A child that dies is restarted (and said so);
+gatherer per configured id, the deduplicator and the lake exporter; `kstore transform` (dbt
+build + export of the layers) runs every TRANSFORM_EVERY seconds and once more at the end. A child that dies is restarted (and said so);
 a status line is printed every few seconds. With --duration the simulator ends its feed after
 that many seconds; then the gatherers are stopped (they flush), the deduplicator makes a final
 catch-up pass, and `kstore audit --truth FILE --target production` can demand exactness.
@@ -23,6 +24,7 @@ from kstore.pgcluster import free_port
 from kstore.settings import Settings
 
 STATUS_EVERY = 5.0
+TRANSFORM_EVERY = 300.0
 GATHERER_GRACE = 3.0  # after the feed ends: let the gatherers read and commit the last frames
 
 
@@ -77,7 +79,16 @@ def children(settings: Settings, simulate_args: list[str]) -> list[Child]:
     made += [Child(gid, [*cli, "gather", "--gatherer", gid], logs / f"{gid}.log", env)
              for gid in settings.gatherers]
     made.append(Child("dedup", [*cli, "dedup"], logs / "dedup.log", env))
+    made.append(Child("exporter", [*cli, "export"], logs / "exporter.log", env))
     return made
+
+
+def transform_child(procs: list[Child]) -> Child:
+    """A one-shot `kstore transform`, started on a schedule (never restarted when it exits)."""
+    env = procs[0].env
+    logs = Path(env["KSTORE_HOME"]) / "logs"
+    return Child("transform", [sys.executable, "-m", "kstore.cli", "transform"],
+                 logs / "transform.log", env)
 
 
 def run(settings: Settings, simulate_args: list[str], feed_ends: bool) -> int:
@@ -99,7 +110,11 @@ def run(settings: Settings, simulate_args: list[str], feed_ends: bool) -> int:
 
 def _supervise(settings: Settings, procs: list[Child], feed_ends: bool, stopping: list) -> None:
     simulator, last_status = procs[0], 0.0
+    transform, last_transform = transform_child(procs), time.monotonic()
     while not stopping:
+        if time.monotonic() - last_transform >= TRANSFORM_EVERY and not transform.alive():
+            last_transform = time.monotonic()
+            transform.start()
         time.sleep(0.5)
         if feed_ends and not simulator.alive():
             print("kstore up: the feed ended; flushing", flush=True)
@@ -133,11 +148,13 @@ def _shutdown(settings: Settings, procs: list[Child]) -> int:
     """Gatherers flush first, then the deduplicator makes a last pass over everything."""
     for child in procs:
         child.stop()
-    final = subprocess.run([sys.executable, "-m", "kstore.cli", "dedup", "--once"],
-                           env=procs[-1].env, capture_output=True, text=True)
-    if final.returncode != 0:
-        print(f"kstore up: final dedup pass failed: {final.stderr.strip()}", flush=True)
-        return 1
+    for step in (["dedup", "--once"], ["export", "--once"], ["transform"]):
+        final = subprocess.run([sys.executable, "-m", "kstore.cli", *step],
+                               env=procs[-1].env, capture_output=True, text=True)
+        if final.returncode != 0:
+            print(f"kstore up: final {step[0]} failed: {final.stderr.strip()}", flush=True)
+            return 1
     print(status_line(settings, procs), flush=True)
-    print("kstore up: stopped; every gatherer flushed and merged", flush=True)
+    print("kstore up: stopped; every gatherer flushed and merged, closed windows exported, "
+          "layers built", flush=True)
     return 0

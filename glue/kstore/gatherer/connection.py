@@ -73,6 +73,7 @@ class Connection:
         self.sign = signer(kalshi)
         self.session: Session | None = None
         self.connects = 0
+        self.frames_this_session = 0
         self.orphans: list = []  # open gaps of dead connections, recovered by resubscribing
 
     def markets_of(self, connection_id: str, sid: int) -> set[str]:
@@ -101,7 +102,10 @@ class Connection:
             if self.session is not None:
                 self.orphans += self.stream.forget_connection(self.session.connection_id)
                 self.session = None
-            attempt = 0 if time.monotonic() - started > 30 else attempt + 1
+            # Backoff grows over consecutive sessions that delivered nothing (refused, failed
+            # handshakes); a session that worked makes the next reconnect a fresh first try.
+            delivered, self.frames_this_session = self.frames_this_session > 0, 0
+            attempt = 0 if delivered or time.monotonic() - started > 30 else attempt + 1
             await _sleep_or_stop(stop, _backoff(attempt, self.gather.backoff_max))
 
     async def _session(self, stop: asyncio.Event) -> None:
@@ -149,6 +153,7 @@ class Connection:
             stopping.cancel()
 
     async def _handle(self, session: Session, raw: bytes | str) -> None:
+        self.frames_this_session += 1
         raw = raw.encode() if isinstance(raw, str) else raw
         frame = Frame(raw, datetime.now(timezone.utc), session.connection_id,
                       self.gather.use_yes_price)
