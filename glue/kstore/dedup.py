@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 
 import psycopg
@@ -67,6 +68,25 @@ class GathererState:
     last_error: str | None = None
     caught_up: dict[str, bool] = field(default_factory=dict)
     pulled: int = 0
+    window: dict[str, list[int]] = field(default_factory=dict)  # table: [read, inserted]
+    logged_at: float = field(default_factory=time.monotonic)
+
+    def count(self, table: str, read: int, inserted: int) -> None:
+        totals = self.window.setdefault(table, [0, 0])
+        totals[0] += read
+        totals[1] += inserted
+
+    def report(self, every: float = 10.0) -> None:
+        """Every `every` seconds, one log line: merged rows/s and duplicate rate per table."""
+        elapsed = time.monotonic() - self.logged_at
+        if elapsed < every:
+            return
+        parts = [f"{table} {inserted / elapsed:.0f}/s dup {1 - inserted / read:.0%}"
+                 for table, (read, inserted) in sorted(self.window.items()) if read]
+        behind = [table for table, done in self.caught_up.items() if not done]
+        log.info("dedup %s: %s | %s", self.gatherer_id, ", ".join(parts) or "idle",
+                 f"catching up: {', '.join(behind)}" if behind else "caught up")
+        self.window, self.logged_at = {}, time.monotonic()
 
 
 class Dedup:
@@ -86,6 +106,7 @@ class Dedup:
         while not stop.is_set():
             try:
                 await self._round(state, ack_dsn)
+                state.report()
                 state.failures, state.last_error = 0, None
                 if once and all(state.caught_up.values()):
                     return
@@ -123,6 +144,7 @@ class Dedup:
                     read, inserted, next_xid, caught_up = await cursor.fetchone()
                     state.caught_up[table] = caught_up
                     state.pulled += inserted
+                    state.count(table, read, inserted)
                     if table in TIME_SERIES:
                         await _ack(conn, gatherer, state.gatherer_id, table, next_xid)
             await conn.execute("select ops.pull_feed_gaps(%s)", [state.gatherer_id])
