@@ -1,0 +1,84 @@
+{#- Candles of a coarser UTC `grain` ('hour', 'day') rolled up from the candles of
+    `finer_model`: open is the first finer candle's open, close the last one's close, volume,
+    notional and trade_count add up, vwap = notional / volume. Incremental: every bucket holding
+    a finer candle that changed since the last build (by its last_merged_at, less the lookback)
+    is recomputed whole. One definition for agg_candles_1h and agg_candles_1d. -#}
+{% macro candle_rollup(finer_model, grain) -%}
+with
+
+finer_candles as (
+    select * from {{ ref(finer_model) }}
+),
+
+{% if is_incremental() %}
+
+    changed_candles as (
+        select distinct
+            market_ticker,
+            date_trunc('{{ grain }}', candle_start, 'UTC') as bucket_start
+        from finer_candles
+        where last_merged_at > {{ merged_since('last_merged_at') }}
+    ),
+
+    bucket_candles as (
+        select
+            finer_candles.*,
+            changed_candles.bucket_start
+        from finer_candles
+        inner join changed_candles
+            on
+                finer_candles.market_ticker = changed_candles.market_ticker
+                and finer_candles.candle_start >= changed_candles.bucket_start
+                and finer_candles.candle_start < changed_candles.bucket_start + interval '1 {{ grain }}'
+    ),
+
+{% else %}
+
+    bucket_candles as (
+        select
+            *,
+            date_trunc('{{ grain }}', candle_start, 'UTC') as bucket_start
+        from finer_candles
+    ),
+
+{% endif %}
+
+candles as (
+    select
+        market_ticker,
+        bucket_start,
+        max(event_ticker) as event_ticker,
+        max(series_ticker) as series_ticker,
+        (array_agg(open order by candle_start asc))[1] as open,
+        max(high) as high,
+        min(low) as low,
+        (array_agg(close order by candle_start desc))[1] as close,
+        sum(volume) as volume,
+        sum(notional) as notional,
+        sum(trade_count) as trade_count,
+        max(last_merged_at) as last_merged_at
+    from bucket_candles
+    group by market_ticker, bucket_start
+),
+
+typed as (
+    select
+        market_ticker,
+        bucket_start as candle_start,
+        event_ticker,
+        series_ticker,
+        open::numeric(10, 6) as open,
+        high::numeric(10, 6) as high,
+        low::numeric(10, 6) as low,
+        close::numeric(10, 6) as close,
+        volume::numeric(18, 2) as volume,
+        notional::numeric(28, 8) as notional,
+        round(notional / volume, 6)::numeric(10, 6) as vwap,
+        trade_count::bigint as trade_count,
+        last_merged_at,
+        pg_current_xact_id() as xact_id
+    from candles
+)
+
+select * from typed
+{%- endmacro %}
