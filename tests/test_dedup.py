@@ -24,6 +24,7 @@ import pytest
 
 from conftest import PG_BIN, REPO_ROOT, run_kstore
 from kstore import dedup, maintain
+from kstore.gatherer import runs
 from kstore.testing import DEDUP_ROLES, ScratchTopology, role_dsns, storage_paths
 
 GATHERERS = ("g1", "g2", "g3")
@@ -349,6 +350,35 @@ def test_running_a_pull_twice_is_a_no_op(scratch, dbs):
     assert replay[0][:2] == (1000, 0), "a repeated page reads everything and changes nothing"
     assert production_count(dbs) == 1000
     assert scalar(dbs["production"].dsn, "select max(merged_at) from kstore.trades") == merged_at
+
+
+def source_stopped_at(conn, gid: str, table: str = "trades") -> datetime | None:
+    return conn.execute("select source_stopped_at from ops.dedup_cursors where gatherer_id = %s"
+                        " and table_name = %s", [gid, table]).fetchone()[0]
+
+
+def test_a_stopped_capture_run_is_recorded_only_once_all_its_rows_are_merged(scratch, dbs):
+    g1 = dbs["g1_ts"]
+    run_id = asyncio.run(runs.begin(g1.dsn_as(WRITER)))
+    write(g1, "trades", range(100))
+    with dedup_connection(dbs) as conn:
+        pull_all(conn, "g1", "trades", 1000)
+        assert source_stopped_at(conn, "g1") is None, "a capturing gatherer is not stopped"
+        with psycopg.connect(g1.dsn_as(WRITER)) as open_writer:
+            write(g1, "trades", range(100, 110), conn=open_writer)  # begun before the stop
+            asyncio.run(runs.stop(g1.dsn_as(WRITER), run_id))
+            pull_all(conn, "g1", "trades", 1000)
+            assert source_stopped_at(conn, "g1") is None, "rows below the stop are not merged"
+            open_writer.commit()
+        pull_all(conn, "g1", "trades", 1000)
+        stopped = scalar(g1.dsn, "select stopped_at from ops.capture_runs")
+        assert source_stopped_at(conn, "g1") == stopped
+        assert production_count(dbs) == 110, "recorded as stopped with every row merged"
+        assert source_stopped_at(conn, "g1", "tickers") is None, "recorded by that table's pull"
+
+        asyncio.run(runs.begin(g1.dsn_as(WRITER)))
+        pull_all(conn, "g1", "trades", 1000)
+        assert source_stopped_at(conn, "g1") is None, "capturing again clears the stop"
 
 
 def test_a_stopped_gatherer_is_skipped_with_backoff_and_caught_up_after_restart(scratch, dbs):

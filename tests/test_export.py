@@ -21,7 +21,7 @@ from kstore.lake.destination import open_lake
 from kstore.lake.export import Exporter
 from kstore.lake.manifest import Stats
 from kstore.lake.testing import S3Server, add_reference, add_tickers, add_trades
-from kstore.lake.windows import RAW, Window
+from kstore.lake.windows import RAW, Dataset, Window
 
 UTC = timezone.utc
 DAY = timedelta(days=1)
@@ -187,11 +187,12 @@ def test_verify_rejects_an_object_that_differs_from_production(lake_db):
 
 
 def cursor(conn, gatherer: str, table: str, caught_up: bool, last_pull: datetime | None,
-           watermark: datetime | None = None) -> None:
+           watermark: datetime | None = None, stopped: datetime | None = None) -> None:
     conn.execute(
         "insert into ops.dedup_cursors (gatherer_id, table_name, caught_up, last_pull_at,"
-        " watermark) values (%s, %s, %s, %s, coalesce(%s::timestamptz, '-infinity'))",
-        [gatherer, table, caught_up, last_pull, watermark])
+        " watermark, source_stopped_at)"
+        " values (%s, %s, %s, %s, coalesce(%s::timestamptz, '-infinity'), %s)",
+        [gatherer, table, caught_up, last_pull, watermark, stopped])
 
 
 def test_windows_close_once_every_live_gatherer_caught_up(lake_db):
@@ -211,6 +212,36 @@ def test_windows_close_once_every_live_gatherer_caught_up(lake_db):
         conn.execute("update ops.dedup_cursors set last_pull_at = null")
         assert exporter.closed_until(TRADES) is None, "no gatherer has pulled: nothing closes"
         assert exporter.closed_until(TICKERS) is not None, "tickers has no cursor at all"
+
+
+def test_the_current_window_closes_once_every_live_gatherer_stopped_and_is_merged(lake_db):
+    db, conn, settings = lake_db
+    now = conn.execute("select now()").fetchone()[0]
+    close_after = timedelta(seconds=settings.lake.close_after)
+    with Exporter(settings) as exporter:
+        for table in ("trades", "orderbook_deltas", "orderbook_snapshots", "tickers"):
+            cursor(conn, "g1", table, True, now, stopped=now - timedelta(minutes=5))
+            cursor(conn, "g2", table, True, now - timedelta(minutes=1))  # still capturing
+        assert exporter.closed_until(TRADES) == now - timedelta(minutes=1) - close_after, \
+            "a stopped, merged gatherer holds nothing back; a capturing one does"
+        conn.execute("update ops.dedup_cursors set source_stopped_at = %s"
+                     " where gatherer_id = 'g2'", [now - timedelta(minutes=2)])
+        before = datetime.now(UTC)
+        closed = exporter.closed_until(TRADES)
+        after = datetime.now(UTC)
+        assert TRADES.ceil(before - close_after) <= closed <= TRADES.ceil(after - close_after), \
+            "every gatherer stopped and merged: the window holding now is closed too"
+        daily = exporter.closed_until(RAW[3])  # orderbook_snapshots: daily windows
+        assert daily == RAW[3].ceil(before - close_after), "a daily table closes today"
+        model = Dataset("aggregates.agg_candles_1m", "bucket", "day",
+                               "aggregates/agg_candles_1m", "aggregates.agg_candles_1m")
+        assert exporter.closed_until(model) == daily, "models close with all four tables"
+
+        conn.execute("update ops.dedup_cursors set source_stopped_at = null"
+                     " where gatherer_id = 'g2' and table_name = 'tickers'")
+        assert exporter.closed_until(model) == now - timedelta(minutes=1) - close_after, \
+            "one table still capturing: models wait for it"
+        assert exporter.closed_until(TRADES) > datetime.now(UTC), "trades stays final"
 
 
 def test_reference_tables_are_daily_snapshots(lake_db):

@@ -190,6 +190,12 @@ def test_sigterm_mid_stream_flushes_every_received_row(plain_server, gatherer_db
                  for table in ("trades", "orderbook_deltas", "tickers", "orderbook_snapshots",
                                "quarantine"))
     assert stored == summary["writers"]["inserted"], "the rest were already present (dedup)"
+    after_every_row = " and ".join(
+        f"not exists (select from kstore.{table} where xact_id >= r.stopped_xid)"
+        for table in ("trades", "orderbook_deltas", "tickers", "orderbook_snapshots"))
+    assert scalar(ts.dsn, f"select count(*) from ops.capture_runs as r where r.stopped_at"
+                          f" is not null and {after_every_row}") == 1, \
+        "the run's stop is recorded, by a transaction after every row's (decision 0015)"
 
 
 def test_a_wrong_signature_is_refused_and_reported(plain_server, gatherer_dbs, tmp_path):

@@ -1,12 +1,16 @@
 """`kstore up` end to end: simulator, three gatherers, deduplicator, supervised, with faults,
-then `kstore audit --target production` demands exactness (the platform's own check)."""
+then `kstore audit --target production` demands exactness (the platform's own check), and the
+lake's done-when: `kstore export --once && kstore transform && kstore query "select count(*)
+from raw_trades"` equals production's trade count, the current hour included (decision 0015)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from conftest import PG_BIN, run_kstore
@@ -35,3 +39,15 @@ def test_up_with_faults_merges_exactly_the_truth(embedded):
     assert audit.returncode == 0, audit.stdout + audit.stderr
     simulator_log = (home / "logs" / "simulator.log").read_text()
     assert "'disconnects': 0" not in simulator_log and "'dropped': 0" not in simulator_log
+
+    for step in (["export", "--once"], ["transform"]):
+        done = run_kstore(*step, env=env, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+    query = run_kstore("query", "select count(*) as n from raw_trades", "--format", "csv",
+                       env=env)
+    assert query.returncode == 0, query.stdout + query.stderr
+    port = json.loads((home / "topology.json").read_text())["clusters"]["production"]["port"]
+    with psycopg.connect(f"host=127.0.0.1 port={port} dbname=production user=postgres") as conn:
+        trades = conn.execute("select count(*) from kstore.trades").fetchone()[0]
+    assert trades > 0 and query.stdout.split() == ["n", str(trades)], \
+        "the lake holds exactly production's trades, though the hour has not ended"

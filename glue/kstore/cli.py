@@ -162,7 +162,7 @@ def _status(settings: Settings, args) -> int:
         lag = "?" if row["lag_s"] is None else f"{row['lag_s']:.1f}s"
         print(f"dedup {row['gatherer']}/{row['table']:<20} lag {lag:>8}  merged "
               f"{row['rows_merged']:>10}  duplicates {row['duplicate_rate']:.1%}  "
-              f"{row['last_error'] or ''}")
+              f"{'stopped ' if row['capture_stopped_at'] else ''}{row['last_error'] or ''}")
     return 0
 
 

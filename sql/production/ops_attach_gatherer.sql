@@ -2,7 +2,8 @@
 -- postgres_fdw server per gatherer database (ts, rel), user mappings to the gatherer's
 -- read-only role for kstore_dedup and the migrating role, the schema gatherer_<id> holding its
 -- foreign tables (re-imported, so a schema change on the gatherer is picked up), the two
--- transaction horizons, and a dedup cursor per table. Called by `kstore migrate` from settings.
+-- transaction horizons and the capture state, and a dedup cursor per table. Called by
+-- `kstore migrate` from settings.
 
 create or replace function ops.attach_gatherer(
     gatherer_id text, ts_host text, ts_port integer, ts_dbname text,
@@ -44,6 +45,11 @@ begin
             'ops', 'xact_horizon'
         );
     end loop;
+    execute format(
+        'create foreign table %I.ts_capture_state (stopped_at timestamptz, stopped_xid xid8) '
+        'server %I options (schema_name %L, table_name %L)',
+        local_schema, format('kstore_%s_ts', gatherer_id), 'ops', 'capture_state'
+    );
     execute format('grant usage on schema %I to kstore_dedup', local_schema);
     execute format('grant select on all tables in schema %I to kstore_dedup', local_schema);
     insert into ops.dedup_cursors (gatherer_id, table_name)

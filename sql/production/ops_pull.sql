@@ -7,7 +7,9 @@
 -- already in production (another gatherer's copy) are skipped by `on conflict`. Running a
 -- pull twice is a no-op. Bounds are passed as parameters, so postgres_fdw sends them remote.
 -- A horizon behind the cursor (the gatherer's transaction ids went back) is an error, never a
--- silent jump of the cursor over rows.
+-- silent jump of the cursor over rows. A time-series pull that catches up also records whether
+-- the gatherer's newest capture run had stopped with all its rows below the horizon
+-- (source_stopped_at; decision 0015), read in that same snapshot.
 
 create or replace function ops.pull(gatherer_id text, table_name text, page_size integer)
 returns table (rows_read bigint, rows_inserted bigint, next_xid xid8, caught_up boolean)
@@ -21,6 +23,8 @@ declare
     last_xid xid8;
     found bigint;
     newest timestamptz;
+    stopped_at timestamptz;
+    stopped_xid xid8;
     sort_setting text := current_setting('enable_sort');
 begin
     if not table_name = any(ops.pulled_tables()) then
@@ -28,6 +32,10 @@ begin
     end if;
     execute format('select horizon from %I.%I', source_schema,
         case when reference then 'rel_xact_horizon' else 'ts_xact_horizon' end) into horizon;
+    if not reference then
+        execute format('select stopped_at, stopped_xid from %I.ts_capture_state', source_schema)
+        into stopped_at, stopped_xid;
+    end if;
     select c.next_xid into start_xid from ops.dedup_cursors as c
     where c.gatherer_id = pull.gatherer_id and c.table_name = pull.table_name for update;
     if start_xid is null then
@@ -63,6 +71,7 @@ begin
         rows_skipped = c.rows_skipped + pull.rows_read - pull.rows_inserted,
         watermark = greatest(c.watermark, coalesce(newest, c.watermark)),
         caught_up = pull.caught_up,
+        source_stopped_at = case when pull.caught_up and stopped_xid < horizon then stopped_at end,
         last_pull_at = now(),
         last_error = null
     where c.gatherer_id = pull.gatherer_id and c.table_name = pull.table_name;

@@ -3,7 +3,9 @@
 Wiring: registry (REST → rel) decides which order books to subscribe; one WebSocket connection
 feeds the stream (sequence checks, rows, quarantine); writers commit the rows to `ts`; gaps go
 to feed_gaps; REST books are polled on a budget. On SIGTERM/SIGINT or at the end of --duration
-it stops reading, flushes every buffer, commits and returns: no received frame is lost.
+it stops reading, flushes every buffer, commits and returns: no received frame is lost. The
+run's start and clean stop are rows in `ts` (gatherer.runs), which let the exporter close the
+current window once every gatherer has stopped and been merged.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 import psycopg
 
 from kstore import topology
+from kstore.gatherer import runs
 from kstore.gatherer.connection import Connection
 from kstore.gatherer.gaps import GapLog
 from kstore.gatherer.registry import Registry
@@ -44,7 +47,7 @@ class Gatherer:
                                 f"{', '.join(settings.gatherers)})")
         g = settings.gather
         self.settings, self.gatherer_id = settings, gatherer_id
-        ts_dsn = _dsn(settings, f"{gatherer_id}_ts")
+        ts_dsn = self.ts_dsn = _dsn(settings, f"{gatherer_id}_ts")
         self.writers = Writers(ts_dsn, g.batch_rows, g.batch_delay, g.pool_size,
                                g.queue_warn_rows, gatherer_id=gatherer_id)
         self.gaps = GapLog(ts_dsn, gatherer_id)
@@ -63,6 +66,7 @@ class Gatherer:
         _on_signals(stop)
         await self.writers.start()
         await self.gaps.start()
+        run_id = await runs.begin(self.ts_dsn)
         helpers: list[asyncio.Task] = []
         try:
             await self.registry.load()
@@ -79,6 +83,7 @@ class Gatherer:
                 task.cancel()
             await asyncio.gather(*helpers, *self.tasks, return_exceptions=True)
             await self.writers.close()
+            await runs.stop(self.ts_dsn, run_id)  # every row of the run is committed by now
             await self.gaps.close()
             await self.rest.close()
         return self.summary()

@@ -4,7 +4,8 @@ One cycle, per dataset (windows.RAW, or any relation through `export_windows`):
 1. find windows that changed since they were exported (manifest.mark_changed_rows: the rows
    that reached production since the last look, by transaction id) and mark them unverified;
 2. plan the windows between the manifest's newest window and `closed_until` (the close rule,
-   manifest.closed_until: every live gatherer caught up past the window's end + close_after);
+   manifest.closed_until: every live gatherer caught up past the window's end + close_after,
+   or every live gatherer stopped and merged: then the current window closes too);
 3. export every closed, unverified window: DuckDB (production attached read-only as
    kstore_exporter) reads the UTC day once into a temp table, sorted, and writes one zstd
    Parquet object per window, rows in a total order (market, time, key): the same rows give
@@ -165,13 +166,17 @@ class Exporter:
 
     def closed_until(self, dataset: Dataset) -> datetime | None:
         """The close rule for the dataset's table; for anything that is not a deduplicated
-        table (dbt models), the earliest close of the four time-series tables."""
+        table (dbt models), the earliest close of the four time-series tables. A final close
+        (every gatherer stopped and merged) takes in the window holding its bound."""
         close_after = timedelta(seconds=self.settings.lake.close_after)
         tables = [dataset.manifest_name] if dataset.manifest_name in (
             *DEDUPLICATED, "series", "events", "markets") else list(DEDUPLICATED)
-        bounds = [manifest.closed_until(self.pg, table, close_after, self.dead_after)
+        closes = [manifest.closed_until(self.pg, table, close_after, self.dead_after)
                   for table in tables]
-        return None if None in bounds else min(bounds)
+        if None in closes:
+            return None
+        until = min(close.until for close in closes)
+        return dataset.ceil(until) if all(close.final for close in closes) else until
 
     def export(self, dataset: Dataset, closed_until: datetime | None = None,
                reexport_from: datetime | None = None,

@@ -6,7 +6,8 @@
   reads only verified rows.
 - ops.export_cursors: per table, the transaction-id horizon below which every production row
   has been looked at for changes to exported windows (V0023).
-- ops.dedup_cursors: when each gatherer was last caught up, which decides when a window closes.
+- ops.dedup_cursors: when each gatherer was last caught up, and whether its capture stopped,
+  which decides when a window closes.
 
 Times are UTC (the session time zone is pinned); windows are aligned with date_bin on
 2000-01-01 UTC, the same grid as windows.Dataset.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import psycopg
 from psycopg import sql
@@ -76,40 +78,58 @@ CLOSE_BOUND = """
 with cursors as (
     select
         c.table_name,
+        c.source_stopped_at,
         case when c.caught_up then c.last_pull_at
             else greatest(c.watermark, timestamptz '1970-01-01 00:00+00') end as caught_up_at,
         max(c.last_pull_at) over (partition by c.gatherer_id) as gatherer_seen,
         max(c.last_pull_at) over () as freshest
     from ops.dedup_cursors as c
+),
+live as (
+    select * from cursors
+    where table_name = %(table)s and gatherer_seen >= freshest - %(dead_after)s
 )
 select
     now(),
-    count(*) filter (where table_name = %(table)s),
-    min(caught_up_at) filter (
-        where table_name = %(table)s and gatherer_seen >= freshest - %(dead_after)s
-    )
-from cursors
+    (select count(*) from cursors where table_name = %(table)s),
+    (select count(*) from live),
+    (select min(caught_up_at) from live where source_stopped_at is null),
+    (select max(source_stopped_at) from live)
 """
 
 
+class Close(NamedTuple):
+    """Windows ending at or before `until` are closed. `final`: every live gatherer has stopped
+    and is merged, so no row can arrive until one starts again, and the window holding `until`
+    is closed as well (decision 0015)."""
+
+    until: datetime
+    final: bool = False
+
+
 def closed_until(conn: psycopg.Connection, table: str, close_after: timedelta,
-                 dead_after: timedelta) -> datetime | None:
-    """The end of the newest window of `table` that no merged row can still fall into.
+                 dead_after: timedelta) -> Close | None:
+    """Where `table` is closed: no merged row can still fall before it.
 
     A gatherer is live while its newest pull (any table) is within dead_after of the newest pull
-    of any gatherer; a gatherer with no pull at all is not live. A live gatherer has all its rows
-    up to its caught-up time merged: the time of its last pull if that pull found less than a
-    page, else the receive time of its newest merged row. The bound is the earliest of those,
-    minus close_after (clock skew, commit delay). Rows a dead gatherer delivers later re-open
+    of any gatherer; a gatherer with no pull at all is not live. A live gatherer that captures
+    has all its rows up to its caught-up time merged: the time of its last pull if that pull
+    found less than a page, else the receive time of its newest merged row. The bound is the
+    earliest of those, minus close_after (clock skew, commit delay). A live gatherer whose
+    capture run stopped and is merged (source_stopped_at) holds nothing back; when every live
+    one has, the close is final, from the latest stop (or the wall clock) plus close_after.
+    Rows a dead gatherer delivers later, or a restarted one adds to a closed window, re-open
     their windows (mark_changed_rows). A table without any dedup cursor is not fed by the
     deduplicator (loaded directly): wall clock minus close_after. None: nothing closed yet."""
-    now, cursors, caught_up_at = conn.execute(
+    now, cursors, live, capturing, stopped = conn.execute(
         CLOSE_BOUND, {"table": table, "dead_after": dead_after}).fetchone()
     if cursors == 0:
-        return now - close_after
-    if caught_up_at is None:
+        return Close(now - close_after)
+    if live == 0:
         return None
-    return min(caught_up_at, now) - close_after
+    if capturing is not None:
+        return Close(min(capturing, now) - close_after)
+    return Close(max(stopped + close_after, now - close_after), final=True)
 
 
 def frontier(conn: psycopg.Connection, name: str) -> datetime | None:

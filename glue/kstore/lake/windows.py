@@ -68,6 +68,11 @@ class Dataset:
             return moment.replace(minute=0, second=0, microsecond=0)
         return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
+    def ceil(self, moment: datetime) -> datetime:
+        """The end of the window holding `moment` (`moment` itself when it is a window edge)."""
+        start = self.floor(moment)
+        return start if start == moment else start + self.step
+
     def key(self, start: datetime) -> str:
         start = start.astimezone(UTC)
         folder = f"{self.prefix.rstrip('/')}/date={start:%Y-%m-%d}/"

@@ -1,13 +1,14 @@
 -- Roles in a gatherer's time-series database (DESIGN §7): the writer inserts rows (the four
--- time-series tables: timeseries/test_writer.sql), quarantines bad frames and records feed gaps,
--- and touches nothing in ops; the reader (postgres_fdw mapping) only reads; kstore_dedup_ack
--- only moves ops.dedup_ack; kstore_maintainer reads the watermarks and runs ops.maintain()
--- (timeseries/test_ops_maintain.sql). The roles themselves: gatherer/test_roles.sql.
--- Privileges are checked as granted and as behaviour. default_transaction_read_only applies at
--- login, so under `set role` the reader's refusals come from its privileges.
+-- time-series tables: timeseries/test_writer.sql), quarantines bad frames, records feed gaps and
+-- its capture runs, and touches nothing else in ops; the reader (postgres_fdw mapping) only
+-- reads; kstore_dedup_ack only moves ops.dedup_ack; kstore_maintainer reads the watermarks and
+-- runs ops.maintain() (timeseries/test_ops_maintain.sql). The roles themselves:
+-- gatherer/test_roles.sql. Privileges are checked as granted and as behaviour.
+-- default_transaction_read_only applies at login, so under `set role` the reader's refusals come
+-- from its privileges.
 
 begin;
-select plan(25);
+select plan(27);
 
 -- ---------------------------------------------------------------- granted privileges
 
@@ -20,9 +21,10 @@ select results_eq(
             ('kstore.orderbook_snapshots', 'INSERT,SELECT'),
             ('kstore.quarantine', 'INSERT,SELECT'),
             ('kstore.tickers', 'INSERT,SELECT'),
-            ('kstore.trades', 'INSERT,SELECT')
+            ('kstore.trades', 'INSERT,SELECT'),
+            ('ops.capture_runs', 'INSERT,SELECT,UPDATE')
     $$,
-    'writer: insert and select on its tables, update only on feed_gaps, nothing in ops'
+    'writer: insert and select on its tables, update only on feed_gaps; its runs in ops'
 );
 
 select results_eq(
@@ -35,10 +37,11 @@ select results_eq(
             ('kstore.quarantine', 'SELECT'),
             ('kstore.tickers', 'SELECT'),
             ('kstore.trades', 'SELECT'),
+            ('ops.capture_state', 'SELECT'),
             ('ops.dedup_ack', 'SELECT'),
             ('ops.xact_horizon', 'SELECT')
     $$,
-    'reader: select only, on the data tables, ops.dedup_ack and ops.xact_horizon'
+    'reader: select only, on the data tables, ops.dedup_ack, the horizon and capture state'
 );
 
 select results_eq(
@@ -82,6 +85,13 @@ select lives_ok(
 select lives_ok(
     $$update kstore.feed_gaps set recovered_at = now(), recovery = 'snapshot'$$,
     'writer marks a feed gap recovered'
+);
+select lives_ok(
+    $$insert into ops.capture_runs default values$$, 'writer records the start of a capture run'
+);
+select lives_ok(
+    $$update ops.capture_runs set stopped_at = now(), stopped_xid = pg_current_xact_id()$$,
+    'writer records the stop of its capture run'
 );
 select throws_ok(
     $$delete from kstore.quarantine$$, '42501', null, 'writer cannot delete quarantined frames'

@@ -14,7 +14,8 @@ select results_eq(
             (10, 'grants'),
             (11, 'table_policies'),
             (12, 'xact_ids'),
-            (13, 'dedup_ack_xid')
+            (13, 'dedup_ack_xid'),
+            (14, 'capture_runs')
     $$,
     'every later migration file of migrations/gatherer_ts/ is recorded once, in version order'
 );

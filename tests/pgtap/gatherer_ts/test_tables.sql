@@ -1,11 +1,12 @@
 -- Tables of a gatherer's time-series database: exactly the declared tables (the four time-series
 -- tables: timeseries/test_tables.sql, without production's merged_at), and the gatherer's own,
 -- every column with its exact type, nullability and default: feed_gaps and quarantine keyed by
--- generated identities, and ops.dedup_ack, the deduplicator's acknowledgements (acked_xid, the
--- transaction horizon below which every row is merged; acked_through, for display).
+-- generated identities, ops.dedup_ack, the deduplicator's acknowledgements (acked_xid, the
+-- transaction horizon below which every row is merged; acked_through, for display), and
+-- ops.capture_runs, the gatherer process's runs (started, stopped, by which transaction).
 
 begin;
-select plan(7);
+select plan(8);
 
 -- ---------------------------------------------------------------- the set of tables
 
@@ -19,7 +20,10 @@ select set_eq(
 
 select set_eq(
     $$select * from tap.tables_in('ops')$$,
-    array['storage', 'timeseries', 'table_policies', 'schema_migrations', 'dedup_ack'],
+    array[
+        'storage', 'timeseries', 'table_policies', 'schema_migrations', 'dedup_ack',
+        'capture_runs'
+    ],
     'ops holds exactly the control tables of a time-series database'
 );
 
@@ -81,6 +85,18 @@ select results_eq(
             ('acked_xid', 'xid8', false, null)
     $$,
     'ops.dedup_ack: columns'
+);
+
+select results_eq(
+    $$select * from tap.columns_of('ops.capture_runs')$$,
+    $$
+        values
+            ('run_id', 'bigint', true, null),
+            ('started_at', 'timestamp with time zone', true, 'now()'),
+            ('stopped_at', 'timestamp with time zone', false, null),
+            ('stopped_xid', 'xid8', false, null)
+    $$,
+    'ops.capture_runs: columns'
 );
 
 select is_empty(

@@ -10,7 +10,7 @@
 -- and running a pull again is a no-op.
 
 begin;
-select plan(16);
+select plan(19);
 
 select results_eq(
     $$
@@ -76,6 +76,8 @@ select throws_ok(
 create schema gatherer_tap;
 create table gatherer_tap.ts_xact_horizon (horizon xid8 not null);
 create table gatherer_tap.rel_xact_horizon (horizon xid8 not null);
+create table gatherer_tap.ts_capture_state (stopped_at timestamptz, stopped_xid xid8);
+insert into gatherer_tap.ts_capture_state values (null, null);
 create table gatherer_tap.trades (like kstore.trades including defaults);
 alter table gatherer_tap.trades drop column merged_at;
 create table gatherer_tap.markets (like kstore.markets including defaults);
@@ -163,6 +165,57 @@ select results_eq(
     $$,
     $$values (6::bigint, 5::bigint, 1::bigint, 5::bigint)$$,
     'a row production already has is counted as skipped, never a second row'
+);
+
+reset role;
+
+-- ---------------------------------------------------------------- a stopped gatherer
+
+-- One pull of tap's trades (it catches up), then the cursor's source_stopped_at.
+create function tap.pull_stopped() returns timestamptz
+language plpgsql as $$
+begin
+    perform ops.pull('tap', 'trades', 10);
+    return (
+        select c.source_stopped_at from ops.dedup_cursors as c
+        where c.gatherer_id = 'tap' and c.table_name = 'trades'
+    );
+end
+$$;
+grant usage on schema tap to kstore_dedup;
+
+-- Its capture run stopped in transaction 5004: still above the horizon 5003.
+update gatherer_tap.ts_capture_state set
+    stopped_at = '2030-01-02 01:00+00', stopped_xid = '5004';
+
+set local role kstore_dedup;
+
+select is(
+    tap.pull_stopped(), null::timestamptz,
+    'a stop the horizon has not passed yet is not recorded: rows of the run may still be unseen'
+);
+
+reset role;
+
+update gatherer_tap.ts_xact_horizon set horizon = '5005';
+
+set local role kstore_dedup;
+
+select is(
+    tap.pull_stopped(), '2030-01-02 01:00+00'::timestamptz,
+    'caught up with a run that stopped below the horizon: source_stopped_at records the stop'
+);
+
+reset role;
+
+-- The gatherer starts again: its newest run is open.
+update gatherer_tap.ts_capture_state set stopped_at = null, stopped_xid = null;
+
+set local role kstore_dedup;
+
+select is(
+    tap.pull_stopped(), null::timestamptz,
+    'a gatherer capturing again clears source_stopped_at at its next pull'
 );
 
 reset role;

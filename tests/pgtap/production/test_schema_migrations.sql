@@ -25,7 +25,8 @@ select results_eq(
             (20, 'dedup_cursors_xid'),
             (21, 'postgres_fdw'),
             (22, 'transform_role'),
-            (23, 'export_cursors')
+            (23, 'export_cursors'),
+            (24, 'dedup_cursors_source_stopped')
     $$,
     'every later migration file of migrations/production/ is recorded once, in version order'
 );

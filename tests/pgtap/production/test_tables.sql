@@ -149,7 +149,8 @@ select results_eq(
             ('last_error', 'text', false, null),
             ('next_xid', 'xid8', true, '''0''::xid8'),
             ('caught_up', 'boolean', true, 'false'),
-            ('rows_skipped', 'bigint', true, '0')
+            ('rows_skipped', 'bigint', true, '0'),
+            ('source_stopped_at', 'timestamp with time zone', false, null)
     $$,
     'ops.dedup_cursors: columns'
 );
