@@ -1,15 +1,17 @@
 """`kstore bench export`: production → verified Parquet, against streaming the same rows out.
 
-One throw-away cluster (plain path), one migrated production database, N trades generated in
-SQL over D UTC days (a few hundred markets, prices with 4 decimals, sizes with 2, random trade
-ids). Measured in the same run:
-- baseline: `COPY (select <the exported columns> from kstore.trades) TO STDOUT (FORMAT binary)`
+One throw-away cluster (plain path), one migrated production database, N trades and M
+order-book deltas generated in SQL over D UTC days (a few hundred markets, a few busy; trade
+prices with 4 decimals, delta prices in cents; random trade ids). Measured in the same run, per
+table:
+- baseline: `COPY (select <the exported columns> from kstore.<table>) TO STDOUT (FORMAT binary)`
   through psycopg, bytes discarded: what merely reading the rows out of production costs;
 - export to a file:// lake and to S3 (a local moto server): every hourly window written,
   read back, checksummed and marked verified (Exporter.export), as rows/s and as a ratio to
-  the baseline (target >= 1M rows/s);
+  the baseline (target >= 1M rows/s), with the CPU seconds the whole machine spent (from
+  /proc/stat: PostgreSQL, DuckDB and Python together);
 - Parquet bytes per row against production's heap + index bytes per row (pg_total_relation_size
-  of the table's partitions), target >= 20x smaller;
+  of the table's partitions), target >= 20x smaller, and the Parquet bytes of each column;
 - a 1-minute OHLCV query over raw_trades for the busiest market on one day (kstore query's
   views), the median of --runs runs after one warm-up (target < 100 ms).
 """
@@ -17,6 +19,7 @@ ids). Measured in the same run:
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -30,13 +33,14 @@ from kstore.lake import query
 from kstore.lake.destination import open_lake
 from kstore.lake.export import EXPORTER, Exporter
 from kstore.lake.manifest import columns
-from kstore.lake.testing import S3Server, add_trades
+from kstore.lake.testing import S3Server, add_deltas, add_trades
 from kstore.lake.windows import RAW
 from kstore.pgcluster import find_pg_bin
 from kstore.settings import Settings
 from kstore.testing import ScratchServer
 
-TRADES = RAW[0]
+TRADES, DELTAS = RAW[0], RAW[1]
+TABLES = {TRADES.name: add_trades, DELTAS.name: add_deltas}
 START = datetime(2025, 1, 6, tzinfo=timezone.utc)
 CANDLES = """
 select time_bucket(interval 1 minute, ts) as minute, arg_min(yes_price, ts) as open,
@@ -51,6 +55,8 @@ group by minute order by minute
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `kstore bench export` (the CLI adds them to its subcommand)."""
     parser.add_argument("--rows", type=int, default=1_200_000, help="trades to generate")
+    parser.add_argument("--deltas", type=int, default=1_200_000,
+                        help="order-book deltas to generate (0: trades only)")
     parser.add_argument("--days", type=int, default=2, help="UTC days they spread over")
     parser.add_argument("--markets", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3,
@@ -59,50 +65,72 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-s3", action="store_true", help="skip the S3 (moto) export")
 
 
-def load(db, rows: int, days: int, markets: int) -> None:
+def load(db, table: str, rows: int, days: int, markets: int) -> None:
     with psycopg.connect(db.dsn, autocommit=True) as conn:
         step, span = max(1, rows // (days * 4)), timedelta(days=days)
         for first in range(0, rows, step):  # in slices: one huge statement swaps a small box
-            add_trades(conn, START, span, min(step, rows - first), markets=markets)
-        conn.execute("vacuum analyze kstore.trades")
+            TABLES[table](conn, START, span, min(step, rows - first), markets=markets)
+        conn.execute(sql.SQL("vacuum analyze {}").format(sql.Identifier("kstore", table)))
         conn.execute("checkpoint")
 
 
-def baseline(db) -> tuple[int, float]:
-    """Rows and seconds of a binary COPY TO STDOUT of the exported columns, bytes discarded."""
+def busy_cpu_seconds() -> float | None:
+    """CPU seconds the whole machine has spent busy since boot (None without /proc/stat)."""
+    try:
+        with open("/proc/stat") as stat:
+            ticks = [int(value) for value in stat.readline().split()[1:]]
+    except OSError:
+        return None
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(work) -> tuple[float, float | None]:
+    """Wall seconds and machine CPU seconds of work()."""
+    cpu, started = busy_cpu_seconds(), time.perf_counter()
+    work()
+    seconds, after = time.perf_counter() - started, busy_cpu_seconds()
+    return seconds, None if cpu is None or after is None else after - cpu
+
+
+def baseline(db, table: str) -> tuple[int, float, float | None]:
+    """Rows, seconds and CPU seconds of a binary COPY TO STDOUT of the exported columns."""
+    relation = f"kstore.{table}"
     with psycopg.connect(db.dsn_as(EXPORTER)) as conn:
-        names = [name for name, _ in columns(conn, TRADES.relation)]
-        statement = sql.SQL("copy (select {} from kstore.trades) to stdout (format binary)").format(
-            sql.SQL(", ").join(map(sql.Identifier, names)))
-        started = time.perf_counter()
-        with conn.cursor().copy(statement) as stream:
-            for _ in stream:  # every block of bytes, dropped
-                pass
-        seconds = time.perf_counter() - started
+        names = [name for name, _ in columns(conn, relation)]
+        statement = sql.SQL("copy (select {} from {}) to stdout (format binary)").format(
+            sql.SQL(", ").join(map(sql.Identifier, names)), sql.Identifier("kstore", table))
+
+        def stream():
+            with conn.cursor().copy(statement) as blocks:
+                for _ in blocks:  # every block of bytes, dropped
+                    pass
+        seconds, cpu = timed(stream)
     with psycopg.connect(db.dsn) as conn:
-        rows = conn.execute("select count(*) from kstore.trades").fetchone()[0]
-    return rows, seconds
+        rows = conn.execute(sql.SQL("select count(*) from {}").format(
+            sql.Identifier("kstore", table))).fetchone()[0]
+    return rows, seconds, cpu
 
 
-def export_once(settings: Settings, db, days: int) -> tuple[float, int, int]:
-    """Seconds for exporting every window, the rows verified, the Parquet bytes; the manifest
-    and cursor are cleared first so every window is exported."""
+def export_once(settings: Settings, db, dataset, days: int) -> tuple[float, float | None, int]:
+    """Seconds and CPU seconds for exporting every window of `dataset`, and the Parquet bytes;
+    the manifest and cursors are cleared first so every window is exported."""
     with psycopg.connect(db.dsn, autocommit=True) as conn:
         conn.execute("delete from ops.export_manifest; delete from ops.export_cursors")
+    reports = []
     with Exporter(settings, progress=False) as exporter:
-        started = time.perf_counter()
-        report = exporter.export(TRADES, closed_until=START + timedelta(days=days))
-        seconds = time.perf_counter() - started
+        seconds, cpu = timed(lambda: reports.append(exporter.export(
+            dataset, closed_until=START + timedelta(days=days))))
+    report = reports[0]
     if report.failed or report.verified != 24 * days:
         raise RuntimeError(f"export did not verify every window: {report.line()}")
-    return seconds, report.rows, report.bytes
+    return seconds, cpu, report.bytes
 
 
-def heap_and_indexes(db) -> int:
+def heap_and_indexes(db, table: str) -> int:
     with psycopg.connect(db.dsn) as conn:
         return conn.execute(
             "select sum(pg_total_relation_size(inhrelid)) from pg_inherits"
-            " where inhparent = 'kstore.trades'::regclass").fetchone()[0] or 0
+            " where inhparent = %s::regclass", [f"kstore.{table}"]).fetchone()[0] or 0
 
 
 def candle_latency(settings: Settings, db, runs: int) -> tuple[float, str, int]:
@@ -122,37 +150,40 @@ def candle_latency(settings: Settings, db, runs: int) -> tuple[float, str, int]:
     return statistics.median(timings), market, trades
 
 
-def report_rates(runs: dict[str, list[float]], rows: int) -> None:
-    """Median rows/s per path, and the median (range) of export/baseline within each run."""
-    print(f"\n{'path':<34} {'median s':>9} {'rows/s':>12} {'/COPY (range over runs)':>26}")
-    for label, seconds in runs.items():
-        ratios = sorted(base / mine for base, mine in zip(runs["baseline"], seconds))
-        name = "COPY TO STDOUT (binary, baseline)" if label == "baseline" else \
-            f"export + verify, {label}"
-        print(f"{name:<34} {statistics.median(seconds):>9.2f} "
-              f"{rows / statistics.median(seconds):>12,.0f} "
-              f"{statistics.median(ratios):>10.2f}x ({ratios[0]:.2f}-{ratios[-1]:.2f}x)")
-    print(f"target: export + verify >= 1,000,000 rows/s; {len(runs['baseline'])} interleaved "
-          "run(s)")
+@dataclass
+class Table:
+    """What was measured for one table: wall and CPU seconds per path ("baseline", "file://",
+    "s3 (moto)"), one list entry per run; sizes; Parquet bytes per column."""
+
+    rows: int = 0
+    seconds: dict[str, list[float]] = field(default_factory=dict)
+    cpu: dict[str, list[float]] = field(default_factory=dict)
+    parquet_bytes: int = 0
+    heap_bytes: int = 0
+    columns: list[tuple[str, int]] = field(default_factory=list)
+
+    def add(self, path: str, seconds: float, cpu: float | None) -> None:
+        self.seconds.setdefault(path, []).append(seconds)
+        if cpu is not None:
+            self.cpu.setdefault(path, []).append(cpu)
 
 
 @dataclass
 class Measured:
-    rows: int = 0
-    runs: dict[str, list[float]] = field(default_factory=dict)
-    parquet_bytes: int = 0
-    heap_bytes: int = 0
+    tables: dict[str, Table] = field(default_factory=dict)
     latencies: dict[str, tuple[float, str, int]] = field(default_factory=dict)
-    columns: list[tuple[str, int]] = field(default_factory=list)
 
 
 def measure(server: ScratchServer, s3: S3Server | None, args: argparse.Namespace) -> Measured:
     """Everything on `server` (and `s3`); the file:// lake lives under the server's root."""
     db = server.database("production")
-    started = time.perf_counter()
-    load(db, args.rows, args.days, args.markets)
-    print(f"generated {args.rows:,} trades over {args.days} day(s), {args.markets} markets "
-          f"in {time.perf_counter() - started:.0f} s")
+    wanted = {TRADES.name: args.rows, DELTAS.name: args.deltas}
+    datasets = {dataset.name: dataset for dataset in (TRADES, DELTAS) if wanted[dataset.name]}
+    for table in datasets:
+        started = time.perf_counter()
+        load(db, table, wanted[table], args.days, args.markets)
+        print(f"generated {wanted[table]:,} {table} over {args.days} day(s), {args.markets} "
+              f"markets in {time.perf_counter() - started:.0f} s")
     lakes = {"file://": {"url": f"file://{server.root / 'lake'}"}}
     if s3 is not None:
         lakes["s3 (moto)"] = s3.lake_settings("s3://kstore-bench/lake")
@@ -160,41 +191,72 @@ def measure(server: ScratchServer, s3: S3Server | None, args: argparse.Namespace
                for label, lake in lakes.items()}
     if s3 is not None:
         s3.create_bucket(targets["s3 (moto)"])
-    found = Measured(runs={"baseline": [], **{label: [] for label in targets}})
+    found = Measured({table: Table() for table in datasets})
     for _ in range(args.repeat):  # interleaved: machine drift hits every path alike
-        found.rows, seconds = baseline(db)
-        found.runs["baseline"].append(seconds)
-        for label, lake_settings in targets.items():
-            seconds, _, found.parquet_bytes = export_once(lake_settings, db, args.days)
-            found.runs[label].append(seconds)
-    found.heap_bytes = int(heap_and_indexes(db))
-    found.columns = column_bytes(targets["file://"])
-    found.latencies = {label: candle_latency(lake_settings, db, args.runs)
-                       for label, lake_settings in targets.items()}
+        for table, dataset in datasets.items():
+            measured = found.tables[table]
+            measured.rows, seconds, cpu = baseline(db, table)
+            measured.add("baseline", seconds, cpu)
+            for label, lake_settings in targets.items():
+                seconds, cpu, measured.parquet_bytes = export_once(lake_settings, db, dataset,
+                                                                   args.days)
+                measured.add(label, seconds, cpu)
+    for table, measured in found.tables.items():
+        measured.heap_bytes = int(heap_and_indexes(db, table))
+        measured.columns = column_bytes(targets["file://"], table)
+    if TRADES.name in datasets:
+        found.latencies = {label: candle_latency(lake_settings, db, args.runs)
+                           for label, lake_settings in targets.items()}
     return found
 
 
-def column_bytes(settings: Settings) -> list[tuple[str, int]]:
-    """Compressed bytes per column over every trades object of the lake, largest first."""
+def column_bytes(settings: Settings, table: str) -> list[tuple[str, int]]:
+    """Compressed bytes per column over every object of the table, largest first."""
     lake = open_lake(settings)
     con = lake.connect()
     return con.execute(
         "select path_in_schema, sum(total_compressed_size)::bigint from parquet_metadata(?)"
-        " group by 1 order by 2 desc", [lake.uri("raw/trades/**/*.parquet")]).fetchall()
+        " group by 1 order by 2 desc", [lake.uri(f"raw/{table}/**/*.parquet")]).fetchall()
+
+
+def report_rates(table: str, measured: Table) -> None:
+    """Per path: median seconds, rows/s, machine CPU seconds (and cores busy on average), and
+    the median (range) of baseline/export within each run."""
+    print(f"\n{table}: {'path':<34} {'median s':>9} {'rows/s':>11} {'CPU s':>6} {'cores':>5} "
+          f"{'/COPY (range)':>22}")
+    base = measured.seconds["baseline"]
+    for path, seconds in measured.seconds.items():
+        ratios = sorted(b / mine for b, mine in zip(base, seconds))
+        wall, cpu = statistics.median(seconds), measured.cpu.get(path)
+        cpu_text = f"{statistics.median(cpu):>6.2f} {statistics.median(cpu) / wall:>5.1f}" \
+            if cpu else f"{'?':>6} {'?':>5}"
+        name = "COPY TO STDOUT (binary, baseline)" if path == "baseline" else \
+            f"export + verify, {path}"
+        print(f"{'':<{len(table) + 2}}{name:<34} {wall:>9.2f} {measured.rows / wall:>11,.0f} "
+              f"{cpu_text} {statistics.median(ratios):>8.2f}x ({ratios[0]:.2f}-{ratios[-1]:.2f}x)")
 
 
 def report(found: Measured, args: argparse.Namespace) -> None:
-    report_rates(found.runs, found.rows)
-    per_row = found.parquet_bytes / found.rows, found.heap_bytes / found.rows
-    print(f"\nParquet {per_row[0]:.1f} B/row vs heap + indexes {per_row[1]:.1f} B/row: "
-          f"{per_row[1] / per_row[0]:.1f}x smaller (target >= 20x)")
-    print("Parquet B/row by column: " + ", ".join(
-        f"{name} {size / found.rows:.1f}" for name, size in found.columns[:6]))
+    for table, measured in found.tables.items():
+        report_rates(table, measured)
+    print(f"\ntarget: export + verify >= 1,000,000 rows/s; {args.repeat} interleaved run(s); "
+          f"this machine has {os.cpu_count()} CPU(s)")
+    total = {"rows": 0, "parquet": 0, "heap": 0}
+    for table, measured in found.tables.items():
+        parquet, heap = measured.parquet_bytes / measured.rows, measured.heap_bytes / measured.rows
+        total = {"rows": total["rows"] + measured.rows,
+                 "parquet": total["parquet"] + measured.parquet_bytes,
+                 "heap": total["heap"] + measured.heap_bytes}
+        print(f"{table}: Parquet {parquet:.1f} B/row vs heap + indexes {heap:.1f} B/row: "
+              f"{heap / parquet:.1f}x smaller; B/row by column: " + ", ".join(
+                  f"{name} {size / measured.rows:.1f}" for name, size in measured.columns[:6]))
+    if len(found.tables) > 1:
+        print(f"all {total['rows']:,} rows: {total['heap'] / total['parquet']:.1f}x smaller")
+    print("target: Parquet >= 20x smaller than heap + indexes")
     for label, (latency, market, trades) in found.latencies.items():
         print(f"1-minute candles from {label}, {market} on {START.date()} ({trades:,} trades): "
               f"median {latency:.1f} ms over {args.runs} runs (target < 100 ms)")
-    print(f"{found.rows:,} rows, {24 * args.days} hourly windows per export, every window "
-          "verified")
+    print(f"{24 * args.days} hourly windows per table and export, every window verified")
 
 
 def main(settings: Settings, args: argparse.Namespace) -> int:

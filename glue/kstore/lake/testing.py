@@ -86,6 +86,37 @@ def add_trades(conn: psycopg.Connection, start: datetime, span: timedelta, rows:
               "gatherer": gatherer})
 
 
+def add_deltas(conn: psycopg.Connection, start: datetime, span: timedelta, rows: int,
+               markets: int = 300) -> None:
+    """About `rows` order-book deltas at random times in [start, start + span) (exchange
+    milliseconds), over `markets` markets (a few busy, most quiet): prices in cents, sizes in
+    whole contracts (2 decimals), the connection metadata of the gatherer that won the merge.
+    Rare key collisions are skipped (`on conflict`), so the count can fall a little short."""
+    ensure_days(conn, "orderbook_deltas", start.date(), (start + span - timedelta(microseconds=1)
+                                                         - start.replace(hour=0, minute=0,
+                                                                         second=0,
+                                                                         microsecond=0)).days + 1)
+    conn.execute(
+        """
+        insert into kstore.orderbook_deltas (market_ticker, ts, side, price, delta,
+            use_yes_price, sid, seq, connection_id, sending_ts, received_at, gatherer_id)
+        select format('KXM%%s-25JAN01-T%%s', m %% 40, m), t,
+            case when random() < 0.5 then 'yes' else 'no' end, p,
+            (case when random() < 0.5 then -1 else 1 end) * (1 + floor(random() * random() * 500)),
+            false, 1 + m %% 4, n, 'c' || m %% 4, t + interval '2 ms',
+            t + (20 + random() * 60) * interval '1 ms', 'g' || 1 + m %% 3
+        from (
+            select
+                n,
+                date_trunc('milliseconds', %(start)s + random() * %(span)s) as t,
+                (random() * random() * %(markets)s)::int as m,
+                round((1 + random() * 98)::numeric) / 100 as p
+            from generate_series(1, %(rows)s) as n
+        ) as g
+        on conflict do nothing
+        """, {"start": start, "span": span, "rows": rows, "markets": markets})
+
+
 def add_tickers(conn: psycopg.Connection, start: datetime, span: timedelta, rows: int,
                 markets: int = 20) -> None:
     ensure_days(conn, "tickers", start.date(), max(1, span.days + 1))
