@@ -8,8 +8,8 @@
 -- pull twice is a no-op. Bounds are passed as parameters, so postgres_fdw sends them remote.
 -- A horizon behind the cursor (the gatherer's transaction ids went back) is an error, never a
 -- silent jump of the cursor over rows. A time-series pull that catches up also records whether
--- the gatherer's newest capture run had stopped with all its rows below the horizon
--- (source_stopped_at; decision 0015), read in that same snapshot.
+-- the gatherer's newest capture run had stopped with all its rows below the horizon and none
+-- written after it (source_stopped_at; decision 0015), read in that same snapshot.
 
 create or replace function ops.pull(gatherer_id text, table_name text, page_size integer)
 returns table (rows_read bigint, rows_inserted bigint, next_xid xid8, caught_up boolean)
@@ -25,6 +25,7 @@ declare
     newest timestamptz;
     stopped_at timestamptz;
     stopped_xid xid8;
+    resumed boolean := false;
     sort_setting text := current_setting('enable_sort');
 begin
     if not table_name = any(ops.pulled_tables()) then
@@ -64,6 +65,11 @@ begin
     next_xid := case when caught_up then horizon else ops.xid_after(last_xid) end;
     execute ops.merge_statement(source_schema, table_name, cursor_column)
     into rows_read, rows_inserted, newest using start_xid, next_xid;
+    -- A row written after the stop means capture went on (a run whose start was not recorded).
+    if caught_up and stopped_xid < horizon then
+        execute format('select exists (select from %I.%I where %I > $1)',
+            source_schema, table_name, cursor_column) into resumed using stopped_xid;
+    end if;
     update ops.dedup_cursors as c set
         next_xid = pull.next_xid,
         rows_read = c.rows_read + pull.rows_read,
@@ -71,7 +77,9 @@ begin
         rows_skipped = c.rows_skipped + pull.rows_read - pull.rows_inserted,
         watermark = greatest(c.watermark, coalesce(newest, c.watermark)),
         caught_up = pull.caught_up,
-        source_stopped_at = case when pull.caught_up and stopped_xid < horizon then stopped_at end,
+        source_stopped_at = case
+            when pull.caught_up and stopped_xid < horizon and not resumed then stopped_at
+        end,
         last_pull_at = now(),
         last_error = null
     where c.gatherer_id = pull.gatherer_id and c.table_name = pull.table_name;

@@ -4,7 +4,9 @@ begin() records the start before anything is captured. stop() records the stop i
 transaction, and only after every buffered row is committed (Writers.close returned), so a stop
 the deduplicator sees (ops.capture_state, read in the same snapshot as the rows) comes with
 every row of the run visible. A crash leaves the run open, which closes no window early
-(decision 0015). Failing to record either end is logged and changes nothing else.
+(decision 0015). Failing to record either end is logged and changes nothing else: a run whose
+start went unrecorded still writes rows after the previous stop, and ops.pull believes no stop
+with rows after it.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ async def begin(dsn: str) -> int | None:
             cursor = await conn.execute(START)
             return (await cursor.fetchone())[0]
     except psycopg.Error as exc:
-        log.warning("gather: capture run not recorded (windows close only by time): %s",
+        log.warning("gather: start of the capture run not recorded: %s",
                     str(exc).strip().splitlines()[0])
         return None
 

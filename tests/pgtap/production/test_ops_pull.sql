@@ -10,7 +10,7 @@
 -- and running a pull again is a no-op.
 
 begin;
-select plan(19);
+select plan(20);
 
 select results_eq(
     $$
@@ -216,6 +216,28 @@ set local role kstore_dedup;
 select is(
     tap.pull_stopped(), null::timestamptz,
     'a gatherer capturing again clears source_stopped_at at its next pull'
+);
+
+reset role;
+
+-- Stopped again in transaction 5004, yet transaction 5005 wrote a trade after it (a run whose
+-- start went unrecorded): the gatherer is capturing.
+update gatherer_tap.ts_capture_state set
+    stopped_at = '2030-01-02 01:00+00', stopped_xid = '5004';
+update gatherer_tap.ts_xact_horizon set horizon = '5006';
+insert into gatherer_tap.trades (
+    trade_id, ts, market_ticker, yes_price, no_price, count, gatherer_id, received_at, xact_id
+)
+values (
+    'f0000000-0000-0000-0000-000000000009', '2030-01-02 01:00:05+00', 'KXTEST-1', 0.42, 0.58, 1,
+    'g1', '2030-01-02 01:00:05+00', '5005'
+);
+
+set local role kstore_dedup;
+
+select is(
+    tap.pull_stopped(), null::timestamptz,
+    'a row written after the stop means capture went on: not recorded as stopped'
 );
 
 reset role;
