@@ -59,13 +59,17 @@ def ensure_days(conn: psycopg.Connection, table: str, first: date, days: int) ->
                  [f"kstore.{table}", first, first + timedelta(days=days - 1)])
 
 
+def days_touched(start: datetime, span: timedelta) -> int:
+    """How many UTC days [start, start + span) touches."""
+    last = start + span - timedelta(microseconds=1)
+    return (last.date() - start.date()).days + 1
+
+
 def add_trades(conn: psycopg.Connection, start: datetime, span: timedelta, rows: int,
                markets: int = 300, gatherer: str = "g1") -> None:
     """`rows` trades spread at random over [start, start + span) and `markets` markets (a few
     busy, most quiet), exact prices (4 decimals) and sizes (2 decimals)."""
-    ensure_days(conn, "trades", start.date(), (start + span - timedelta(microseconds=1)
-                                               - start.replace(hour=0, minute=0, second=0,
-                                                               microsecond=0)).days + 1)
+    ensure_days(conn, "trades", start.date(), days_touched(start, span))
     conn.execute(
         """
         insert into kstore.trades (trade_id, ts, market_ticker, yes_price, no_price, count,
@@ -92,10 +96,7 @@ def add_deltas(conn: psycopg.Connection, start: datetime, span: timedelta, rows:
     milliseconds), over `markets` markets (a few busy, most quiet): prices in cents, sizes in
     whole contracts (2 decimals), the connection metadata of the gatherer that won the merge.
     Rare key collisions are skipped (`on conflict`), so the count can fall a little short."""
-    ensure_days(conn, "orderbook_deltas", start.date(), (start + span - timedelta(microseconds=1)
-                                                         - start.replace(hour=0, minute=0,
-                                                                         second=0,
-                                                                         microsecond=0)).days + 1)
+    ensure_days(conn, "orderbook_deltas", start.date(), days_touched(start, span))
     conn.execute(
         """
         insert into kstore.orderbook_deltas (market_ticker, ts, side, price, delta,
