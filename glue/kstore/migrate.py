@@ -24,9 +24,9 @@ from kstore.settings import Settings
 from kstore.topology import Database
 
 SQL_FOLDERS = {
-    "gatherer_ts": ("timeseries", "gatherer", "gatherer_ts"),
-    "gatherer_rel": ("reference", "gatherer"),
-    "production": ("timeseries", "reference", "production"),
+    "gatherer_ts": ("common", "timeseries", "gatherer", "gatherer_ts"),
+    "gatherer_rel": ("common", "reference", "gatherer", "gatherer_rel"),
+    "production": ("common", "timeseries", "reference", "production"),
 }
 TIMESERIES_KINDS = ("gatherer_ts", "production")
 FILE_NAME = re.compile(r"^V(\d{4})__([a-z0-9_]+)\.sql$")
@@ -65,6 +65,7 @@ class Plan:
             "\\set ON_ERROR_STOP 1",
             "set check_function_bodies = off;  -- definitions may refer to later files",
             f"select pg_advisory_lock({LOCK_KEY});",
+            f"select set_config('kstore.kind', '{self.database.kind}', false);",
             HISTORY_DDL,
         ]
         for migration in self.pending:

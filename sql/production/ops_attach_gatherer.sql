@@ -29,14 +29,18 @@ begin
     end loop;
     execute format('drop schema if exists %I cascade', local_schema);
     execute format('create schema %I', local_schema);
-    execute format(
-        'import foreign schema kstore limit to (trades, orderbook_deltas, orderbook_snapshots, '
-        'tickers, feed_gaps) from server %I into %I', 'kstore_' || gatherer_id || '_ts', local_schema
-    );
-    execute format(
-        'import foreign schema kstore limit to (series, events, markets) from server %I into %I',
-        'kstore_' || gatherer_id || '_rel', local_schema
-    );
+    -- The merged tables of each gatherer database, from the table catalog.
+    foreach kind in array array['ts', 'rel'] loop
+        execute format(
+            'import foreign schema kstore limit to (%s) from server %I into %I',
+            (
+                select string_agg(quote_ident(t.table_name), ', ' order by t.table_name)
+                from ops.tables as t
+                where 'gatherer_' || kind = any(t.homes) and t.merge is not null
+            ),
+            format('kstore_%s_%s', gatherer_id, kind), local_schema
+        );
+    end loop;
     foreach kind in array array['ts', 'rel'] loop
         execute format(
             'create foreign table %I.%I (horizon xid8) server %I '
@@ -92,11 +96,12 @@ begin
 end
 $$;
 
+-- ops.pulled_tables(): the tables ops.pull merges by cursor (the table catalog's merge = pull),
+-- time series first.
 create or replace function ops.pulled_tables()
 returns text[]
-language sql immutable as $$
-    select array[
-        'trades', 'orderbook_deltas', 'orderbook_snapshots', 'tickers',
-        'series', 'events', 'markets'
-    ]
+language sql stable as $$
+    select array_agg(t.table_name::text order by t.family = 'reference', t.table_name)
+    from ops.tables as t
+    where t.merge = 'pull'
 $$;

@@ -14,7 +14,8 @@ select results_eq(
             (4, 'events'),
             (5, 'markets'),
             (6, 'grants'),
-            (7, 'changed_xids')
+            (7, 'changed_xids'),
+            (8, 'table_catalog')
     $$,
     'every migration file of migrations/gatherer_rel/ is recorded once, in version order'
 );

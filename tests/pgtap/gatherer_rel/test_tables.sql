@@ -12,8 +12,8 @@ select set_eq(
 
 select set_eq(
     $$select * from tap.tables_in('ops')$$,
-    array['schema_migrations'],
-    'ops holds only the migration history'
+    array['schema_migrations', 'database', 'tables'],
+    'ops holds only the migration history and the table catalog'
 );
 
 select * from finish();  -- noqa: AM04

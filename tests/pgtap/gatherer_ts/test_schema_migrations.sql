@@ -15,7 +15,8 @@ select results_eq(
             (11, 'table_policies'),
             (12, 'xact_ids'),
             (13, 'dedup_ack_xid'),
-            (14, 'capture_runs')
+            (14, 'capture_runs'),
+            (15, 'table_catalog')
     $$,
     'every later migration file of migrations/gatherer_ts/ is recorded once, in version order'
 );

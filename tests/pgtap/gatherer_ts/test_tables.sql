@@ -22,7 +22,7 @@ select set_eq(
     $$select * from tap.tables_in('ops')$$,
     array[
         'storage', 'timeseries', 'table_policies', 'schema_migrations', 'dedup_ack',
-        'capture_runs'
+        'capture_runs', 'database', 'tables'
     ],
     'ops holds exactly the control tables of a time-series database'
 );

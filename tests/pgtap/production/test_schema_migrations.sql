@@ -26,7 +26,8 @@ select results_eq(
             (21, 'postgres_fdw'),
             (22, 'transform_role'),
             (23, 'export_cursors'),
-            (24, 'dedup_cursors_source_stopped')
+            (24, 'dedup_cursors_source_stopped'),
+            (25, 'table_catalog')
     $$,
     'every later migration file of migrations/production/ is recorded once, in version order'
 );

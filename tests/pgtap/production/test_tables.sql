@@ -24,7 +24,7 @@ select set_eq(
     $$select * from tap.tables_in('ops')$$,
     array[
         'storage', 'timeseries', 'table_policies', 'schema_migrations', 'dedup_cursors',
-        'export_manifest', 'export_cursors'
+        'export_manifest', 'export_cursors', 'database', 'tables'
     ],
     'ops holds exactly the control tables of production'
 );

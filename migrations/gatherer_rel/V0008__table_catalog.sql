@@ -1,0 +1,1 @@
+../gatherer_ts/V0015__table_catalog.sql
