@@ -1,21 +1,16 @@
 -- Storage policy of a gatherer's time-series database (DESIGN §1): a local buffer, so short
 -- retention (only ever of rows the deduplicator has merged), compression after one day.
--- Edit the values here; `kstore migrate` re-applies this file.
+-- Only what differs from the defaults is declared (decision 0017): chunks of one day (the
+-- column default), compression segmented and ordered as the primary key says
+-- (ops.compression_defaults), except trades, whose key leads with trade_id, unique per trade:
+-- segmented by market instead. Edit the values here; `kstore migrate` re-applies this file.
 
-insert into ops.table_policies as p (
-    table_name, chunk_interval, compress_after, compress_segmentby, compress_orderby, retain_for
-)
+insert into ops.table_policies as p (table_name, compress_after, compress_segmentby, retain_for)
 values
-('kstore.trades', '1 day', '1 day', 'market_ticker', 'ts desc, trade_id', '30 days'),
-(
-    'kstore.orderbook_deltas', '1 day', '1 day', 'market_ticker',
-    'ts desc, side, price, delta, dup_ordinal, key_scope', '7 days'
-),
-(
-    'kstore.orderbook_snapshots', '1 day', '1 day', 'market_ticker',
-    'captured_at desc, gatherer_id, source', '30 days'
-),
-('kstore.tickers', '1 day', '1 day', 'market_ticker', 'ts desc, fingerprint', '7 days')
+('kstore.trades', '1 day', 'market_ticker', '30 days'),
+('kstore.orderbook_deltas', '1 day', null, '7 days'),
+('kstore.orderbook_snapshots', '1 day', null, '30 days'),
+('kstore.tickers', '1 day', null, '7 days')
 on conflict (table_name) do update set
     chunk_interval = excluded.chunk_interval,
     compress_after = excluded.compress_after,

@@ -1,21 +1,17 @@
 -- Storage policy of production (DESIGN §1): the authoritative store. Trades and snapshots are
--- kept forever, deltas 90 days, tickers 30 days (only ever rows verified in the lake);
--- compression after 7 days. Edit the values here; `kstore migrate` re-applies this file.
+-- kept forever (null retention), deltas 90 days, tickers 30 days (only ever rows verified in
+-- the lake); compression after 7 days. Only what differs from the defaults is declared
+-- (decision 0017): chunks of one day (the column default), compression segmented and ordered
+-- as the primary key says (ops.compression_defaults), except trades, whose key leads with
+-- trade_id, unique per trade: segmented by market instead. Edit the values here; `kstore
+-- migrate` re-applies this file.
 
-insert into ops.table_policies as p (
-    table_name, chunk_interval, compress_after, compress_segmentby, compress_orderby, retain_for
-)
+insert into ops.table_policies as p (table_name, compress_after, compress_segmentby, retain_for)
 values
-('kstore.trades', '1 day', '7 days', 'market_ticker', 'ts desc, trade_id', null),
-(
-    'kstore.orderbook_deltas', '1 day', '7 days', 'market_ticker',
-    'ts desc, side, price, delta, dup_ordinal, key_scope', '90 days'
-),
-(
-    'kstore.orderbook_snapshots', '1 day', '7 days', 'market_ticker',
-    'captured_at desc, gatherer_id, source', null
-),
-('kstore.tickers', '1 day', '7 days', 'market_ticker', 'ts desc, fingerprint', '30 days')
+('kstore.trades', '7 days', 'market_ticker', null),
+('kstore.orderbook_deltas', '7 days', null, '90 days'),
+('kstore.orderbook_snapshots', '7 days', null, null),
+('kstore.tickers', '7 days', null, '30 days')
 on conflict (table_name) do update set
     chunk_interval = excluded.chunk_interval,
     compress_after = excluded.compress_after,

@@ -1,4 +1,5 @@
--- ops.apply_policies(): makes the storage match ops.table_policies. TimescaleDB: chunk
+-- ops.apply_policies(): makes the storage match ops.effective_policies (ops.table_policies,
+-- compression settings the policy leaves null derived from the primary key). TimescaleDB: chunk
 -- interval and compression settings (only when they differ, so re-running is a no-op).
 -- Plain: day partitions from yesterday to premake_days ahead. Returns the number of changes.
 
@@ -53,11 +54,11 @@ create or replace function ops.apply_timescaledb_policy(relation regclass)
 returns integer
 language plpgsql as $$
 declare
-    policy ops.table_policies;
+    policy ops.effective_policies;
     current_segmentby text;
     current_orderby text;
 begin
-    select * into policy from ops.table_policies where table_name = relation;
+    select * into policy from ops.effective_policies where table_name = relation;
     perform public.set_chunk_time_interval(relation, policy.chunk_interval);
     if policy.compress_after is null then
         return 0;
@@ -79,9 +80,75 @@ begin
 end
 $$;
 
+-- Whether two column lists are the same, spacing and case aside; '' (none) is null (none).
 create or replace function ops.same_column_list(a text, b text)
 returns boolean
 language sql immutable as $$
-    select lower(regexp_replace(a, '\s', '', 'g')) is not distinct from
-        lower(regexp_replace(b, '\s', '', 'g'))
+    select nullif(lower(regexp_replace(a, '\s', '', 'g')), '') is not distinct from
+        nullif(lower(regexp_replace(b, '\s', '', 'g')), '')
 $$;
+
+-- ops.compression_defaults(table, declared segmentby): the compression settings of a policy
+-- that leaves them null, derived from the primary key as TimescaleDB derives its own defaults
+-- from a unique index: segment by the key's leading column (none when that is the time
+-- column); order by the time column descending, then the key's other columns in key order,
+-- minus the segmentby columns, so each segment is stored in key order. A declared segmentby
+-- ('' is none) is kept, and the order follows it.
+create or replace function ops.compression_defaults(relation regclass, declared_segmentby text)
+returns table (segmentby text, orderby text)
+language sql stable as $$
+    with key_columns as (
+        -- names as text in the default collation, like the declared lists they meet
+        select a.attname::text collate "default" as column_name, k.position
+        from pg_index as i
+        cross join lateral unnest(i.indkey) with ordinality as k (attnum, position)
+        inner join pg_attribute as a on i.indrelid = a.attrelid and k.attnum = a.attnum
+        where i.indrelid = relation and i.indisprimary
+    ),
+
+    series as (
+        select
+            t.time_column::text collate "default" as time_column,
+            coalesce(
+                declared_segmentby,
+                (
+                    select quote_ident(k.column_name) from key_columns as k
+                    where k.position = 1 and k.column_name <> t.time_column
+                ),
+                ''
+            ) as segment_list
+        from ops.timeseries as t
+        where t.table_name = relation
+    )
+
+    select
+        s.segment_list as segmentby,
+        concat_ws(
+            ', ',
+            quote_ident(s.time_column) || ' desc',
+            (
+                select string_agg(quote_ident(k.column_name), ', ' order by k.position)
+                from key_columns as k
+                where k.column_name <> s.time_column
+                    and quote_ident(k.column_name) <> all(
+                        array(select btrim(c) from unnest(string_to_array(s.segment_list, ',')) as c)
+                    )
+            )
+        ) as orderby
+    from series as s
+$$;
+
+-- ops.effective_policies: the policy of every time-series table as ops.apply_policies() applies
+-- it, ops.table_policies with the compression settings it leaves null derived
+-- (ops.compression_defaults).
+create or replace view ops.effective_policies as
+select
+    p.table_name,
+    p.chunk_interval,
+    p.compress_after,
+    d.segmentby as compress_segmentby,
+    coalesce(p.compress_orderby, d.orderby) as compress_orderby,
+    p.retain_for,
+    p.premake_days
+from ops.table_policies as p
+cross join lateral ops.compression_defaults(p.table_name, p.compress_segmentby) as d;

@@ -286,13 +286,13 @@ select
                 is_empty(
                     $$
                         select tp.table_name
-                        from ops.table_policies as tp
+                        from ops.effective_policies as tp
                         left join timescaledb_information.hypertable_compression_settings as s
                             on tp.table_name = s.hypertable
                         where not ops.same_column_list(s.segmentby, tp.compress_segmentby)
                             or not ops.same_column_list(s.orderby, tp.compress_orderby)
                     $$,
-                    'compression settings match ops.table_policies'
+                    'compression settings match the policies as applied (ops.effective_policies)'
                 ),
                 is_empty(
                     $$

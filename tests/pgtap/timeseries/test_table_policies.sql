@@ -1,10 +1,11 @@
 -- ops.table_policies in every time-series database (DESIGN §1): the table itself, one policy
--- per registered time-series table, the constraints that keep a policy sane, and
+-- per registered time-series table, the constraints that keep a policy sane, the compression
+-- settings derived from the primary key where a policy leaves them null (decision 0017), and
 -- ops.apply_policies() turning a changed policy into storage on either path. The values each
 -- tier declares (policies/<kind>.sql) are checked in its own folder.
 
 begin;
-select plan(12);
+select plan(17);
 
 select results_eq(
     $$select * from tap.columns_of('ops.table_policies')$$,
@@ -88,6 +89,55 @@ select is(
     'tickers partitions now reach premake_days ahead (plain)'
 );
 
+-- Compression settings a policy leaves null come from the primary key (ops.compression_defaults):
+-- segment by its leading column, order by time descending, then the rest of the key.
+select results_eq(
+    $$
+        select d.segmentby, d.orderby
+        from ops.compression_defaults('kstore.orderbook_deltas', null) as d
+    $$,
+    $$values ('market_ticker', 'ts desc, side, price, delta, dup_ordinal, key_scope')$$,
+    'orderbook_deltas: segmented by market, ordered by time then the rest of its key'
+);
+select results_eq(
+    $$
+        select d.segmentby, d.orderby
+        from ops.compression_defaults('kstore.orderbook_snapshots', null) as d
+    $$,
+    $$values ('market_ticker', 'captured_at desc, gatherer_id, source')$$,
+    'orderbook_snapshots: ordered by its own time column'
+);
+select results_eq(
+    $$
+        select null::text, d.segmentby, d.orderby
+        from ops.compression_defaults('kstore.trades', null) as d
+        union all
+        select 'market_ticker', d.segmentby, d.orderby
+        from ops.compression_defaults('kstore.trades', 'market_ticker') as d
+    $$,
+    $$
+        values
+            (null, 'trade_id', 'ts desc'),
+            ('market_ticker', 'market_ticker', 'ts desc, trade_id')
+    $$,
+    'trades: the key leads with trade_id; a declared segmentby is kept and the order follows it'
+);
+select results_eq(
+    $$
+        select d.segmentby, d.orderby
+        from ops.compression_defaults('kstore.tickers', '') as d
+        union all
+        select d.segmentby, d.orderby
+        from ops.compression_defaults('kstore.tickers', 'market_ticker, gatherer_id') as d
+    $$,
+    $$
+        values
+            ('', 'ts desc, market_ticker, fingerprint'),
+            ('market_ticker, gatherer_id', 'ts desc, fingerprint')
+    $$,
+    'tickers: no segmentby orders by the whole key; segmentby columns leave the order'
+);
+
 -- A new segmentby for tickers: a compression change on TimescaleDB, nothing on plain.
 set local client_min_messages = warning;
 update ops.table_policies set compress_segmentby = 'market_ticker, gatherer_id'
@@ -103,6 +153,18 @@ select is(
     ops.apply_policies(),
     0,
     'ops.apply_policies() is a no-op when storage matches the policies'
+);
+
+-- A declared orderby wins over the derived one.
+update ops.table_policies set compress_orderby = 'ts desc'
+where table_name = 'kstore.trades'::regclass;
+select results_eq(
+    $$
+        select compress_segmentby, compress_orderby from ops.effective_policies
+        where table_name = 'kstore.trades'::regclass
+    $$,
+    $$values ('market_ticker', 'ts desc')$$,
+    'a declared orderby is applied as declared (ops.effective_policies)'
 );
 
 select * from finish();  -- noqa: AM04
