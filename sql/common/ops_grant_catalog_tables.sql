@@ -48,6 +48,8 @@ begin
 end
 $$;
 
+revoke all on function ops.grant_catalog_tables(name, text) from public;  -- the owner's business
+
 -- What `access` gives the role on each catalog table here (wanted) and what the table's owner
 -- has granted it there (held), both as sorted lower-case privilege names.
 create or replace function ops.catalog_grants(grantee regrole, access text)
