@@ -3,8 +3,8 @@
 -- the lake); compression after 7 days. Only what differs from the defaults is declared
 -- (decision 0017): chunks of one day (the column default), compression segmented and ordered
 -- as the primary key says (ops.compression_defaults), except trades, whose key leads with
--- trade_id, unique per trade: segmented by market instead. Edit the values here; `kstore
--- migrate` re-applies this file.
+-- trade_id, unique per trade: segmented by market instead.
+-- Edit the values here; `kstore migrate` re-applies this file.
 
 insert into ops.table_policies as p (table_name, compress_after, compress_segmentby, retain_for)
 values
