@@ -34,6 +34,7 @@ from .server import WS_PATH
 from .units import wall_ms
 
 SID_WAIT_SECONDS = 10.0
+PLAYED = object()  # queue marker: every recorded frame of this connection has been sent
 log = logging.getLogger("kstore.simulator")
 
 
@@ -75,7 +76,7 @@ class ReplayServer:
             self.played.set()
         self._server = await ws_serve(
             self._connection, self.options.host, self.options.port, process_request=self._http,
-            compression=None, ping_interval=None, max_size=1 << 20,
+            compression=None, ping_interval=None, max_size=1 << 20, close_timeout=2,
         )
         if self.options.duration:
             self._tasks.append(asyncio.create_task(self._stop_after(self.options.duration)))
@@ -190,11 +191,11 @@ class ReplayConnection:
             elif isinstance(step, Silence):
                 await self.out.join()  # the silence starts once the frames before it are out
                 await asyncio.sleep(step.seconds)
-            else:
+            else:  # Close or Abort: always the last step (replay_file refuses steps after it)
+                self.out.put_nowait(PLAYED)
                 self.out.put_nowait(step)
-        if self.serial in self.server.recording.scripts:
-            await self.out.join()
-            self.server.note_played(self.serial)
+                return
+        self.out.put_nowait(PLAYED)
 
     async def _ready(self, frame: Frame) -> None:
         """Wait for the frame's subscription (if planned) and its `at_ms` (if paced)."""
@@ -221,6 +222,9 @@ class ReplayConnection:
                         return await self.ws.close(item.code, item.reason)
                     if isinstance(item, Abort):
                         return self.ws.transport.abort()
+                    if item is PLAYED:
+                        self.server.note_played(self.serial)
+                        continue
                     payload, text = item
                     await self.ws.send(payload, text=text)  # bytes as-is, even as a text frame
                     self.server.stats["frames"] += 1

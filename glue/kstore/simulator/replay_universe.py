@@ -99,7 +99,7 @@ def _seed_book(market: Market, msg: dict) -> None:
                 if micro != int(micro) or centi != int(centi) or centi <= 0:
                     return
                 book[(side, int(micro))] = int(centi)
-                if micro % 100:
+                if -Decimal(price).as_tuple().exponent > 4:
                     market.decimals = 6
     except (InvalidOperation, TypeError, ValueError, OverflowError):
         return
