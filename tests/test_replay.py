@@ -8,6 +8,7 @@ import base64
 import json
 import time
 from collections import deque
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -329,8 +330,8 @@ def stored(dsn: str, query: str) -> list[tuple]:
         return conn.execute(query).fetchall()
 
 
-def at(offset_ms: int):
-    from datetime import datetime, timedelta, timezone
+def at(offset_ms: int) -> datetime:
+    """The exchange time `{{now_ms+offset_ms}}` of a fixture, as stored."""
     return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=ANCHOR_MS + offset_ms)
 
 
@@ -338,43 +339,48 @@ FED, NY = "KXFED-26DEC-T3.00", "KXHIGHNY-26DEC06-B53.5"
 D = Decimal
 
 
-def test_a_gatherer_stores_exactly_the_documented_feed(plain_server):
+def gather_replay(plain_server, frames: Path, seconds: float = 3) -> tuple[dict, bool, str]:
+    """A real gatherer on fresh ts/rel databases fed by the replay of `frames`:
+    (its summary, whether every recorded frame was sent, the ts DSN as owner)."""
     ts, rel = plain_server.database("gatherer_ts"), plain_server.database("gatherer_rel")
-    options = SimulatorOptions(port=0, replay=FRAMES / "documented_feed.jsonl", anchor_ms=ANCHOR_MS,
-                               ping_interval=None)
+    options = SimulatorOptions(port=0, replay=frames, anchor_ms=ANCHOR_MS, ping_interval=None)
     with SimulatorThread(options) as server:
         settings = plain_server.settings(
             gatherers=["g1"], dsn={"g1_ts": ts.dsn_as(WRITER), "g1_rel": rel.dsn_as(WRITER)},
             kalshi={"ws_url": server.ws_url, "rest_url": server.rest_url},
             gather={"status_interval": 1, "snapshot_interval": 3600, "registry_interval": 3600})
-        summary = asyncio.run(Gatherer(settings, "g1").run(3))
-        played = server.sim.played.is_set()
+        summary = asyncio.run(Gatherer(settings, "g1").run(seconds))
+        return summary, server.sim.played.is_set(), ts.dsn
+
+
+def test_a_gatherer_stores_exactly_the_documented_feed(plain_server):
+    summary, played, ts_dsn = gather_replay(plain_server, FRAMES / "documented_feed.jsonl")
 
     assert played and summary["stream"]["frames"] == 4 + 8, summary
-    assert stored(ts.dsn, "select count(*) from kstore.quarantine") == [(0,)]
-    assert stored(ts.dsn, """
+    assert stored(ts_dsn, "select count(*) from kstore.quarantine") == [(0,)]
+    assert stored(ts_dsn, """
         select market_ticker, yes_prices, yes_sizes, no_prices, no_sizes, sid, seq
         from kstore.orderbook_snapshots where source = 'ws' order by seq""") == [
         (FED, [D("0.08"), D("0.22")], [D(300), D(333)], [D("0.54"), D("0.56")], [D(20), D(146)], 7, 1),
         (NY, [D("0.36")], [D("10.5")], [], [], 7, 2)]
-    assert stored(ts.dsn, """
+    assert stored(ts_dsn, """
         select market_ticker, yes_prices, yes_sizes, no_prices, no_sizes
         from kstore.orderbook_snapshots where source = 'rest' order by market_ticker""") == [
         (FED, [D("0.08"), D("0.22")], [D(300), D(333)], [D("0.54"), D("0.56")], [D(20), D(146)]),
         (NY, [D("0.36")], [D("10.5")], [], [])]
-    assert stored(ts.dsn, """
+    assert stored(ts_dsn, """
         select market_ticker, ts, side, price, delta, dup_ordinal, use_yes_price, sid, seq, sending_ts
         from kstore.orderbook_deltas order by seq""") == [
         (FED, at(100), "yes", D("0.22"), D(-54), 0, False, 7, 3, at(101)),
         (FED, at(200), "no", D("0.54"), D("12.5"), 0, False, 7, 4, None),
         (FED, at(200), "no", D("0.54"), D("12.5"), 1, False, 7, 5, None),
         (NY, at(250), "yes", D("0.3655"), D(3), 0, False, 7, 6, None)]
-    assert stored(ts.dsn, """
+    assert stored(ts_dsn, """
         select trade_id::text, ts, market_ticker, yes_price, no_price, count, taker_outcome_side,
                taker_book_side, is_block_trade, sending_ts from kstore.trades""") == [
         ("d91bc706-ee49-470d-82d8-11418bda6fed", at(300), NY, D("0.36"), D("0.64"), D(136), "no",
          "ask", False, at(301))]
-    assert stored(ts.dsn, """
+    assert stored(ts_dsn, """
         select market_ticker, ts, price, yes_bid, yes_ask, yes_bid_size, yes_ask_size,
                last_trade_size, volume, open_interest, dollar_volume, dollar_open_interest,
                sending_ts from kstore.tickers""") == [

@@ -262,7 +262,8 @@ class ReplayConnection:
         channels = params.get("channels")
         if not isinstance(channels, list) or not channels:
             raise CommandError(3)
-        unknown = [c for c in channels if not isinstance(c, str) or (c not in CHANNELS and c not in self.free)]
+        known = (*CHANNELS, *self.free)
+        unknown = [c for c in channels if not isinstance(c, str) or c not in known]
         if unknown:
             raise CommandError(8, f"Unknown channel name {unknown[0]!r}")
         for channel in dict.fromkeys(channels):
@@ -291,8 +292,9 @@ class ReplayConnection:
             raise CommandError(4 if sids is None else 12)
         if sids[0] not in self.live:
             raise CommandError(7, f"Unknown subscription ID {sids[0]!r}")
-        tickers = params.get("market_tickers", [params["market_ticker"]] if "market_ticker" in params else [])
-        self.reply(frames.ok_markets(cmd_id, sids[0], None, tickers if isinstance(tickers, list) else []))
+        tickers = params.get("market_tickers", [params.get("market_ticker")])
+        tickers = [t for t in tickers if isinstance(t, str)] if isinstance(tickers, list) else []
+        self.reply(frames.ok_markets(cmd_id, sids[0], None, tickers))
 
     def list_subscriptions(self, cmd_id: object, params: dict) -> None:
         subs = [{"channel": channel, "sid": sid} for sid, channel in self.live.items()]
