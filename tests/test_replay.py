@@ -386,3 +386,16 @@ def test_a_gatherer_stores_exactly_the_documented_feed(plain_server):
                sending_ts from kstore.tickers""") == [
         (FED, at(400), D("0.48"), D("0.45"), D("0.53"), D(300), D(150), D(25), D(33896), D(20422),
          16948, 10211, at(401))]
+
+
+def test_a_gatherer_reconnects_onto_the_next_recorded_connection(plain_server):
+    summary, played, ts_dsn = gather_replay(plain_server, FRAMES / "reconnect_after_close.jsonl")
+
+    assert played and summary["connects"] == 2, summary
+    assert stored(ts_dsn, """
+        select yes_sizes, sid, seq from kstore.orderbook_snapshots where source = 'ws'
+        order by received_at""") == [([D(50)], 4, 1), ([D(40)], 4, 1)]
+    assert stored(ts_dsn, """
+        select ts, side, price, delta, sid, seq from kstore.orderbook_deltas order by ts""") == [
+        (at(10), "yes", D("0.41"), D(-10), 4, 2), (at(20), "no", D("0.55"), D(5), 4, 2)]
+    assert stored(ts_dsn, "select count(*) from kstore.quarantine") == [(0,)]
