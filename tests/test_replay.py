@@ -339,7 +339,7 @@ FED, NY = "KXFED-26DEC-T3.00", "KXHIGHNY-26DEC06-B53.5"
 D = Decimal
 
 
-def gather_replay(plain_server, frames: Path, seconds: float = 3) -> tuple[dict, bool, str]:
+def gather_replay(plain_server, frames: Path, seconds: float = 3, **gather) -> tuple[dict, bool, str]:
     """A real gatherer on fresh ts/rel databases fed by the replay of `frames`:
     (its summary, whether every recorded frame was sent, the ts DSN as owner)."""
     ts, rel = plain_server.database("gatherer_ts"), plain_server.database("gatherer_rel")
@@ -348,7 +348,8 @@ def gather_replay(plain_server, frames: Path, seconds: float = 3) -> tuple[dict,
         settings = plain_server.settings(
             gatherers=["g1"], dsn={"g1_ts": ts.dsn_as(WRITER), "g1_rel": rel.dsn_as(WRITER)},
             kalshi={"ws_url": server.ws_url, "rest_url": server.rest_url},
-            gather={"status_interval": 1, "snapshot_interval": 3600, "registry_interval": 3600})
+            gather={"status_interval": 1, "snapshot_interval": 3600, "registry_interval": 3600}
+            | gather)
         summary = asyncio.run(Gatherer(settings, "g1").run(seconds))
         return summary, server.sim.played.is_set(), ts.dsn
 
@@ -399,3 +400,16 @@ def test_a_gatherer_reconnects_onto_the_next_recorded_connection(plain_server):
         select ts, side, price, delta, sid, seq from kstore.orderbook_deltas order by ts""") == [
         (at(10), "yes", D("0.41"), D(-10), 4, 2), (at(20), "no", D("0.55"), D(5), 4, 2)]
     assert stored(ts_dsn, "select count(*) from kstore.quarantine") == [(0,)]
+
+
+def test_a_silent_recorded_connection_makes_the_gatherer_reconnect(plain_server):
+    summary, played, ts_dsn = gather_replay(plain_server, FRAMES / "silence_then_reconnect.jsonl",
+                                            4, silence_timeout=1, backoff_max=1)
+
+    assert not played, "conn 0's frame after the silence is never sent: the gatherer left"
+    assert summary["connects"] >= 2, summary  # conn 1 ends silent too: later ones get nothing
+    assert stored(ts_dsn, """
+        select yes_sizes, sid from kstore.orderbook_snapshots where source = 'ws'
+        order by received_at""") == [([D(50)], 4), ([D(39)], 8)]
+    assert stored(ts_dsn, "select ts, delta, sid, seq from kstore.orderbook_deltas order by ts") == [
+        (at(10), D(-10), 4, 2), (at(20), D(1), 8, 2)]
