@@ -42,6 +42,9 @@ class SimulatorOptions(BaseModel):
         1, ge=0, description="hold the feed until this many connections subscribed (0: start at once)"
     )
 
+    replay: Path | None = Field(None, description="serve this frame file instead of generating (README)")
+    replay_speed: float = Field(1.0, ge=0, description="pace of recorded at_ms: 1 = as recorded, 0 = ignore")
+
     hold_feed: bool = Field(False, description="no events until Simulator.start_feed() (tests)")
 
     @field_validator("faults", mode="before")
@@ -83,6 +86,8 @@ _FLAGS: dict[str, tuple[str, dict]] = {
     "--buffer-limit": ("buffer_limit", {"type": int, "help": "queued frames per connection before error 25"}),
     "--anchor-ms": ("anchor_ms", {"type": int, "help": "simulated clock origin (Unix ms)"}),
     "--wait-for-subscribers": ("wait_for_subscribers", {"type": int, "help": "start the feed after N subscribers (default 1; 0 = at once)"}),
+    "--replay": ("replay", {"type": Path, "help": "replay this frame file byte for byte (see README)"}),
+    "--replay-speed": ("replay_speed", {"type": float, "help": "pace of the file's at_ms (1 = as recorded, 0 = ignore)"}),
 }
 
 

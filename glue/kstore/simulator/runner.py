@@ -9,12 +9,18 @@ import threading
 from typing import Any, Callable
 
 from .options import SimulatorOptions
+from .replay import ReplayServer
 from .server import Simulator
+
+
+def make_server(options: SimulatorOptions) -> Simulator | ReplayServer:
+    """The generating simulator, or the replay server when `options.replay` names a file."""
+    return ReplayServer(options) if options.replay is not None else Simulator(options)
 
 
 async def serve(options: SimulatorOptions) -> None:
     """Serve until `duration` elapses (forever without one) or the task is cancelled."""
-    async with Simulator(options) as sim:
+    async with make_server(options) as sim:
         await sim.wait_stopped()
 
 
@@ -29,7 +35,7 @@ class SimulatorThread:
 
     def __init__(self, options: SimulatorOptions) -> None:
         self.options = options
-        self.simulator: Simulator | None = None
+        self.simulator: Simulator | ReplayServer | None = None
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._error: BaseException | None = None
@@ -47,7 +53,7 @@ class SimulatorThread:
     def _main(self) -> None:
         asyncio.set_event_loop(self._loop)
         try:
-            self.simulator = self._loop.run_until_complete(Simulator(self.options).start())
+            self.simulator = self._loop.run_until_complete(make_server(self.options).start())
         except BaseException as exc:  # reported to start()'s caller
             self._error = exc
             self._ready.set()
@@ -76,7 +82,7 @@ class SimulatorThread:
         self._thread.join(timeout)
 
     @property
-    def sim(self) -> Simulator:
+    def sim(self) -> Simulator | ReplayServer:
         assert self.simulator is not None, "not started"
         return self.simulator
 
