@@ -74,6 +74,16 @@ def timescaledb_server():
 
 
 @pytest.fixture(params=["plain", "timescaledb"])
+def storage(request) -> str:
+    """Each storage path by name, for tests that start their own clusters (`kstore db up`);
+    skipped with the reason where the server cannot run it."""
+    reason = storage_paths(PG_BIN)[request.param]
+    if reason:
+        pytest.skip(reason)
+    return request.param
+
+
+@pytest.fixture(params=["plain", "timescaledb"])
 def server(request):
     """A throw-away cluster on each storage path (shared by the session)."""
     return request.getfixturevalue(f"{request.param}_server")
