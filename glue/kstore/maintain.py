@@ -10,8 +10,8 @@ from datetime import datetime
 
 import psycopg
 
-from kstore.settings import Settings
 from kstore.roles import MAINTAINER
+from kstore.settings import Settings
 from kstore.topology import TARGET_KINDS, Database, databases
 
 TIMESERIES_KINDS = ("gatherer_ts", "production")
