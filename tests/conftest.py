@@ -2,6 +2,10 @@
 
 `server` is parametrized over both storage paths: plain PostgreSQL always, TimescaleDB where
 the server in KSTORE_PG_BIN (or the system's) has it, else skipped with the reason printed.
+
+Tests hold on every machine: no `KSTORE_*` variable of the shell that runs pytest reaches the
+code under test, in this process or in a `kstore` subprocess; a test names what it needs.
+KSTORE_PG_BIN is read once, here, and passed explicitly as PG_BIN.
 """
 
 from __future__ import annotations
@@ -19,6 +23,32 @@ from kstore.testing import ScratchServer, storage_paths
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PG_BIN = find_pg_bin(Path(os.environ["KSTORE_PG_BIN"]) if os.environ.get("KSTORE_PG_BIN") else None)
+
+
+def kstore_variables(environ) -> list[str]:
+    return [key for key in environ if key.startswith("KSTORE_")]
+
+
+def kstore_env(env: dict | None = None) -> dict:
+    """The environment of a `kstore` subprocess: this one's without any KSTORE_*, plus `env`."""
+    inherited = {key: value for key, value in os.environ.items() if not key.startswith("KSTORE_")}
+    return inherited | (env or {})
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_inherited_kstore_variables_in_the_session():
+    """Session and module fixtures (servers, topologies) load settings too."""
+    with pytest.MonkeyPatch.context() as patch:
+        for key in kstore_variables(os.environ):
+            patch.delenv(key)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _no_kstore_variables(monkeypatch):
+    """Each test starts without KSTORE_* (none leaks from an earlier test either)."""
+    for key in kstore_variables(os.environ):
+        monkeypatch.delenv(key)
 
 
 def _start(storage: str):
@@ -44,6 +74,16 @@ def timescaledb_server():
 
 
 @pytest.fixture(params=["plain", "timescaledb"])
+def storage(request) -> str:
+    """Each storage path by name, for tests that start their own clusters (`kstore db up`);
+    skipped with the reason where the server cannot run it."""
+    reason = storage_paths(PG_BIN)[request.param]
+    if reason:
+        pytest.skip(reason)
+    return request.param
+
+
+@pytest.fixture(params=["plain", "timescaledb"])
 def server(request):
     """A throw-away cluster on each storage path (shared by the session)."""
     return request.getfixturevalue(f"{request.param}_server")
@@ -65,8 +105,8 @@ def gatherer_ts(server):
 
 
 def run_kstore(*args: str, env: dict | None = None, timeout: float = 120):
-    """The real CLI in a subprocess, as a user runs it."""
+    """The real CLI in a subprocess, as a user runs it, with only the KSTORE_* of `env`."""
     return subprocess.run(
         [sys.executable, "-m", "kstore.cli", *args], capture_output=True, text=True,
-        env=os.environ | (env or {}), timeout=timeout, cwd=REPO_ROOT,
+        env=kstore_env(env), timeout=timeout, cwd=REPO_ROOT,
     )

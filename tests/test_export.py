@@ -38,25 +38,16 @@ def s3():
     server.stop()
 
 
-def _lake_db(server, tmp_path):
+@pytest.fixture
+def lake_db(server, tmp_path):
+    """A fresh production database (owner connection) on each storage path (TimescaleDB where
+    the server has it) and settings for a file:// lake in tmp_path, with the exporter
+    connecting as kstore_exporter."""
     db = server.database("production")
     settings = server.settings(dsn={"production": db.dsn_as(export.EXPORTER)},
                                lake={"url": f"file://{tmp_path}/lake"})
     with psycopg.connect(db.dsn, autocommit=True) as conn:
         yield db, conn, settings
-
-
-@pytest.fixture
-def lake_db(plain_server, tmp_path):
-    """A fresh production database (owner connection) and settings for a file:// lake in
-    tmp_path, with the exporter connecting as kstore_exporter."""
-    yield from _lake_db(plain_server, tmp_path)
-
-
-@pytest.fixture
-def lake_db_each_path(server, tmp_path):
-    """lake_db on each storage path (TimescaleDB where the server has it)."""
-    yield from _lake_db(server, tmp_path)
 
 
 def manifest_rows(conn, table: str) -> dict[datetime, tuple]:
@@ -77,8 +68,8 @@ def production_count(conn, table: str) -> int:
     return conn.execute(f"select count(*) from kstore.{table}").fetchone()[0]
 
 
-def test_export_verifies_every_window_and_a_rerun_writes_the_same_bytes(lake_db_each_path):
-    db, conn, settings = lake_db_each_path
+def test_export_verifies_every_window_and_a_rerun_writes_the_same_bytes(lake_db):
+    db, conn, settings = lake_db
     add_trades(conn, D0 + HOUR, 2 * HOUR, 3000, markets=50)
 
     with Exporter(settings) as exporter:
@@ -266,10 +257,10 @@ def tickers_on(conn, day: datetime) -> int:
                         [day, day + DAY]).fetchone()[0]
 
 
-def test_production_retention_drops_only_verified_exported_days(lake_db_each_path):
+def test_production_retention_drops_only_verified_exported_days(lake_db):
     """tickers are kept 30 days in production: a day 40 days old goes only once its 24 windows
     are verified and hold as many rows as the partition."""
-    db, conn, settings = lake_db_each_path
+    db, conn, settings = lake_db
     old = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - 40 * DAY
     add_tickers(conn, old, 2 * DAY, 480)
     with Exporter(settings, after_write=damage(settings, "truncate")) as exporter:
@@ -311,10 +302,11 @@ def test_export_once_uses_the_close_rule_and_exits(lake_db, capsys):
     assert lake_count(settings, "raw/trades") == 500
 
 
-def test_s3_lake_end_to_end(plain_server, s3):
-    db = plain_server.database("production")
-    settings = plain_server.settings(dsn={"production": db.dsn_as(export.EXPORTER)},
-                               lake=s3.lake_settings("s3://lake-export/kstore"))
+def test_s3_lake_end_to_end(server, s3):
+    bucket = f"lake-export-{server.storage}"  # one per storage path: each run starts empty
+    db = server.database("production")
+    settings = server.settings(dsn={"production": db.dsn_as(export.EXPORTER)},
+                               lake=s3.lake_settings(f"s3://{bucket}/kstore"))
     s3.create_bucket(settings)
     with psycopg.connect(db.dsn, autocommit=True) as conn:
         add_trades(conn, D0, 2 * HOUR, 1500, markets=30)
@@ -322,8 +314,8 @@ def test_s3_lake_end_to_end(plain_server, s3):
             report = exporter.export(TRADES, closed_until=D0 + 2 * HOUR)
         manifest = manifest_rows(conn, "trades")
     lake = open_lake(settings)
-    objects = lake.client.list_objects_v2(Bucket="lake-export", Prefix="kstore/raw/trades/")
-    body = lake.client.get_object(Bucket="lake-export", Key="kstore/" + TRADES.key(D0))["Body"]
+    objects = lake.client.list_objects_v2(Bucket=bucket, Prefix="kstore/raw/trades/")
+    body = lake.client.get_object(Bucket=bucket, Key="kstore/" + TRADES.key(D0))["Body"]
     assert report.verified == 2 and all(v for _, _, v, _ in manifest.values())
     assert sorted(o["Key"] for o in objects["Contents"]) == [
         "kstore/raw/trades/date=2025-01-01/hour=00/trades-2025-01-01T00.parquet",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,20 +17,20 @@ import psycopg
 import pytest
 from websockets.sync.client import connect
 
-from conftest import REPO_ROOT
-from kstore import audit
+from conftest import REPO_ROOT, kstore_env
+from kstore import audit, roles
 from kstore.gatherer.run import Gatherer
 from kstore.kalshi_auth import generate_keypair
 from kstore.simulator import SimulatorOptions, SimulatorThread
 from kstore.simulator.truth import read_truth
 
-WRITER = "kstore_gatherer_writer"
+WRITER = roles.GATHERER_WRITER
 
 
 @pytest.fixture
-def gatherer_dbs(plain_server):
+def gatherer_dbs(server):
     """A migrated ts and rel database pair for one gatherer, reached as the writer role."""
-    ts, rel = plain_server.database("gatherer_ts"), plain_server.database("gatherer_rel")
+    ts, rel = server.database("gatherer_ts"), server.database("gatherer_rel")
     return {"g1_ts": ts.dsn_as(WRITER), "g1_rel": rel.dsn_as(WRITER)}, ts, rel
 
 
@@ -63,10 +62,10 @@ def scalar(dsn: str, query: str):
         return conn.execute(query).fetchone()[0]
 
 
-def test_a_clean_run_captures_exactly_the_truth(plain_server, gatherer_dbs, tmp_path):
+def test_a_clean_run_captures_exactly_the_truth(server, gatherer_dbs, tmp_path):
     dsns, ts, rel = gatherer_dbs
     with simulate(tmp_path) as sim:
-        settings = settings_for(plain_server, dsns, sim)
+        settings = settings_for(server, dsns, sim)
         summary = gather(settings, 5.5)
 
     result = audited(settings, tmp_path)
@@ -77,10 +76,10 @@ def test_a_clean_run_captures_exactly_the_truth(plain_server, gatherer_dbs, tmp_
     assert scalar(ts.dsn, "select count(*) from kstore.orderbook_snapshots where source = 'ws'")
 
 
-def test_money_survives_exactly_from_frame_to_row(plain_server, gatherer_dbs, tmp_path):
+def test_money_survives_exactly_from_frame_to_row(server, gatherer_dbs, tmp_path):
     dsns, ts, rel = gatherer_dbs
     with simulate(tmp_path, duration=3) as sim:
-        gather(settings_for(plain_server, dsns, sim), 4.5)
+        gather(settings_for(server, dsns, sim), 4.5)
     sent = {t["trade_id"]: t for t in read_truth(tmp_path / "t.jsonl") if t["table"] == "trades"}
     with psycopg.connect(ts.dsn) as conn:
         rows = conn.execute("select trade_id::text, yes_price::text, count::text"
@@ -92,12 +91,11 @@ def test_money_survives_exactly_from_frame_to_row(plain_server, gatherer_dbs, tm
         assert count == sent[trade_id]["count_fp"]
 
 
-def test_malformed_frames_are_quarantined_and_the_rest_is_exact(plain_server, gatherer_dbs,
-                                                                  tmp_path):
+def test_malformed_frames_are_quarantined_and_the_rest_is_exact(server, gatherer_dbs, tmp_path):
     dsns, ts, rel = gatherer_dbs
     with simulate(tmp_path, faults="malformed,duplicates", malformed_probability=0.02,
                   duplicate_probability=0.02) as sim:
-        settings = settings_for(plain_server, dsns, sim)
+        settings = settings_for(server, dsns, sim)
         summary = gather(settings, 5.5)
         injected = list(sim.simulator.injected)  # the run is over: read it directly
 
@@ -129,12 +127,12 @@ def shadow_subscriber(sim: SimulatorThread) -> threading.Thread:
     return thread
 
 
-def test_gaps_are_recorded_and_recovered(plain_server, gatherer_dbs, tmp_path):
+def test_gaps_are_recorded_and_recovered(server, gatherer_dbs, tmp_path):
     dsns, ts, rel = gatherer_dbs
     with simulate(tmp_path, faults="gaps", drop_probability=0.02, fault_slots=2,
                   wait_for_subscribers=2) as sim:
         shadow_subscriber(sim)
-        settings = settings_for(plain_server, dsns, sim)
+        settings = settings_for(server, dsns, sim)
         summary = gather(settings, 5.5)
 
     gaps = summary["stream"]["gaps"]
@@ -150,10 +148,10 @@ def test_gaps_are_recorded_and_recovered(plain_server, gatherer_dbs, tmp_path):
     assert all(r["duplicated"] == 0 and r["extra"] == 0 for r in result.values())
 
 
-def test_disconnects_reconnect_and_resume(plain_server, gatherer_dbs, tmp_path):
+def test_disconnects_reconnect_and_resume(server, gatherer_dbs, tmp_path):
     dsns, ts, rel = gatherer_dbs
     with simulate(tmp_path, duration=6, faults="disconnects", disconnect_every=1.5) as sim:
-        settings = settings_for(plain_server, dsns, sim)
+        settings = settings_for(server, dsns, sim)
         summary = gather(settings, 7.5)
 
     assert summary["connects"] >= 3
@@ -166,15 +164,15 @@ def test_disconnects_reconnect_and_resume(plain_server, gatherer_dbs, tmp_path):
     assert (last - first).total_seconds() > 5, "capture resumed after every disconnect"
 
 
-def test_sigterm_mid_stream_flushes_every_received_row(plain_server, gatherer_dbs, tmp_path):
+def test_sigterm_mid_stream_flushes_every_received_row(server, gatherer_dbs, tmp_path):
     dsns, ts, rel = gatherer_dbs
     with simulate(tmp_path, duration=30, rate=3000) as sim:
-        env = os.environ | {
+        env = kstore_env({
             "KSTORE_GATHERERS": '["g1"]', "KSTORE_DSN__G1_TS": dsns["g1_ts"],
             "KSTORE_DSN__G1_REL": dsns["g1_rel"], "KSTORE_KALSHI__WS_URL": sim.ws_url,
             "KSTORE_KALSHI__REST_URL": sim.rest_url, "KSTORE_GATHER__BATCH_DELAY": "2",
             "KSTORE_GATHER__BATCH_ROWS": "10000",
-        }
+        })
         process = subprocess.Popen(
             [sys.executable, "-m", "kstore.cli", "gather", "--gatherer", "g1"], env=env,
             cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -198,18 +196,18 @@ def test_sigterm_mid_stream_flushes_every_received_row(plain_server, gatherer_db
         "the run's stop is recorded, by a transaction after every row's (decision 0015)"
 
 
-def test_a_wrong_signature_is_refused_and_reported(plain_server, gatherer_dbs, tmp_path):
+def test_a_wrong_signature_is_refused_and_reported(server, gatherer_dbs, tmp_path):
     dsns, ts, rel = gatherer_dbs
     _, public = generate_keypair()
     wrong_private, _ = generate_keypair()
     (tmp_path / "exchange.pub").write_bytes(public)
     with simulate(tmp_path, public_key=tmp_path / "exchange.pub") as sim:
-        env = os.environ | {
+        env = kstore_env({
             "KSTORE_GATHERERS": '["g1"]', "KSTORE_DSN__G1_TS": dsns["g1_ts"],
             "KSTORE_DSN__G1_REL": dsns["g1_rel"], "KSTORE_KALSHI__WS_URL": sim.ws_url,
             "KSTORE_KALSHI__REST_URL": sim.rest_url, "KSTORE_KALSHI__KEY_ID": "key-1",
             "KSTORE_KALSHI__PRIVATE_KEY": wrong_private.decode(),
-        }
+        })
         result = subprocess.run(
             [sys.executable, "-m", "kstore.cli", "gather", "--gatherer", "g1", "--duration", "5"],
             env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)

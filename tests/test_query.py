@@ -66,8 +66,8 @@ def ask(settings, sql: str, fmt: str, capsys) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_query_answers_from_a_file_lake(plain_server, tmp_path, capsys):
-    conn, settings = exported(plain_server, {"url": f"file://{tmp_path}/lake"})
+def test_query_answers_from_a_file_lake(server, tmp_path, capsys):
+    conn, settings = exported(server, {"url": f"file://{tmp_path}/lake"})
     production = conn.execute("select count(*) from kstore.trades").fetchone()[0]
     in_hour_1 = conn.execute("select count(*) from kstore.trades where ts >= %s and ts < %s",
                              [D0 + HOUR, D0 + 2 * HOUR]).fetchone()[0]
@@ -86,16 +86,16 @@ def test_query_answers_from_a_file_lake(plain_server, tmp_path, capsys):
     assert out.splitlines() == ["n", "-", "5", "(1 row)"]
 
 
-def test_date_and_hour_filters_skip_files(plain_server, tmp_path):
-    conn, settings = exported(plain_server, {"url": f"file://{tmp_path}/lake"})
+def test_date_and_hour_filters_skip_files(server, tmp_path):
+    conn, settings = exported(server, {"url": f"file://{tmp_path}/lake"})
     con, _ = query.connect(settings)
     plan = "\n".join(row[1] for row in con.execute(
         "explain analyze select count(*) from raw_trades where hour = 1").fetchall())
     assert "Total Files Read: 1" in plan
 
 
-def test_readme_examples_run(plain_server, tmp_path):
-    conn, settings = exported(plain_server, {"url": f"file://{tmp_path}/lake"})
+def test_readme_examples_run(server, tmp_path):
+    conn, settings = exported(server, {"url": f"file://{tmp_path}/lake"})
     con, _ = query.connect(settings)
     daily, candles, markets = (con.execute(sql).fetchall() for sql in README_QUERIES)
     assert daily[0][1] == 2500
@@ -108,9 +108,9 @@ def test_readme_examples_run(plain_server, tmp_path):
     assert (markets[0][0], markets[0][2]) == busiest
 
 
-def test_query_answers_from_s3(plain_server, s3, capsys):
-    conn, settings = exported(plain_server, s3.lake_settings("s3://lake-query/kstore"),
-                              s3.create_bucket)
+def test_query_answers_from_s3(server, s3, capsys):
+    bucket = f"lake-query-{server.storage}"  # one per storage path: each run starts empty
+    conn, settings = exported(server, s3.lake_settings(f"s3://{bucket}/kstore"), s3.create_bucket)
     production = conn.execute("select count(*) from kstore.trades").fetchone()[0]
     code, out, _ = ask(settings, "select count(*) as n from raw_trades", "csv", capsys)
     assert (code, out) == (0, f"n\n{production}\n")
@@ -118,8 +118,8 @@ def test_query_answers_from_s3(plain_server, s3, capsys):
     assert (code, out) == (0, "n\n1\n")
 
 
-def test_model_folders_become_views_and_missing_tables_say_so(plain_server, tmp_path, capsys):
-    conn, settings = exported(plain_server, {"url": f"file://{tmp_path}/lake"})
+def test_model_folders_become_views_and_missing_tables_say_so(server, tmp_path, capsys):
+    conn, settings = exported(server, {"url": f"file://{tmp_path}/lake"})
     lake = open_lake(settings)
     key = "aggregates/agg_candles_1m/date=2025-01-01/agg_candles_1m-2025-01-01.parquet"
     lake.prepare(key)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from conftest import run_kstore
+from conftest import kstore_env, run_kstore
 from kstore.settings import SettingsError, load
 
 
@@ -44,3 +46,11 @@ def test_unknown_command_is_refused():
     result = run_kstore("migrate", "--target", "everything")
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+def test_no_inherited_kstore_variable_reaches_a_test_or_a_subprocess(monkeypatch):
+    assert not [key for key in os.environ if key.startswith("KSTORE_")], \
+        "the shell's KSTORE_* are cleared (try KSTORE_HOME=/tmp/elsewhere pytest)"
+    monkeypatch.setenv("KSTORE_HOME", "/nonexistent/inherited")
+    assert "KSTORE_HOME" not in kstore_env()
+    assert kstore_env({"KSTORE_HOME": "/named"})["KSTORE_HOME"] == "/named"

@@ -7,9 +7,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from conftest import PG_BIN, run_kstore
+from kstore import roles, topology
+from kstore.settings import SettingsError, load
 from kstore.testing import storage_paths
 
 NAMES = ["g1_ts", "g1_rel", "g2_ts", "g2_rel", "g3_ts", "g3_rel", "production"]
@@ -79,3 +82,45 @@ def test_auto_uses_timescaledb_where_the_server_has_it(embedded):
     storage = {row["name"]: row["storage"] for row in status(env)[1]}
     assert storage["production"] == storage["g1_ts"] == "timescaledb"
     assert storage["g1_rel"] == "plain"
+
+
+def write_topology(home: Path, port: int) -> None:
+    (home / "topology.json").write_text(json.dumps({"clusters": {"g1": {"port": port}}}))
+
+
+def test_a_component_connects_as_its_role_on_the_embedded_topology_only(tmp_path):
+    write_topology(tmp_path, 6001)
+    settings = load(None, home=tmp_path, gatherers=["g1"],
+                    dsn={"production": "host=db.example dbname=prod user=ops"})
+    writer = topology.dsn_for(settings, "g1_ts", roles.GATHERER_WRITER)
+    assert "port=6001" in writer and "user=kstore_gatherer_writer" in writer
+    assert "user=postgres" in topology.dsn_for(settings, "g1_rel"), "no role: as the owner"
+    assert topology.dsn_for(settings, "production", roles.EXPORTER) == \
+        "host=db.example dbname=prod user=ops", "an external DSN is used as given"
+
+
+def test_a_database_neither_created_nor_configured_says_what_to_do(tmp_path):
+    settings = load(None, home=tmp_path, gatherers=["g1"])
+    with pytest.raises(SettingsError) as raised:
+        topology.dsn_for(settings, "g1_ts", roles.GATHERER_WRITER)
+    assert str(raised.value) == \
+        "g1_ts: no database (run `kstore db up` or set KSTORE_DSN__G1_TS)"
+
+
+def test_topology_json_is_read_once_until_db_up_or_down(tmp_path):
+    write_topology(tmp_path, 6001)
+    settings = load(None, home=tmp_path, gatherers=["g1"], pg_bin=PG_BIN, timescaledb="off")
+    assert "port=6001" in topology.dsn_for(settings, "g1_ts")
+    write_topology(tmp_path, 6002)
+    assert "port=6001" in topology.dsn_for(settings, "g1_ts"), "one read per process"
+    topology.down(settings)  # nothing runs there; down re-reads the file
+    assert "port=6002" in topology.dsn_for(settings, "g1_ts")
+
+
+def test_the_roles_module_names_exactly_the_roles_the_migrations_create(plain_server):
+    plain_server.database("gatherer_ts")
+    plain_server.database("production")
+    with psycopg.connect(plain_server.cluster.dsn()) as conn:
+        created = {name for (name,) in conn.execute(
+            "select rolname from pg_roles where rolname like 'kstore\\_%' and rolcanlogin")}
+    assert created == {*roles.GATHERER, *roles.PRODUCTION}

@@ -172,12 +172,11 @@ def audit(settings: Settings, truth: Truth, target: str) -> dict[str, dict[str, 
 
 def _databases(settings: Settings, target: str) -> list[tuple[str, tuple[str, ...]]]:
     if target == topology.PRODUCTION:
-        db = topology.database(settings, topology.PRODUCTION)
-        return [(db.dsn, (*TIME_SERIES, "markets"))]
+        return [(topology.dsn_for(settings, topology.PRODUCTION), (*TIME_SERIES, "markets"))]
     if target not in settings.gatherers:
         raise SettingsError(f"unknown audit target {target!r}: a gatherer id or production")
-    return [(topology.database(settings, f"{target}_ts").dsn, TIME_SERIES),
-            (topology.database(settings, f"{target}_rel").dsn, ("markets",))]
+    return [(topology.dsn_for(settings, f"{target}_ts"), TIME_SERIES),
+            (topology.dsn_for(settings, f"{target}_rel"), ("markets",))]
 
 
 def _copy(conn: psycopg.Connection, truth: Truth) -> None:

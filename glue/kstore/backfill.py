@@ -28,10 +28,10 @@ import psycopg
 from psycopg import sql
 from tqdm import tqdm
 
-from kstore import topology
+from kstore import roles, topology
 from kstore.settings import Settings, SettingsError
 
-WRITER = "kstore_gatherer_writer"
+WRITER = roles.GATHERER_WRITER
 TIME_COLUMNS = {"trades": "ts", "orderbook_deltas": "ts", "orderbook_snapshots": "captured_at",
                 "tickers": "ts"}
 NEVER_COPIED = frozenset({"xact_id", "merged_at"})
@@ -134,15 +134,13 @@ def _check_endpoints(settings: Settings, source: str, target: str) -> None:
 def _database(settings: Settings, name: str) -> topology.Database:
     """The time-series database of a gatherer id, or production."""
     db = topology.database(settings, name if name == topology.PRODUCTION else f"{name}_ts")
-    if not db.dsn:
-        raise SettingsError(f"{db.name}: no database (run `kstore db up` or set "
-                            "KSTORE_DSN__...)")
+    db.dsn_for()  # refuses a database that is neither created nor configured
     return db
 
 
 def writer_dsn(db: topology.Database) -> str:
     """How the target is written: as its writer role (embedded), or as configured."""
-    return db.dsn_as(WRITER) if db.embedded else db.dsn
+    return db.dsn_for(WRITER)
 
 
 def windows(since: datetime, until: datetime, step: timedelta) -> list[tuple[datetime, datetime]]:

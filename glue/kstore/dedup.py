@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from kstore import topology
+from kstore import roles, topology
 from kstore.settings import Settings, SettingsError
 
 log = logging.getLogger("kstore.dedup")
 
-DEDUP, ACK = "kstore_dedup", "kstore_dedup_ack"
+DEDUP, ACK = roles.DEDUP, roles.DEDUP_ACK
 TIME_SERIES = ("trades", "orderbook_deltas", "orderbook_snapshots", "tickers")
 REFERENCE = ("series", "events", "markets")
 PULL = "select rows_read, rows_inserted, next_xid, caught_up from ops.pull(%s, %s, %s)"
@@ -40,25 +40,19 @@ on conflict (table_name) do update set acked_xid = excluded.acked_xid,
 
 def attach(settings: Settings, production: topology.Database) -> list[str]:
     """Create or refresh the foreign servers, mappings and tables of every configured gatherer."""
-    with psycopg.connect(production.dsn, autocommit=True) as conn:
+    with psycopg.connect(production.dsn_for(), autocommit=True) as conn:
         for gid in settings.gatherers:
             ts = _address(topology.database(settings, f"{gid}_ts"))
             rel = _address(topology.database(settings, f"{gid}_rel"))
             conn.execute(
                 "select ops.attach_gatherer(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                [gid, *ts, *rel, "kstore_gatherer_reader", settings.reader_password.get(gid)])
+                [gid, *ts, *rel, roles.GATHERER_READER, settings.reader_password.get(gid)])
     return list(settings.gatherers)
 
 
 def _address(db: topology.Database) -> tuple[str, int, str]:
-    if not db.dsn:
-        raise SettingsError(f"{db.name}: no database (run `kstore db up` or set KSTORE_DSN__...)")
-    params = conninfo_to_dict(db.dsn)
+    params = conninfo_to_dict(db.dsn_for())
     return params.get("host", "127.0.0.1"), int(params.get("port", 5432)), params["dbname"]
-
-
-def _dsn(db: topology.Database, role: str) -> str:
-    return db.dsn_as(role) if db.embedded else db.dsn
 
 
 @dataclass
@@ -92,7 +86,7 @@ class GathererState:
 class Dedup:
     def __init__(self, settings: Settings, page_size: int = 50_000, interval: float = 1.0):
         self.settings, self.page_size, self.interval = settings, page_size, interval
-        self.production = _dsn(topology.database(settings, topology.PRODUCTION), DEDUP)
+        self.production = topology.dsn_for(settings, topology.PRODUCTION, DEDUP)
         self.states = {gid: GathererState(gid) for gid in settings.gatherers}
 
     async def run(self, once: bool = False, stop: asyncio.Event | None = None) -> dict:
@@ -102,7 +96,7 @@ class Dedup:
                 for gid, s in self.states.items()}
 
     async def _loop(self, state: GathererState, once: bool, stop: asyncio.Event) -> None:
-        ack_dsn = _dsn(topology.database(self.settings, f"{state.gatherer_id}_ts"), ACK)
+        ack_dsn = topology.dsn_for(self.settings, f"{state.gatherer_id}_ts", ACK)
         while not stop.is_set():
             try:
                 await self._round(state, ack_dsn)

@@ -10,10 +10,10 @@ from datetime import datetime
 
 import psycopg
 
+from kstore.roles import MAINTAINER
 from kstore.settings import Settings
 from kstore.topology import TARGET_KINDS, Database, databases
 
-MAINTAINER = "kstore_maintainer"
 TIMESERIES_KINDS = ("gatherer_ts", "production")
 
 
@@ -23,8 +23,7 @@ def targets(settings: Settings, target: str) -> list[Database]:
 
 def run(db: Database, as_of: datetime | None = None) -> list[tuple[str, str, str, str]]:
     """One maintenance pass on one database; returns (table, action, object, detail) rows."""
-    dsn = db.dsn_as(MAINTAINER) if db.embedded else db.dsn
-    with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+    with psycopg.connect(db.dsn_for(MAINTAINER), autocommit=True, connect_timeout=10) as conn:
         if as_of is None:
             return conn.execute("select * from ops.maintain()").fetchall()
         return conn.execute("select * from ops.maintain(%s)", [as_of]).fetchall()

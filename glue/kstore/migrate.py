@@ -21,7 +21,7 @@ from pathlib import Path
 import psycopg
 
 from kstore.settings import Settings
-from kstore.topology import Database
+from kstore.topology import Database, missing
 
 SQL_FOLDERS = {
     "gatherer_ts": ("common", "timeseries", "gatherer", "gatherer_ts"),
@@ -133,7 +133,7 @@ def plan(db: Database, settings: Settings) -> Plan:
 def apply(db: Database, settings: Settings) -> Plan:
     """Apply the plan with psql; raises MigrationError with psql's first error."""
     if not db.dsn:
-        raise MigrationError(f"{db.name}: no DSN (run `kstore db up` or set KSTORE_DSN__...)")
+        raise MigrationError(missing(db.name))
     current = plan(db, settings)
     environment = os.environ | {
         "PGOPTIONS": f"-c kstore.storage={current.storage} -c client_min_messages=warning",

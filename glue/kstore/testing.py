@@ -21,6 +21,7 @@ from psycopg import sql
 
 from kstore import dedup, migrate
 from kstore.pgcluster import Cluster, find_pg_bin, free_port, has_timescaledb
+from kstore.roles import GATHERER_READER
 from kstore.settings import Settings, load
 from kstore.topology import PRODUCTION, Database
 
@@ -88,7 +89,7 @@ class ScratchServer:
 # The roles one deduplicator process connects as, per database kind (the rel databases are
 # only read through postgres_fdw, as kstore_gatherer_reader).
 DEDUP_ROLES = {"production": dedup.DEDUP, "gatherer_ts": dedup.ACK,
-               "gatherer_rel": "kstore_gatherer_reader"}
+               "gatherer_rel": GATHERER_READER}
 
 
 @dataclass
@@ -145,8 +146,7 @@ class ScratchTopology:
 
 def role_dsns(dbs: dict[str, Database], roles: dict[str, str]) -> dict[str, str]:
     """Each database's DSN, connecting as the role given for its kind (else as it is)."""
-    return {name: db.dsn_as(roles[db.kind]) if db.kind in roles else db.dsn
-            for name, db in dbs.items()}
+    return {name: db.dsn_for(roles.get(db.kind)) for name, db in dbs.items()}
 
 
 def run_pgtap(repo_root: Path, pg_bin: Path) -> int:

@@ -3,11 +3,16 @@
 Each gatherer has a `ts` (time series) and a `rel` (reference data) database; production has
 one. A DSN from the environment (KSTORE_DSN__G1_TS, KSTORE_DSN__PRODUCTION, …) points a
 database elsewhere (RDS, a remote gatherer); otherwise it lives in the embedded topology under
-`<home>/pg/<cluster>`, with its port recorded in `<home>/topology.json`.
+`<home>/pg/<cluster>`, with its port recorded in `<home>/topology.json`, which is read once per
+process (per home) and re-read by `up` and `down`.
+
+Components connect through `dsn_for`: an embedded database as the component's role (kstore.roles),
+an external DSN as given.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -42,6 +47,23 @@ class Database:
         """The same database, connecting as another role (no password: see the decisions)."""
         return make_conninfo(self.dsn, user=role)
 
+    def dsn_for(self, role: str | None = None) -> str:
+        """How a component connects: an embedded database as `role` (None: as its owner), an
+        external one as its DSN says. SettingsError (one line) when there is no database yet."""
+        if not self.dsn:
+            raise SettingsError(missing(self.name))
+        return self.dsn_as(role) if self.embedded and role else self.dsn
+
+
+def missing(name: str) -> str:
+    """The one-line reason a database cannot be reached: not created, not configured."""
+    return f"{name}: no database (run `kstore db up` or set KSTORE_DSN__{name.upper()})"
+
+
+def dsn_for(settings: Settings, name: str, role: str | None = None) -> str:
+    """The DSN a component uses for database `name` (g1_ts, production) as `role`."""
+    return database(settings, name).dsn_for(role)
+
 
 def databases(settings: Settings, kinds: tuple[str, ...] = TARGET_KINDS["all"]) -> list[Database]:
     ports = _read_state(settings).get("clusters", {})
@@ -73,7 +95,7 @@ def database(settings: Settings, name: str) -> Database:
 
 def clusters(settings: Settings) -> dict[str, Cluster]:
     """The embedded clusters (only those that some embedded database needs)."""
-    state = _read_state(settings)
+    state = copy.deepcopy(_read_state(settings))
     pg_bin = find_pg_bin(settings.pg_bin)
     timescaledb = _wants_timescaledb(settings, pg_bin)
     needed = sorted({db.cluster for db in databases(settings) if db.embedded})
@@ -99,6 +121,7 @@ def _wants_timescaledb(settings: Settings, pg_bin: Path) -> bool:
 
 def up(settings: Settings) -> list[Database]:
     """Init and start every embedded cluster and create its databases (idempotent)."""
+    _forget(settings)
     for cluster in clusters(settings).values():
         cluster.init()
         cluster.start()
@@ -109,6 +132,7 @@ def up(settings: Settings) -> list[Database]:
 
 
 def down(settings: Settings) -> None:
+    _forget(settings)
     for cluster in clusters(settings).values():
         cluster.stop()
 
@@ -161,14 +185,29 @@ def _state_file(settings: Settings) -> Path:
     return settings.home / "topology.json"
 
 
+# topology.json per resolved path, as this process last read or wrote it (see _read_state)
+_STATE: dict[Path, dict] = {}
+
+
 def _read_state(settings: Settings) -> dict:
-    path = _state_file(settings)
-    return json.loads(path.read_text()) if path.is_file() else {}
+    """The embedded state of `settings.home`, read from disk once per process: a command looks
+    databases up many times and the file only changes under `up`/`down`, which re-read it.
+    Callers must not mutate the returned dict."""
+    path = _state_file(settings).resolve()
+    if path not in _STATE:
+        _STATE[path] = json.loads(path.read_text()) if path.is_file() else {}
+    return _STATE[path]
 
 
 def _write_state(settings: Settings, state: dict) -> None:
     settings.home.mkdir(parents=True, exist_ok=True)
-    _state_file(settings).write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+    path = _state_file(settings).resolve()
+    path.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+    _STATE[path] = copy.deepcopy(state)
+
+
+def _forget(settings: Settings) -> None:
+    _STATE.pop(_state_file(settings).resolve(), None)
 
 
 def _create_database(db: Database) -> None:

@@ -26,12 +26,12 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from kstore import topology
+from kstore import roles, topology
 from kstore.settings import Settings, SettingsError
 
 log = logging.getLogger("kstore.transform")
 
-ROLE = "kstore_transform"
+ROLE = roles.TRANSFORM
 LAYERS = ("processed", "aggregates")  # the schemas the lake export writes
 # What export_layers writes: (relation, time column of its windows, window granularity).
 LAYER_DATASETS = (
@@ -80,10 +80,7 @@ def project_dir(settings: Settings) -> Path:
 
 def dbt_environment(db: topology.Database) -> dict[str, str]:
     """The KSTORE_DBT_* variables profiles.yml reads, for production as kstore_transform."""
-    dsn = db.dsn_as(ROLE) if db.embedded else db.dsn
-    if not dsn:
-        raise SettingsError(f"{db.name}: no DSN (run `kstore db up` or set KSTORE_DSN__...)")
-    params = conninfo_to_dict(dsn)
+    params = conninfo_to_dict(db.dsn_for(ROLE))
     if "host" not in params or "dbname" not in params:
         raise SettingsError(f"{db.name}: the DSN must name host and dbname for dbt")
     environment = {
@@ -159,8 +156,7 @@ def export_layers(settings: Settings) -> list:
 @contextmanager
 def single_run(db: topology.Database):
     """Hold production's transform lock for the block; refuse if another transform holds it."""
-    dsn = db.dsn_as(ROLE) if db.embedded else db.dsn
-    with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+    with psycopg.connect(db.dsn_for(ROLE), autocommit=True, connect_timeout=10) as conn:
         if not conn.execute("select pg_try_advisory_lock(%s)", [LOCK_KEY]).fetchone()[0]:
             raise SettingsError(f"{db.name}: another kstore transform is running")
         try:

@@ -17,7 +17,7 @@ import time
 
 import psycopg
 
-from kstore import topology
+from kstore import roles, topology
 from kstore.gatherer import runs
 from kstore.gatherer.connection import Connection
 from kstore.gatherer.gaps import GapLog
@@ -29,15 +29,12 @@ from kstore.gatherer.writer import Writers
 from kstore.settings import Settings, SettingsError
 
 log = logging.getLogger("kstore.gather")
-WRITER = "kstore_gatherer_writer"
+WRITER = roles.GATHERER_WRITER
 SETTLING = frozenset({"determined", "settled", "deactivated"})
 
 
 def _dsn(settings: Settings, name: str) -> str:
-    db = topology.database(settings, name)
-    if not db.dsn:
-        raise SettingsError(f"{name}: no database (run `kstore db up` or set KSTORE_DSN__...)")
-    return db.dsn_as(WRITER) if db.embedded else db.dsn
+    return topology.dsn_for(settings, name, WRITER)
 
 
 class Gatherer:

@@ -37,7 +37,7 @@ import duckdb
 import psycopg
 from tqdm import tqdm
 
-from kstore import topology
+from kstore import roles, topology
 from kstore.lake import manifest
 from kstore.lake.destination import Destination, load_extensions, open_lake, sql_literal
 from kstore.lake.manifest import EMPTY, Stats
@@ -46,7 +46,7 @@ from kstore.settings import Settings, SettingsError
 
 log = logging.getLogger("kstore.export")
 
-EXPORTER = "kstore_exporter"
+EXPORTER = roles.EXPORTER
 INTERVAL = 30.0
 DEAD_AFTER = timedelta(minutes=10)  # a gatherer this far behind the freshest one blocks nothing
 PARQUET = "format parquet, compression zstd, parquet_version v2"
@@ -57,11 +57,7 @@ LEAD_COLUMNS = ("market_ticker",)  # clustered first: small files, row groups pr
 
 def exporter_dsn(settings: Settings) -> str:
     """Production as kstore_exporter (embedded topology); an external DSN is used as given."""
-    production = topology.database(settings, topology.PRODUCTION)
-    if not production.dsn:
-        raise SettingsError("production: no database (run `kstore db up` or set "
-                            "KSTORE_DSN__PRODUCTION)")
-    return production.dsn_as(EXPORTER) if production.embedded else production.dsn
+    return topology.dsn_for(settings, topology.PRODUCTION, EXPORTER)
 
 
 def quote(name: str) -> str:
