@@ -1,8 +1,8 @@
 {#- Candles of a coarser UTC `grain` ('hour', 'day') rolled up from the candles of
     `finer_model`: open is the first finer candle's open, close the last one's close, volume,
-    notional and trade_count add up, vwap = notional / volume. Incremental: every bucket holding
-    a finer candle that changed since the last build (by its last_merged_at, less the lookback)
-    is recomputed whole. One definition for agg_candles_1h and agg_candles_1d. -#}
+    notional and trade_count add up, vwap = notional / volume. Incremental (changed_buckets):
+    every bucket holding a finer candle merged since the last build is recomputed whole. One
+    definition for agg_candles_1h and agg_candles_1d. -#}
 {% macro candle_rollup(finer_model, grain) -%}
 with
 
@@ -10,38 +10,11 @@ finer_candles as (
     select * from {{ ref(finer_model) }}
 ),
 
-{% if is_incremental() %}
+{{ changed_buckets('market_ticker', grain, [('finer_candles', 'candle_start', 'last_merged_at')]) }}
 
-    changed_candles as (
-        select distinct
-            market_ticker,
-            date_trunc('{{ grain }}', candle_start, 'UTC') as bucket_start
-        from finer_candles
-        where last_merged_at > {{ merged_since('last_merged_at') }}
-    ),
-
-    bucket_candles as (
-        select
-            finer_candles.*,
-            changed_candles.bucket_start
-        from finer_candles
-        inner join changed_candles
-            on
-                finer_candles.market_ticker = changed_candles.market_ticker
-                and finer_candles.candle_start >= changed_candles.bucket_start
-                and finer_candles.candle_start < changed_candles.bucket_start + interval '1 {{ grain }}'
-    ),
-
-{% else %}
-
-    bucket_candles as (
-        select
-            *,
-            date_trunc('{{ grain }}', candle_start, 'UTC') as bucket_start
-        from finer_candles
-    ),
-
-{% endif %}
+bucket_candles as (
+    {{ bucket_rows('finer_candles', 'market_ticker', 'candle_start', grain) }}
+),
 
 candles as (
     select
