@@ -44,22 +44,7 @@ candles as (
 ),
 
 typed as (
-    select
-        market_ticker,
-        bucket_start as candle_start,
-        event_ticker,
-        series_ticker,
-        open::numeric(10, 6) as open,
-        high::numeric(10, 6) as high,
-        low::numeric(10, 6) as low,
-        close::numeric(10, 6) as close,
-        volume::numeric(18, 2) as volume,
-        notional::numeric(28, 8) as notional,
-        round(notional / volume, 6)::numeric(10, 6) as vwap,
-        trade_count::bigint as trade_count,
-        last_merged_at,
-        pg_current_xact_id() as xact_id
-    from candles
+    {{ typed_candles('candles') }}
 )
 
 select * from typed
