@@ -11,7 +11,8 @@
         on
             {{ rows }}.{{ key }} = changed_buckets.{{ key }}
             and {{ rows }}.{{ time_column }} >= changed_buckets.bucket_start
-            and {{ rows }}.{{ time_column }} < changed_buckets.bucket_start + interval '1 {{ grain }}'
+            and {{ rows }}.{{ time_column }}
+            < changed_buckets.bucket_start + interval '1 {{ grain }}'
 {%- else -%}
     select
         *,

@@ -5,7 +5,7 @@
     is the same on both. The one place the use_yes_price flip is written. -#}
 {% macro price_on_scale(price, side, use_yes_price, scale) -%}
     {%- if scale not in ('leg', 'yes') -%}
-        {{ exceptions.raise_compiler_error("price_on_scale: scale is 'leg' or 'yes', not " ~ scale) }}
+        {{ exceptions.raise_compiler_error("price_on_scale: scale 'leg' or 'yes', not " ~ scale) }}
     {%- endif -%}
     (
         case
