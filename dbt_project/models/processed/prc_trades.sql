@@ -1,8 +1,8 @@
 -- Trades, validated and enriched: one row per trade_id with its market, event and series
--- attributes and data-quality flags (true = problem; null = could not be checked). is_clean:
--- every check ran and passed. Incremental by merged_at less the lookback (merged_since), so a
--- late commit is picked up; the trades of the window are recomputed, which also fills in a
--- market that reached production after its trades.
+-- attributes (int_market_context) and data-quality flags (true = problem; null = could not be
+-- checked). is_clean: every check ran and passed. Incremental by merged_at less the lookback
+-- (merged_since), so a late commit is picked up; the trades of the window are recomputed, which
+-- also fills in a market that reached production after its trades.
 
 {{ config(
     unique_key='trade_id',
