@@ -20,7 +20,7 @@ from psycopg.types.json import Jsonb
 
 from conftest import REPO_ROOT
 from kstore import transform
-from kstore.settings import Settings, SettingsError
+from kstore.settings import Settings, SettingsError, load
 from kstore.topology import Database
 
 DAY = (datetime.now(timezone.utc) - timedelta(days=1)).date().isoformat()  # inside test windows
@@ -246,7 +246,7 @@ def test_build_passes_models_schema_tests_and_unit_tests(builds):
     models = {uid.split(".")[-1] for uid in result.statuses if uid.startswith("model.")}
     assert set(PROCESSED + AGGREGATES) <= models
     assert {uid.split(".")[-2] for uid in result.statuses if uid.startswith("unit_test.")} \
-        >= set(AGGREGATES), "every aggregate model has a unit test"
+        >= set(PROCESSED + AGGREGATES), "every processed and aggregate model has a unit test"
     manifest = json.loads((builds.settings.home / "dbt" / "target" / "manifest.json").read_text())
     tested = {parent for node in manifest["nodes"].values() if node["resource_type"] == "test"
               for parent in node["depends_on"]["nodes"]}
@@ -255,6 +255,28 @@ def test_build_passes_models_schema_tests_and_unit_tests(builds):
     warned = [uid for uid, status in result.statuses.items() if status == "warn"]
     assert len(warned) == 1 and "relationships_prc_trades_market_ticker" in warned[0], (
         "only the trade whose market has not arrived yet is reported (a warning)")
+
+
+def test_lake_export_is_declared_in_the_models_yml(builds):
+    """What `kstore transform` exports (relation, window column, granularity) comes from each
+    model's yml meta.lake, read from the build's manifest: every processed and aggregate model."""
+    built(builds, "first")
+    assert set(transform.lake_models(builds.settings)) == {
+        ("processed.prc_trades", "traded_at", "day"),
+        ("processed.prc_orderbook_deltas", "delta_at", "hour"),
+        ("processed.prc_orderbook_snapshots", "captured_at", "day"),
+        ("aggregates.agg_candles_1m", "candle_start", "day"),
+        ("aggregates.agg_candles_1h", "candle_start", "day"),
+        ("aggregates.agg_candles_1d", "candle_start", "day"),
+        ("aggregates.agg_market_daily", "day_start", "day"),
+        ("aggregates.agg_series_activity_1h", "hour_start", "day"),
+    }
+
+
+def test_lake_export_needs_a_build(tmp_path):
+    settings = load(None, home=tmp_path)
+    with pytest.raises(SettingsError, match="no dbt manifest"):
+        transform.lake_models(settings)
 
 
 def test_one_minute_candles_match_hand_computed(builds):

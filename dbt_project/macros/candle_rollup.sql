@@ -1,47 +1,30 @@
 {#- Candles of a coarser UTC `grain` ('hour', 'day') rolled up from the candles of
     `finer_model`: open is the first finer candle's open, close the last one's close, volume,
-    notional and trade_count add up, vwap = notional / volume. Incremental: every bucket holding
-    a finer candle that changed since the last build (by its last_merged_at, less the lookback)
-    is recomputed whole. One definition for agg_candles_1h and agg_candles_1d. -#}
+    notional and trade_count add up, vwap = notional / volume. Incremental (changed_buckets):
+    every bucket holding a finer candle merged since the last build is recomputed whole. The
+    whole model, its key and indexes included: one definition for agg_candles_1h and _1d. -#}
 {% macro candle_rollup(finer_model, grain) -%}
+{{ config(
+    unique_key=['market_ticker', 'candle_start'],
+    indexes=[
+        {'columns': ['market_ticker', 'candle_start'], 'unique': True},
+        {'columns': ['series_ticker', 'candle_start']},
+        {'columns': ['last_merged_at']},
+        {'columns': ['xact_id']},
+    ],
+) }}
+
 with
 
 finer_candles as (
     select * from {{ ref(finer_model) }}
 ),
 
-{% if is_incremental() %}
+{{ changed_buckets('market_ticker', grain, [('finer_candles', 'candle_start', 'last_merged_at')]) }}
 
-    changed_candles as (
-        select distinct
-            market_ticker,
-            date_trunc('{{ grain }}', candle_start, 'UTC') as bucket_start
-        from finer_candles
-        where last_merged_at > {{ merged_since('last_merged_at') }}
-    ),
-
-    bucket_candles as (
-        select
-            finer_candles.*,
-            changed_candles.bucket_start
-        from finer_candles
-        inner join changed_candles
-            on
-                finer_candles.market_ticker = changed_candles.market_ticker
-                and finer_candles.candle_start >= changed_candles.bucket_start
-                and finer_candles.candle_start < changed_candles.bucket_start + interval '1 {{ grain }}'
-    ),
-
-{% else %}
-
-    bucket_candles as (
-        select
-            *,
-            date_trunc('{{ grain }}', candle_start, 'UTC') as bucket_start
-        from finer_candles
-    ),
-
-{% endif %}
+bucket_candles as (
+    {{ bucket_rows('finer_candles', 'market_ticker', 'candle_start', grain) }}
+),
 
 candles as (
     select
@@ -62,22 +45,7 @@ candles as (
 ),
 
 typed as (
-    select
-        market_ticker,
-        bucket_start as candle_start,
-        event_ticker,
-        series_ticker,
-        open::numeric(10, 6) as open,
-        high::numeric(10, 6) as high,
-        low::numeric(10, 6) as low,
-        close::numeric(10, 6) as close,
-        volume::numeric(18, 2) as volume,
-        notional::numeric(28, 8) as notional,
-        round(notional / volume, 6)::numeric(10, 6) as vwap,
-        trade_count::bigint as trade_count,
-        last_merged_at,
-        pg_current_xact_id() as xact_id
-    from candles
+    {{ typed_candles('candles') }}
 )
 
 select * from typed

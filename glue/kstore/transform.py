@@ -8,6 +8,10 @@ DSN as given, like the deduplicator. The connection reaches dbt only as KSTORE_D
 variables of the subprocess, so no host or secret is written anywhere. dbt's target/ and logs/
 live under <home>/dbt, never in the repository. One transform at a time per production database
 (an advisory lock held for the whole run).
+
+What the lake export writes is declared in the dbt project, not here: a model whose yml sets
+`config: {meta: {lake: {time_column: ..., granularity: hour|day|snapshot}}}` is exported to the
+lake folder of its schema and name; the list is read from the manifest.json of the build.
 """
 
 from __future__ import annotations
@@ -32,18 +36,7 @@ from kstore.settings import Settings, SettingsError
 log = logging.getLogger("kstore.transform")
 
 ROLE = roles.TRANSFORM
-LAYERS = ("processed", "aggregates")  # the schemas the lake export writes
-# What export_layers writes: (relation, time column of its windows, window granularity).
-LAYER_DATASETS = (
-    ("processed.prc_trades", "traded_at", "day"),
-    ("processed.prc_orderbook_deltas", "delta_at", "hour"),
-    ("processed.prc_orderbook_snapshots", "captured_at", "day"),
-    ("aggregates.agg_candles_1m", "candle_start", "day"),
-    ("aggregates.agg_candles_1h", "candle_start", "day"),
-    ("aggregates.agg_candles_1d", "candle_start", "day"),
-    ("aggregates.agg_market_daily", "day_start", "day"),
-    ("aggregates.agg_series_activity_1h", "hour_start", "day"),
-)
+LAYERS = ("processed", "aggregates")  # the schemas whose models may go to the lake
 DBT_MAIN = "from dbt.cli.main import cli; cli()"  # dbt of this interpreter, whatever PATH says
 LOCK_KEY = 7_291_032  # one transform at a time per production database
 FAILED = {"error", "fail", "runtime error"}  # node statuses (skipped: after a failed parent)
@@ -97,7 +90,7 @@ def dbt_environment(db: topology.Database) -> dict[str, str]:
 
 def run_dbt(settings: Settings, db: topology.Database, *arguments: str) -> DbtResult:
     """One dbt command against `db`; its output goes to ours, its results are read back."""
-    work = settings.home.resolve() / "dbt"
+    work = work_dir(settings)
     command = [
         sys.executable, "-c", DBT_MAIN, *arguments,
         "--project-dir", str(project_dir(settings)),
@@ -139,18 +132,45 @@ def freshness(settings: Settings, db: topology.Database) -> DbtResult:
     return run_dbt(settings, db, "source", "freshness")
 
 
+def work_dir(settings: Settings) -> Path:
+    """dbt's target/ and logs/ for this home, never in the repository."""
+    return settings.home.resolve() / "dbt"
+
+
+def lake_models(settings: Settings) -> list[tuple[str, str | None, str]]:
+    """(relation, time column, granularity) of every model whose yml meta has a `lake` entry,
+    from the manifest of the last dbt invocation (written on every build)."""
+    manifest = work_dir(settings) / "target" / "manifest.json"
+    if not manifest.is_file():
+        raise SettingsError(f"{manifest}: no dbt manifest (run `kstore transform` first)")
+    models = []
+    for node in json.loads(manifest.read_text())["nodes"].values():
+        lake = node["config"].get("meta", {}).get("lake")
+        if node["resource_type"] != "model" or lake is None:
+            continue
+        if node["schema"] not in LAYERS or not isinstance(lake, dict):
+            raise SettingsError(f"{node['name']}: meta.lake needs a model in {' or '.join(LAYERS)}"
+                                " and {time_column, granularity}")
+        relation = f"{node['schema']}.{node['alias'] or node['name']}"
+        models.append((relation, lake.get("time_column"), lake.get("granularity")))
+    return sorted(models, key=lambda model: (LAYERS.index(model[0].split(".")[0]), model[0]))
+
+
 def export_layers(settings: Settings) -> list:
-    """Write every relation of LAYER_DATASETS to the lake folder of the same name
+    """Write every model of lake_models to the lake folder of the same name
     (processed/prc_trades/, aggregates/agg_candles_1m/, ...) with the raw tables' verified-window
     mechanism. Every row carries xact_id (the transaction that wrote it), so the exporter's
     transaction-id cursor finds the windows a build rewrote, even with unchanged counts."""
     from kstore.lake.export import Exporter
     from kstore.lake.windows import Dataset
 
+    try:
+        datasets = [Dataset(relation, column, granularity, relation.replace(".", "/"), relation)
+                    for relation, column, granularity in lake_models(settings)]
+    except ValueError as error:  # a meta.lake the lake cannot export
+        raise SettingsError(f"dbt meta.lake: {error}") from None
     with Exporter(settings) as exporter:
-        return [exporter.export(Dataset(relation, column, granularity,
-                                        relation.replace(".", "/"), relation))
-                for relation, column, granularity in LAYER_DATASETS]
+        return [exporter.export(dataset) for dataset in datasets]
 
 
 @contextmanager

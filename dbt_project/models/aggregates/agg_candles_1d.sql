@@ -1,16 +1,7 @@
 -- OHLCV candles per market and UTC day, rolled up from agg_candles_1h: open is the first
 -- hour candle's open, close the last one's close, volume, notional and trade_count add up,
 -- vwap = notional / volume. Incremental: every day holding a hour candle that changed since the
--- last build (by its last_merged_at, less the lookback) is recomputed whole.
-
-{{ config(
-    unique_key=['market_ticker', 'candle_start'],
-    indexes=[
-        {'columns': ['market_ticker', 'candle_start'], 'unique': True},
-        {'columns': ['series_ticker', 'candle_start']},
-        {'columns': ['last_merged_at']},
-        {'columns': ['xact_id']},
-    ],
-) }}
+-- last build (by its last_merged_at, less the lookback) is recomputed whole. Key and indexes:
+-- (market_ticker, candle_start), set by candle_rollup.
 
 {{ candle_rollup('agg_candles_1h', 'day') }}

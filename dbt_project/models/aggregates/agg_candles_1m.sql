@@ -19,43 +19,16 @@ trades as (
     select * from {{ ref('prc_trades') }}
 ),
 
-{% if is_incremental() %}
+{{ changed_buckets('market_ticker', 'minute', [('trades', 'traded_at', 'merged_at')]) }}
 
-    changed_candles as (
-        select distinct
-            market_ticker,
-            date_trunc('minute', traded_at, 'UTC') as candle_start
-        from trades
-        where merged_at > {{ merged_since('last_merged_at') }}
-    ),
-
-    candle_trades as (
-        select
-            trades.*,
-            changed_candles.candle_start
-        from trades
-        inner join changed_candles
-            on
-                trades.market_ticker = changed_candles.market_ticker
-                and trades.traded_at >= changed_candles.candle_start
-                and trades.traded_at < changed_candles.candle_start + interval '1 minute'
-    ),
-
-{% else %}
-
-    candle_trades as (
-        select
-            *,
-            date_trunc('minute', traded_at, 'UTC') as candle_start
-        from trades
-    ),
-
-{% endif %}
+candle_trades as (
+    {{ bucket_rows('trades', 'market_ticker', 'traded_at', 'minute') }}
+),
 
 candles as (
     select
         market_ticker,
-        candle_start,
+        bucket_start,
         max(event_ticker) as event_ticker,
         max(series_ticker) as series_ticker,
         (array_agg(yes_price order by traded_at asc, trade_id asc))[1] as open,
@@ -67,26 +40,11 @@ candles as (
         count(*) as trade_count,
         max(merged_at) as last_merged_at
     from candle_trades
-    group by market_ticker, candle_start
+    group by market_ticker, bucket_start
 ),
 
 typed as (
-    select
-        market_ticker,
-        candle_start,
-        event_ticker,
-        series_ticker,
-        open::numeric(10, 6) as open,
-        high::numeric(10, 6) as high,
-        low::numeric(10, 6) as low,
-        close::numeric(10, 6) as close,
-        volume::numeric(18, 2) as volume,
-        notional::numeric(28, 8) as notional,
-        round(notional / volume, 6)::numeric(10, 6) as vwap,
-        trade_count::bigint as trade_count,
-        last_merged_at,
-        pg_current_xact_id() as xact_id
-    from candles
+    {{ typed_candles('candles') }}
 )
 
 select * from typed

@@ -2,8 +2,8 @@
 -- the quoted spread and depth (from tickers): average and median of yes_ask - yes_bid over
 -- updates with both sides quoted (yes_bid > 0 and yes_ask < 1), average YES bid and ask sizes.
 -- Ticker statistics weigh each update equally (not by time). A day has a row when the market
--- traded or was quoted. Incremental: days with a trade or ticker merged since the last build
--- (less the lookback) are recomputed whole. full_refresh is off: production keeps tickers
+-- traded or was quoted. Incremental (changed_buckets): days with a trade or ticker merged since
+-- the last build are recomputed whole. full_refresh is off: production keeps tickers
 -- 30 days, so a rebuild would lose the spreads of older days.
 
 {{ config(
@@ -26,66 +26,27 @@ tickers as (
     select * from {{ ref('stg_tickers') }}
 ),
 
-markets as (
-    select * from {{ ref('stg_markets') }}
+market_context as (
+    select * from {{ ref('int_market_context') }}
 ),
 
-{% if is_incremental() %}
+{{ changed_buckets('market_ticker', 'day', [
+    ('candles_1d', 'candle_start', 'last_merged_at'),
+    ('tickers', 'quoted_at', 'merged_at'),
+]) }}
 
-    changed_days as (
-        select
-            market_ticker,
-            candle_start as day_start
-        from candles_1d
-        where last_merged_at > {{ merged_since('last_merged_at') }}
-        union
-        select
-            market_ticker,
-            date_trunc('day', quoted_at, 'UTC') as day_start
-        from tickers
-        where merged_at > {{ merged_since('last_merged_at') }}
-    ),
+day_candles as (
+    {{ bucket_rows('candles_1d', 'market_ticker', 'candle_start', 'day') }}
+),
 
-    day_candles as (
-        select candles_1d.*
-        from candles_1d
-        inner join changed_days
-            on
-                candles_1d.market_ticker = changed_days.market_ticker
-                and candles_1d.candle_start = changed_days.day_start
-    ),
-
-    day_tickers as (
-        select
-            tickers.*,
-            changed_days.day_start
-        from tickers
-        inner join changed_days
-            on
-                tickers.market_ticker = changed_days.market_ticker
-                and tickers.quoted_at >= changed_days.day_start
-                and tickers.quoted_at < changed_days.day_start + interval '1 day'
-    ),
-
-{% else %}
-
-    day_candles as (
-        select * from candles_1d
-    ),
-
-    day_tickers as (
-        select
-            *,
-            date_trunc('day', quoted_at, 'UTC') as day_start
-        from tickers
-    ),
-
-{% endif %}
+day_tickers as (
+    {{ bucket_rows('tickers', 'market_ticker', 'quoted_at', 'day') }}
+),
 
 quotes as (
     select
         market_ticker,
-        day_start,
+        bucket_start as day_start,
         yes_bid_size,
         yes_ask_size,
         merged_at,
@@ -112,7 +73,7 @@ quote_stats as (
 joined as (
     select
         coalesce(day_candles.market_ticker, quote_stats.market_ticker) as market_ticker,
-        coalesce(day_candles.candle_start, quote_stats.day_start) as day_start,
+        coalesce(day_candles.bucket_start, quote_stats.day_start) as day_start,
         day_candles.open,
         day_candles.high,
         day_candles.low,
@@ -131,15 +92,15 @@ joined as (
     full outer join quote_stats
         on
             day_candles.market_ticker = quote_stats.market_ticker
-            and day_candles.candle_start = quote_stats.day_start
+            and day_candles.bucket_start = quote_stats.day_start
 ),
 
 typed as (
     select
         joined.market_ticker,
         joined.day_start,
-        markets.event_ticker,
-        markets.series_ticker,
+        market_context.event_ticker,
+        market_context.series_ticker,
         joined.open,
         joined.high,
         joined.low,
@@ -156,7 +117,7 @@ typed as (
         joined.last_merged_at,
         pg_current_xact_id() as xact_id
     from joined
-    left join markets on joined.market_ticker = markets.market_ticker
+    left join market_context on joined.market_ticker = market_context.market_ticker
 )
 
 select * from typed

@@ -1,7 +1,8 @@
 -- Trading activity per series and UTC hour, from agg_candles_1h: markets traded, trades,
 -- contracts, notional and VWAP across the series' markets. Trades of markets whose series is
--- not known yet are left out until their market arrives (within the lookback). Incremental:
--- every (series, hour) with an hourly candle changed since the last build is recomputed whole.
+-- not known yet are left out until their market arrives (within the lookback). Incremental
+-- (changed_buckets): every (series, hour) with an hourly candle merged since the last build is
+-- recomputed whole.
 
 {{ config(
     unique_key=['series_ticker', 'hour_start'],
@@ -19,44 +20,23 @@ candles_1h as (
     where series_ticker is not null
 ),
 
-{% if is_incremental() %}
+{{ changed_buckets('series_ticker', 'hour', [('candles_1h', 'candle_start', 'last_merged_at')]) }}
 
-    changed_hours as (
-        select distinct
-            series_ticker,
-            candle_start as hour_start
-        from candles_1h
-        where last_merged_at > {{ merged_since('last_merged_at') }}
-    ),
-
-    hour_candles as (
-        select candles_1h.*
-        from candles_1h
-        inner join changed_hours
-            on
-                candles_1h.series_ticker = changed_hours.series_ticker
-                and candles_1h.candle_start = changed_hours.hour_start
-    ),
-
-{% else %}
-
-    hour_candles as (
-        select * from candles_1h
-    ),
-
-{% endif %}
+hour_candles as (
+    {{ bucket_rows('candles_1h', 'series_ticker', 'candle_start', 'hour') }}
+),
 
 activity as (
     select
         series_ticker,
-        candle_start as hour_start,
+        bucket_start as hour_start,
         count(*) as markets_traded,
         sum(trade_count) as trade_count,
         sum(volume) as volume,
         sum(notional) as notional,
         max(last_merged_at) as last_merged_at
     from hour_candles
-    group by series_ticker, candle_start
+    group by series_ticker, bucket_start
 ),
 
 typed as (

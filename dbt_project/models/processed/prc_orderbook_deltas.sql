@@ -28,12 +28,8 @@ deltas as (
     {% endif %}
 ),
 
-markets as (
-    select * from {{ ref('stg_markets') }}
-),
-
-events as (
-    select * from {{ ref('stg_events') }}
+market_context as (
+    select * from {{ ref('int_market_context') }}
 ),
 
 price_ranges as (
@@ -43,34 +39,12 @@ price_ranges as (
 priced as (
     select
         *,
-        (
-            case when side = 'no' and use_yes_price then 1 - price else price end
-        )::numeric(10, 6) as leg_price,
-        (
-            case when side = 'no' and not use_yes_price then 1 - price else price end
-        )::numeric(10, 6) as yes_price
+        {{ price_on_scale('price', 'side', 'use_yes_price', 'leg') }} as leg_price,
+        {{ price_on_scale('price', 'side', 'use_yes_price', 'yes') }} as yes_price
     from deltas
 ),
 
-level_prices as (
-    select distinct
-        market_ticker,
-        leg_price
-    from priced
-),
-
-tick_checks as (
-    select
-        level_prices.market_ticker,
-        level_prices.leg_price,
-        not bool_or(
-            level_prices.leg_price between price_ranges.range_start and price_ranges.range_end
-            and mod(level_prices.leg_price - price_ranges.range_start, price_ranges.tick_size) = 0
-        ) as is_off_tick_grid
-    from level_prices
-    inner join price_ranges on level_prices.market_ticker = price_ranges.market_ticker
-    group by level_prices.market_ticker, level_prices.leg_price
-),
+{{ off_tick_grid('priced', 'leg_price') }}
 
 enriched as (
     select
@@ -84,8 +58,8 @@ enriched as (
         priced.leg_price,
         priced.yes_price,
         priced.use_yes_price,
-        markets.event_ticker,
-        coalesce(markets.series_ticker, events.series_ticker) as series_ticker,
+        market_context.event_ticker,
+        market_context.series_ticker,
         priced.sid,
         priced.seq,
         priced.connection_id,
@@ -93,16 +67,15 @@ enriched as (
         priced.received_at,
         priced.merged_at,
         priced.gatherer_id,
-        markets.market_ticker is null as is_unknown_market,
+        market_context.market_ticker is null as is_unknown_market,
         priced.key_scope <> '' as is_missing_exchange_time,
         tick_checks.is_off_tick_grid
     from priced
-    left join markets on priced.market_ticker = markets.market_ticker
-    left join events on markets.event_ticker = events.event_ticker
+    left join market_context on priced.market_ticker = market_context.market_ticker
     left join tick_checks
         on
             priced.market_ticker = tick_checks.market_ticker
-            and priced.leg_price = tick_checks.leg_price
+            and priced.leg_price = tick_checks.price
 ),
 
 flagged as (

@@ -21,12 +21,8 @@ snapshots as (
     {% endif %}
 ),
 
-markets as (
-    select * from {{ ref('stg_markets') }}
-),
-
-events as (
-    select * from {{ ref('stg_events') }}
+market_context as (
+    select * from {{ ref('int_market_context') }}
 ),
 
 price_ranges as (
@@ -57,9 +53,9 @@ levels as (
         'no' as side,
         no_level.level,
         no_level.price,
-        (
-            case when snapshots.use_yes_price then 1 - no_level.price else no_level.price end
-        )::numeric(10, 6) as leg_price,
+        {{
+            price_on_scale('no_level.price', "'no'", 'snapshots.use_yes_price', 'leg')
+        }} as leg_price,
         no_level.size
     from snapshots
     cross join
@@ -67,25 +63,7 @@ levels as (
         with ordinality as no_level (price, size, level)
 ),
 
-level_prices as (
-    select distinct
-        market_ticker,
-        leg_price
-    from levels
-),
-
-tick_checks as (
-    select
-        level_prices.market_ticker,
-        level_prices.leg_price,
-        not bool_or(
-            level_prices.leg_price between price_ranges.range_start and price_ranges.range_end
-            and mod(level_prices.leg_price - price_ranges.range_start, price_ranges.tick_size) = 0
-        ) as is_off_tick_grid
-    from level_prices
-    inner join price_ranges on level_prices.market_ticker = price_ranges.market_ticker
-    group by level_prices.market_ticker, level_prices.leg_price
-),
+{{ off_tick_grid('levels', 'leg_price') }}
 
 checked_levels as (
     select
@@ -101,7 +79,7 @@ checked_levels as (
     left join tick_checks
         on
             levels.market_ticker = tick_checks.market_ticker
-            and levels.leg_price = tick_checks.leg_price
+            and levels.leg_price = tick_checks.price
 ),
 
 level_stats as (
@@ -128,8 +106,8 @@ enriched as (
         snapshots.captured_at,
         snapshots.gatherer_id,
         snapshots.source,
-        markets.event_ticker,
-        coalesce(markets.series_ticker, events.series_ticker) as series_ticker,
+        market_context.event_ticker,
+        market_context.series_ticker,
         snapshots.yes_prices,
         snapshots.yes_sizes,
         snapshots.no_prices,
@@ -149,7 +127,7 @@ enriched as (
         snapshots.connection_id,
         snapshots.received_at,
         snapshots.merged_at,
-        markets.market_ticker is null as is_unknown_market,
+        market_context.market_ticker is null as is_unknown_market,
         case
             when level_stats.market_ticker is null then false
             else level_stats.is_off_tick_grid
@@ -158,8 +136,7 @@ enriched as (
         coalesce(level_stats.is_out_of_order, false) as is_out_of_order,
         coalesce(level_stats.is_nonpositive_size, false) as is_nonpositive_size
     from snapshots
-    left join markets on snapshots.market_ticker = markets.market_ticker
-    left join events on markets.event_ticker = events.event_ticker
+    left join market_context on snapshots.market_ticker = market_context.market_ticker
     left join level_stats
         on
             snapshots.market_ticker = level_stats.market_ticker

@@ -1,8 +1,8 @@
 -- Trades, validated and enriched: one row per trade_id with its market, event and series
--- attributes and data-quality flags (true = problem; null = could not be checked). is_clean:
--- every check ran and passed. Incremental by merged_at less the lookback (merged_since), so a
--- late commit is picked up; the trades of the window are recomputed, which also fills in a
--- market that reached production after its trades.
+-- attributes (int_market_context) and data-quality flags (true = problem; null = could not be
+-- checked). is_clean: every check ran and passed. Incremental by merged_at less the lookback
+-- (merged_since), so a late commit is picked up; the trades of the window are recomputed, which
+-- also fills in a market that reached production after its trades.
 
 {{ config(
     unique_key='trade_id',
@@ -23,16 +23,8 @@ trades as (
     {% endif %}
 ),
 
-markets as (
-    select * from {{ ref('stg_markets') }}
-),
-
-events as (
-    select * from {{ ref('stg_events') }}
-),
-
-series as (
-    select * from {{ ref('stg_series') }}
+market_context as (
+    select * from {{ ref('int_market_context') }}
 ),
 
 price_ranges as (
@@ -46,24 +38,14 @@ deduplicated as (
     order by trade_id asc, traded_at asc, merged_at asc
 ),
 
-tick_checks as (
-    select
-        deduplicated.trade_id,
-        not bool_or(
-            deduplicated.yes_price between price_ranges.range_start and price_ranges.range_end
-            and mod(deduplicated.yes_price - price_ranges.range_start, price_ranges.tick_size) = 0
-        ) as is_off_tick_grid
-    from deduplicated
-    inner join price_ranges on deduplicated.market_ticker = price_ranges.market_ticker
-    group by deduplicated.trade_id
-),
+{{ off_tick_grid('deduplicated', 'yes_price') }}
 
 enriched as (
     select
         deduplicated.trade_id,
         deduplicated.market_ticker,
-        markets.event_ticker,
-        coalesce(markets.series_ticker, events.series_ticker) as series_ticker,
+        market_context.event_ticker,
+        market_context.series_ticker,
         deduplicated.traded_at,
         deduplicated.yes_price,
         deduplicated.no_price,
@@ -71,24 +53,24 @@ enriched as (
         deduplicated.taker_outcome_side,
         deduplicated.taker_book_side,
         deduplicated.is_block_trade,
-        markets.market_title,
-        events.event_title,
-        series.series_title,
-        series.series_category,
-        markets.price_level_structure,
-        markets.is_fractional_trading_enabled,
+        market_context.market_title,
+        market_context.event_title,
+        market_context.series_title,
+        market_context.series_category,
+        market_context.price_level_structure,
+        market_context.is_fractional_trading_enabled,
         deduplicated.sent_at,
         deduplicated.received_at,
         deduplicated.merged_at,
         deduplicated.gatherer_id,
-        markets.market_ticker is null as is_unknown_market,
+        market_context.market_ticker is null as is_unknown_market,
         tick_checks.is_off_tick_grid
     from deduplicated
-    left join markets on deduplicated.market_ticker = markets.market_ticker
-    left join events on markets.event_ticker = events.event_ticker
-    left join series
-        on coalesce(markets.series_ticker, events.series_ticker) = series.series_ticker
-    left join tick_checks on deduplicated.trade_id = tick_checks.trade_id
+    left join market_context on deduplicated.market_ticker = market_context.market_ticker
+    left join tick_checks
+        on
+            deduplicated.market_ticker = tick_checks.market_ticker
+            and deduplicated.yes_price = tick_checks.price
 ),
 
 flagged as (

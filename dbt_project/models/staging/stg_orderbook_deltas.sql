@@ -25,13 +25,7 @@ renamed as (
         seq::bigint as seq,
         connection_id::text as connection_id,
 
-        -- times
-        sending_ts::timestamptz as sent_at,
-        received_at::timestamptz as received_at,
-        merged_at::timestamptz as merged_at,
-
-        -- lineage
-        gatherer_id::text as gatherer_id
+        {{ merged_row_columns() }}
     from source
 )
 

@@ -28,13 +28,7 @@ renamed as (
         dollar_volume::bigint as dollar_volume,
         dollar_open_interest::bigint as dollar_open_interest,
 
-        -- times
-        sending_ts::timestamptz as sent_at,
-        received_at::timestamptz as received_at,
-        merged_at::timestamptz as merged_at,
-
-        -- lineage
-        gatherer_id::text as gatherer_id
+        {{ merged_row_columns() }}
     from source
 )
 

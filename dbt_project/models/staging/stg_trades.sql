@@ -21,14 +21,10 @@ renamed as (
         taker_book_side::text as taker_book_side,
         is_block_trade::boolean as is_block_trade,
 
-        -- times
+        -- exchange time
         ts::timestamptz as traded_at,
-        sending_ts::timestamptz as sent_at,
-        received_at::timestamptz as received_at,
-        merged_at::timestamptz as merged_at,
 
-        -- lineage
-        gatherer_id::text as gatherer_id
+        {{ merged_row_columns() }}
     from source
 )
 
