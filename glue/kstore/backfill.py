@@ -251,10 +251,10 @@ def run(plan: Plan, progress: bool = True) -> Result:
 
 
 def summary(result: Result) -> str:
-    plan, total = result.plan, result.total
+    plan, total, tables = result.plan, result.total, ",".join(catalog.names(result.plan.tables))
     return (f"backfill {_label(plan.source)} -> {_label(plan.target)} "
             f"[{plan.since.isoformat()}, {plan.until.isoformat()}) "
-            f"{','.join(catalog.names(plan.tables))}: {total.windows} windows, rows read {total.read}, "
+            f"{tables}: {total.windows} windows, rows read {total.read}, "
             f"inserted {total.inserted}, skipped {total.skipped}")
 
 
