@@ -23,7 +23,10 @@ UNTIL = SINCE + timedelta(hours=2)
 MINUTES = range(-30, 151, 5)  # g2's rows: before, inside, at --until and after the window
 GAP = range(30, 90)  # g1 was down
 GAP_TIMES = {SINCE + timedelta(minutes=m) for m in MINUTES if m in GAP}
-TABLES = tuple(backfill.TIME_COLUMNS)
+# What the table catalog says backfill copies, and the column its windows are cut on.
+TIME_COLUMNS = {"trades": "ts", "orderbook_deltas": "ts", "orderbook_snapshots": "captured_at",
+                "tickers": "ts"}
+TABLES = tuple(TIME_COLUMNS)
 KEYS = {
     "trades": ("trade_id", "ts"),
     "orderbook_deltas": ("market_ticker", "ts", "side", "price", "delta", "dup_ordinal",
@@ -85,7 +88,7 @@ def stored(dsn: str, table: str) -> dict[tuple, tuple]:
 
 def split(table: str, rows: dict[tuple, tuple]) -> tuple[dict, dict]:
     """(rows inside [SINCE, UNTIL), rows outside)."""
-    at = TABLE_COLUMNS[table].index(backfill.TIME_COLUMNS[table])
+    at = TABLE_COLUMNS[table].index(TIME_COLUMNS[table])
     inside = {key: row for key, row in rows.items() if SINCE <= row[at] < UNTIL}
     return inside, {key: row for key, row in rows.items() if key not in inside}
 
@@ -133,7 +136,7 @@ def test_a_gap_is_refilled_exactly_once_and_nothing_outside_is_touched(gatherers
         new = inside_after.keys() - inside_before.keys()
         assert new == inside_source.keys() - inside_before.keys()
         if table != "orderbook_snapshots":  # the gap, and nothing else
-            at = TABLE_COLUMNS[table].index(backfill.TIME_COLUMNS[table])
+            at = TABLE_COLUMNS[table].index(TIME_COLUMNS[table])
             assert {after[key][at] for key in new} == GAP_TIMES
         for key in new:  # g2's row as captured; a new xact_id from g1, so dedup pulls it
             assert after[key][:-1] == source[key][:-1]
@@ -283,7 +286,6 @@ def parse(argv: list[str]) -> argparse.Namespace:
     (["--from", "g2", "--to", "g9"], "target 'g9' is not a gatherer"),
     (["--from", "g2", "--to", "production"], "target 'production' is not a gatherer"),
     (["--from", "g1", "--to", "g1"], "source and target are both 'g1'"),
-    (["--from", "g2", "--to", "g1", "--table", "markets"], "unknown table 'markets'"),
     (["--from", "g2", "--to", "g1", "--until", "2025-06-10T12:00:00+00:00"], "is not after"),
     (["--from", "g2", "--to", "g1", "--until", "2025-06-10T11:00"], "is not after"),
     (["--from", "g2", "--to", "g1", "--since", "yesterday"], "not an ISO 8601 time"),
@@ -299,6 +301,29 @@ def test_bad_input_is_a_one_line_error(tmp_path, argv, message):
     with pytest.raises(SettingsError) as raised:
         backfill.main(settings, parse(argv))
     assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_the_tables_come_from_the_table_catalog(gatherers):
+    """`all` is every table the target's catalog marks for backfill, cut on its time column and
+    deduplicated on its primary key."""
+    settings, g1, g2 = gatherers
+    plan = backfill.plan(settings(), "g2", "g1", "all", SINCE, UNTIL)
+    assert {t.name: t.time_column for t in plan.tables} == TIME_COLUMNS
+    assert {t.name: t.key_columns for t in plan.tables} == KEYS
+    assert [t.name for t in backfill.plan(settings(), "g2", "g1", "tickers", SINCE, UNTIL)
+            .tables] == ["tickers"]
+
+
+@pytest.mark.parametrize("table", ["markets", "quarantine", "nothing"])
+def test_a_table_the_catalog_does_not_backfill_is_a_one_line_error(gatherers, table):
+    settings, g1, g2 = gatherers
+    argv = ["--from", "g2", "--to", "g1", "--table", table, "--since", "2025-06-10T12:00:00Z",
+            "--until", "2025-06-10T14:00:00Z"]
+    with pytest.raises(SettingsError) as raised:
+        backfill.main(settings(), parse(argv))
+    message = str(raised.value)
+    assert f"unknown table {table!r}" in message and "\n" not in message
+    assert "trades" in message
 
 
 def test_windows_follow_the_utc_grid():

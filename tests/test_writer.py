@@ -14,7 +14,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from kstore.gatherer.writer import UnwrittenRows, Writers
+from kstore.gatherer.writer import UnwrittenRows, Writers, routing
 from kstore.pgcluster import free_port
 from kstore.testing import ScratchServer
 from conftest import PG_BIN
@@ -76,6 +76,16 @@ async def put_all(dsn: str, table: str, rows: list[tuple], **options) -> dict:
         writers.put(table, row)
     await writers.close()
     return writers.stats()
+
+
+# The writer pools and their tables, as the table catalog routes them (ops.catalog.writer).
+ROUTING = {"orderbook": ("orderbook_deltas", "orderbook_snapshots"),
+           "trades": ("trades", "quarantine"), "tickers": ("tickers",)}
+
+
+def test_the_pools_are_routed_by_the_table_catalog(ts_dsn):
+    assert routing(ts_dsn) == ROUTING
+    assert Writers(ts_dsn).pools == ROUTING
 
 
 def test_every_row_put_is_committed_after_close(ts_dsn):
@@ -292,7 +302,7 @@ def test_close_reports_the_rows_it_could_not_write():
     rows = [delta(n) for n in range(250)]
 
     async def scenario():
-        writers = Writers(dsn, max_backoff=0.1)
+        writers = Writers(dsn, max_backoff=0.1, pools=ROUTING)  # no database to read it from
         await writers.start()
         for row in rows:
             writers.put("orderbook_deltas", row)
@@ -308,6 +318,6 @@ def test_close_reports_the_rows_it_could_not_write():
 
 
 def test_an_unknown_table_is_refused_loudly():
-    writers = Writers("host=127.0.0.1")
+    writers = Writers("host=127.0.0.1", pools=ROUTING)
     with pytest.raises(ValueError, match="unknown table 'order_book'"):
         writers.put("order_book", delta(1))

@@ -5,39 +5,62 @@ tables and compares set-wise, per table: rows missing from the database, rows du
 rows than events for a key), extra rows (keys the exchange never sent) and mismatched values.
 Multiplicity matters for deltas: two identical events are two rows. Exit status 1 if anything
 is off.
+
+Which tables there are comes from each database's table catalog (decision 0016): every table
+of exchange data (time series and reference) is audited by its rule in RULES, keyed by table
+name; a table without a rule is reported with its stored rows and nothing compared (None), never
+silently left out.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
-from kstore import topology
+from kstore import catalog, topology
 from kstore.gatherer.stream import fingerprint
 from kstore.settings import Settings, SettingsError
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 META = ("table", "index")
 COUNTS = ("truth", "stored", "missing", "duplicated", "extra", "mismatched")
+EXCHANGE_DATA = ("timeseries", "reference")  # the catalog families the truth file describes
 
-TRUTH_TABLES = """
-create temp table truth_trades (trade_id uuid, ts timestamptz, market_ticker text,
-    yes_price numeric, no_price numeric, count numeric);
-create temp table truth_deltas (market_ticker text, ts timestamptz, side text, price numeric,
-    delta numeric);
-create temp table truth_tickers (market_ticker text, ts timestamptz, fingerprint bigint);
-create temp table truth_markets (market_ticker text, status text, updated_time timestamptz,
-    index bigint);
-"""
 
-# Each query returns (truth, stored, missing, duplicated, extra, mismatched).
-QUERIES = {
-    "trades": """
+@dataclass(frozen=True)
+class Rule:
+    """How one table is compared with the simulator's record: the columns of its temporary
+    truth table (truth_<table>), a truth line as a row of it, and the query returning
+    (truth, stored, missing, duplicated, extra, mismatched)."""
+
+    columns: str
+    read: Callable[[dict], tuple]
+    query: str
+
+
+def _ms(value: int) -> datetime:
+    return EPOCH + timedelta(milliseconds=value)
+
+
+def _no_leg(price: Decimal, side: str, yes_scale: bool) -> Decimal:
+    return 1 - price if yes_scale and side == "no" else price
+
+
+RULES = {
+    "trades": Rule(
+        "trade_id uuid, ts timestamptz, market_ticker text, yes_price numeric, "
+        "no_price numeric, count numeric",
+        lambda e: (e["trade_id"], _ms(e["ts_ms"]), e["market_ticker"],
+                   Decimal(e["yes_price_dollars"]), Decimal(e["no_price_dollars"]),
+                   Decimal(e["count_fp"])),
+        """
 with stored as (
     select trade_id, count(*) as n, min(yes_price) as yes_price, min(no_price) as no_price,
         min(count) as count, min(ts) as ts
@@ -54,11 +77,17 @@ select
     (select count(*) from truth_trades as t inner join stored as s using (trade_id)
         where (s.ts, s.yes_price, s.no_price, s.count) is distinct from
             (t.ts, t.yes_price, t.no_price, t.count))
-""",
-    "orderbook_deltas": """
+"""),
+    "orderbook_deltas": Rule(
+        "market_ticker text, ts timestamptz, side text, price numeric, delta numeric",
+        lambda e: (e["market_ticker"], _ms(e["ts_ms"]), e["side"],
+                   _no_leg(Decimal(e["price_dollars"]), e["side"],
+                           e.get("use_yes_price", False)),
+                   Decimal(e["delta_fp"])),
+        """
 with truth as (
     select market_ticker, ts, side, price, delta, count(*) as n
-    from truth_deltas group by 1, 2, 3, 4, 5
+    from truth_orderbook_deltas group by 1, 2, 3, 4, 5
 ),
 stored as (
     select market_ticker, ts, side,
@@ -77,8 +106,12 @@ select
     (select coalesce(sum(greatest(found - expected, 0)), 0) from joined where expected > 0),
     (select coalesce(sum(found), 0) from joined where expected = 0),
     0
-""",
-    "tickers": """
+"""),
+    "tickers": Rule(
+        "market_ticker text, ts timestamptz, fingerprint bigint",
+        lambda e: (e["market_ticker"], _ms(e["ts_ms"]),
+                   fingerprint({k: v for k, v in e.items() if k not in META})),
+        """
 with truth as (select distinct market_ticker, ts, fingerprint from truth_tickers)
 select
     (select count(*) from truth),
@@ -89,8 +122,11 @@ select
     (select count(*) from kstore.tickers as s where not exists (select from truth as t
         where (s.market_ticker, s.ts, s.fingerprint) = (t.market_ticker, t.ts, t.fingerprint))),
     0
-""",
-    "markets": """
+"""),
+    "markets": Rule(
+        "market_ticker text, status text, updated_time timestamptz, index bigint",
+        lambda e: (e["market_ticker"], e.get("status"), e.get("updated_time"), e.get("index")),
+        """
 with truth as (
     select distinct on (market_ticker) market_ticker, status, updated_time
     from truth_markets order by market_ticker, index desc nulls last
@@ -105,95 +141,83 @@ select
         (select from truth as t where t.market_ticker = m.market_ticker)),
     (select count(*) from truth as t inner join kstore.markets as m using (market_ticker)
         where m.status is distinct from t.status)
-""",
+"""),
 }
-TIME_SERIES = ("trades", "orderbook_deltas", "tickers")
 
-
-@dataclass
-class Truth:
-    trades: list[tuple]
-    deltas: list[tuple]
-    tickers: list[tuple]
-    markets: list[tuple]
+# The truth file's rows, by table (only tables with a rule are kept).
+Truth = dict[str, list[tuple]]
 
 
 def load_truth(path: Path) -> Truth:
     if not path.is_file():
         raise SettingsError(f"truth file {path} does not exist")
-    truth = Truth([], [], [], [])
+    truth: Truth = {table: [] for table in RULES}
     with open(path) as lines:
         for number, line in enumerate(lines, 1):
             try:
                 event = json.loads(line)
-                READERS.get(event["table"], lambda t, e: None)(truth, event)
+                rule = RULES.get(event["table"])
+                if rule is not None:
+                    truth[event["table"]].append(rule.read(event))
             except (ValueError, KeyError, TypeError) as exc:
                 raise SettingsError(f"{path}:{number}: not a truth line ({exc})") from exc
     return truth
 
 
-def _ms(value: int) -> datetime:
-    return EPOCH + timedelta(milliseconds=value)
-
-
-READERS = {
-    "trades": lambda truth, e: truth.trades.append((
-        e["trade_id"], _ms(e["ts_ms"]), e["market_ticker"], Decimal(e["yes_price_dollars"]),
-        Decimal(e["no_price_dollars"]), Decimal(e["count_fp"]))),
-    "orderbook_deltas": lambda truth, e: truth.deltas.append((
-        e["market_ticker"], _ms(e["ts_ms"]), e["side"],
-        _no_leg(Decimal(e["price_dollars"]), e["side"], e.get("use_yes_price", False)),
-        Decimal(e["delta_fp"]))),
-    "tickers": lambda truth, e: truth.tickers.append((
-        e["market_ticker"], _ms(e["ts_ms"]),
-        fingerprint({k: v for k, v in e.items() if k not in META}))),
-    "markets": lambda truth, e: truth.markets.append((
-        e["market_ticker"], e.get("status"), e.get("updated_time"), e.get("index"))),
-}
-
-
-def _no_leg(price: Decimal, side: str, yes_scale: bool) -> Decimal:
-    return 1 - price if yes_scale and side == "no" else price
-
-
-def audit(settings: Settings, truth: Truth, target: str) -> dict[str, dict[str, int]]:
-    """Per table: truth, stored, missing, duplicated, extra, mismatched."""
+def audit(settings: Settings, truth: Truth, target: str) -> dict[str, dict[str, int | None]]:
+    """Per table of exchange data in the target: truth, stored, missing, duplicated, extra,
+    mismatched; for a table without a rule, only `stored` (the rest None)."""
     result = {}
-    for name, tables in _databases(settings, target):
-        with psycopg.connect(name, autocommit=False) as conn:
-            conn.execute(TRUTH_TABLES)
-            _copy(conn, truth)
+    for dsn in _databases(settings, target):
+        with psycopg.connect(dsn, autocommit=False) as conn:
+            tables = [t.name for t in catalog.load(conn)
+                      if t.here and t.family in EXCHANGE_DATA]
             for table in tables:
-                row = conn.execute(QUERIES[table]).fetchone()
-                result[table] = dict(zip(COUNTS, map(int, row)))
+                result[table] = _compare(conn, table, truth) if table in RULES else \
+                    _unaudited(conn, table)
             conn.rollback()
     return result
 
 
-def _databases(settings: Settings, target: str) -> list[tuple[str, tuple[str, ...]]]:
+def _databases(settings: Settings, target: str) -> list[str]:
     if target == topology.PRODUCTION:
-        return [(topology.dsn_for(settings, topology.PRODUCTION), (*TIME_SERIES, "markets"))]
+        return [topology.dsn_for(settings, topology.PRODUCTION)]
     if target not in settings.gatherers:
         raise SettingsError(f"unknown audit target {target!r}: a gatherer id or production")
-    return [(topology.dsn_for(settings, f"{target}_ts"), TIME_SERIES),
-            (topology.dsn_for(settings, f"{target}_rel"), ("markets",))]
+    return [topology.dsn_for(settings, f"{target}_{kind}") for kind in ("ts", "rel")]
 
 
-def _copy(conn: psycopg.Connection, truth: Truth) -> None:
-    for table, rows in (("truth_trades", truth.trades), ("truth_deltas", truth.deltas),
-                        ("truth_tickers", truth.tickers), ("truth_markets", truth.markets)):
-        with conn.cursor().copy(f"copy {table} from stdin") as copy:
-            for row in rows:
-                copy.write_row(row)
+def _compare(conn: psycopg.Connection, table: str, truth: Truth) -> dict[str, int]:
+    """Loads the table's truth into truth_<table> (dropped at rollback) and runs its rule."""
+    rule, name = RULES[table], sql.Identifier(f"truth_{table}")
+    conn.execute(sql.SQL("create temp table {} ({})").format(name, sql.SQL(rule.columns)))
+    with conn.cursor().copy(sql.SQL("copy {} from stdin").format(name)) as copy:
+        for row in truth.get(table, ()):
+            copy.write_row(row)
+    return dict(zip(COUNTS, map(int, conn.execute(rule.query).fetchone())))
 
 
-def clean(result: dict[str, dict[str, int]]) -> bool:
+def _unaudited(conn: psycopg.Connection, table: str) -> dict[str, int | None]:
+    stored = conn.execute(sql.SQL("select count(*) from {}").format(
+        sql.Identifier("kstore", table))).fetchone()[0]
+    return dict.fromkeys(COUNTS) | {"stored": stored}
+
+
+def compared(result: dict[str, dict[str, int | None]]) -> dict[str, dict[str, int]]:
+    """The tables the audit compared with the truth (those with a rule)."""
+    return {table: counts for table, counts in result.items() if counts["truth"] is not None}
+
+
+def clean(result: dict[str, dict[str, int | None]]) -> bool:
+    """Nothing missing, duplicated, extra or mismatched in any compared table."""
     return all(not (r["missing"] or r["duplicated"] or r["extra"] or r["mismatched"])
-               for r in result.values())
+               for r in compared(result).values())
 
 
-def render(result: dict[str, dict[str, int]]) -> str:
-    lines = [f"{'table':<18}" + "".join(f"{c:>12}" for c in COUNTS)]
+def render(result: dict[str, dict[str, int | None]]) -> str:
+    lines = [f"{'table':<20}" + "".join(f"{c:>12}" for c in COUNTS)]
     for table, counts in result.items():
-        lines.append(f"{table:<18}" + "".join(f"{counts[c]:>12}" for c in COUNTS))
+        cells = "".join(f"{'-' if counts[c] is None else counts[c]:>12}" for c in COUNTS)
+        note = "  (no audit rule: not compared)" if table not in compared(result) else ""
+        lines.append(f"{table:<20}{cells}{note}")
     return "\n".join(lines)

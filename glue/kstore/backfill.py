@@ -28,12 +28,10 @@ import psycopg
 from psycopg import sql
 from tqdm import tqdm
 
-from kstore import roles, topology
+from kstore import catalog, roles, topology
 from kstore.settings import Settings, SettingsError
 
 WRITER = roles.GATHERER_WRITER
-TIME_COLUMNS = {"trades": "ts", "orderbook_deltas": "ts", "orderbook_snapshots": "captured_at",
-                "tickers": "ts"}
 NEVER_COPIED = frozenset({"xact_id", "merged_at"})
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 WINDOW_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -53,11 +51,12 @@ order by a.attnum
 
 @dataclass(frozen=True)
 class Plan:
-    """A validated backfill: source and target databases, tables, half-open time range."""
+    """A validated backfill: source and target databases, tables (as the target's table catalog
+    describes them), half-open time range."""
 
     source: topology.Database
     target: topology.Database
-    tables: tuple[str, ...]
+    tables: tuple[catalog.Table, ...]
     since: datetime
     until: datetime
     window: timedelta = timedelta(hours=1)
@@ -104,19 +103,26 @@ class Result:
 
 def plan(settings: Settings, source: str, target: str, table: str, since: datetime,
          until: datetime, window: timedelta = timedelta(hours=1)) -> Plan:
-    """Checks the request; raises SettingsError (one line) on anything it cannot do."""
+    """Checks the request; raises SettingsError (one line) on anything it cannot do. The tables
+    are those the target's table catalog marks for backfill (`table` names one, or all)."""
     _check_endpoints(settings, source, target)
-    if table != "all" and table not in TIME_COLUMNS:
-        raise SettingsError(f"backfill: unknown table {table!r} (one of "
-                            f"{', '.join(TIME_COLUMNS)}, or all)")
     if until <= since:
         raise SettingsError(f"backfill: --until {until.isoformat()} is not after --since "
                             f"{since.isoformat()}")
     if window <= timedelta(0):
         raise SettingsError("backfill: --window must be positive")
-    tables = tuple(TIME_COLUMNS) if table == "all" else (table,)
-    return Plan(_database(settings, source), _database(settings, target), tables,
-                since, until, window)
+    source_db, target_db = _database(settings, source), _database(settings, target)
+    return Plan(source_db, target_db, _tables(target_db, table), since, until, window)
+
+
+def _tables(target: topology.Database, table: str) -> tuple[catalog.Table, ...]:
+    with psycopg.connect(writer_dsn(target), connect_timeout=10) as conn:
+        backfilled = catalog.select(catalog.load(conn), backfill=True, here=True)
+    chosen = tuple(t for t in backfilled if table in ("all", t.name))
+    if not chosen:
+        raise SettingsError(f"backfill: unknown table {table!r} (one of "
+                            f"{', '.join(catalog.names(backfilled))}, or all)")
+    return chosen
 
 
 def _check_endpoints(settings: Settings, source: str, target: str) -> None:
@@ -154,9 +160,11 @@ def windows(since: datetime, until: datetime, step: timedelta) -> list[tuple[dat
     return edges
 
 
-def table_copy(source: psycopg.Connection, target: psycopg.Connection, table: str) -> TableCopy:
+def table_copy(source: psycopg.Connection, target: psycopg.Connection, table: str,
+               time_column: str, key: tuple[str, ...]) -> TableCopy:
     """Statements for `table`: the source's columns that the target also has (never xact_id
-    or merged_at), staged in the source's own types so binary COPY reads them unchanged."""
+    or merged_at), staged in the source's own types so binary COPY reads them unchanged;
+    windows cut on `time_column`, rows already there skipped by `key`."""
     name = f"kstore.{table}"
     provided = source.execute(COLUMNS_SQL, [name]).fetchall()
     accepted = {column for column, _ in target.execute(COLUMNS_SQL, [name]).fetchall()}
@@ -168,7 +176,7 @@ def table_copy(source: psycopg.Connection, target: psycopg.Connection, table: st
     columns = tuple(column for column, _ in shared)
     names = sql.SQL(", ").join(map(sql.Identifier, columns))
     stage = sql.Identifier(f"kstore_backfill_{table}")
-    time = sql.Identifier(TIME_COLUMNS[table])
+    time = sql.Identifier(time_column)
     return TableCopy(
         table, columns,
         sql.SQL("copy (select {} from {} where {} >= %s and {} < %s) to stdout (format binary)")
@@ -177,8 +185,9 @@ def table_copy(source: psycopg.Connection, target: psycopg.Connection, table: st
             sql.SQL("{} {}").format(sql.Identifier(column), sql.SQL(kind))
             for column, kind in shared)),
         sql.SQL("copy {} ({}) from stdin (format binary)").format(stage, names),
-        sql.SQL("insert into {} ({}) select {} from {} on conflict do nothing").format(
-            sql.Identifier("kstore", table), names, names, stage),
+        sql.SQL("insert into {} ({}) select {} from {} on conflict ({}) do nothing").format(
+            sql.Identifier("kstore", table), names, names, stage,
+            sql.SQL(", ").join(map(sql.Identifier, key))),
     )
 
 
@@ -223,8 +232,9 @@ def run(plan: Plan, progress: bool = True) -> Result:
     with bar, psycopg.connect(plan.source.dsn, autocommit=True) as source, \
             psycopg.connect(writer_dsn(plan.target), autocommit=True) as target:
         source.execute("set default_transaction_read_only = on")
-        for table in plan.tables:
-            spec = table_copy(source, target, table)
+        for entry in plan.tables:
+            table = entry.name
+            spec = table_copy(source, target, table, entry.time_column, entry.key_columns)
             counts = result.tables.setdefault(table, Counts())
             for start, end in edges:
                 read, inserted = copy_window_retrying(source, target, spec, start, end)
@@ -239,10 +249,10 @@ def run(plan: Plan, progress: bool = True) -> Result:
 
 
 def summary(result: Result) -> str:
-    plan, total = result.plan, result.total
+    plan, total, tables = result.plan, result.total, ",".join(catalog.names(result.plan.tables))
     return (f"backfill {_label(plan.source)} -> {_label(plan.target)} "
             f"[{plan.since.isoformat()}, {plan.until.isoformat()}) "
-            f"{','.join(plan.tables)}: {total.windows} windows, rows read {total.read}, "
+            f"{tables}: {total.windows} windows, rows read {total.read}, "
             f"inserted {total.inserted}, skipped {total.skipped}")
 
 
@@ -275,7 +285,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="gatherer id (e.g. g2) or production")
     parser.add_argument("--to", dest="target", required=True, help="gatherer id to refill")
     parser.add_argument("--table", default="all",
-                        help=f"{', '.join(TIME_COLUMNS)} or all (default)")
+                        help="a table marked for backfill in the table catalog (trades, …) "
+                             "or all (default)")
     parser.add_argument("--since", required=True, help="ISO time, inclusive (UTC if no offset)")
     parser.add_argument("--until", required=True, help="ISO time, exclusive (UTC if no offset)")
     parser.add_argument("--window", default="1h",

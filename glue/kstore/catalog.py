@@ -57,7 +57,15 @@ class Table:
 
 def load(conn: psycopg.Connection) -> tuple[Table, ...]:
     """Every catalog row, as the database connected to holds them."""
-    rows = conn.execute(QUERY).fetchall()
+    return _tables(conn.execute(QUERY).fetchall())
+
+
+async def load_async(conn: psycopg.AsyncConnection) -> tuple[Table, ...]:
+    """load() on an asyncio connection."""
+    return _tables(await (await conn.execute(QUERY)).fetchall())
+
+
+def _tables(rows: list[tuple]) -> tuple[Table, ...]:
     return tuple(Table(name, tuple(homes), family, time_column, tuple(keys), cursor, merge,
                        writer, grain, prefix, backfill, description, here)
                  for (name, homes, family, time_column, keys, cursor, merge, writer, grain,

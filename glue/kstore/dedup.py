@@ -1,6 +1,8 @@
 """`kstore dedup [--once]`: merge every gatherer into production, exactly once, within seconds.
 
-The merging is SQL (`ops.pull`, decision 0012); this module schedules it. Each gatherer has its
+The merging is SQL (`ops.pull`, decision 0012); this module schedules it, for the tables the
+table catalog (decision 0016) says are merged: `pull` by cursor, `recent` by
+`ops.pull_<table>(gatherer)`, read once from production. Each gatherer has its
 own loop and its own production connection, so a dead or slow gatherer never stalls the others
 (it is retried with backoff). A loop pulls page after page while a table is behind (catch-up)
 and every `interval` seconds once all are caught up (steady). After each committed page it
@@ -19,16 +21,15 @@ import time
 from dataclasses import dataclass, field
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from kstore import roles, topology
+from kstore import catalog, roles, topology
 from kstore.settings import Settings, SettingsError
 
 log = logging.getLogger("kstore.dedup")
 
 DEDUP, ACK = roles.DEDUP, roles.DEDUP_ACK
-TIME_SERIES = ("trades", "orderbook_deltas", "orderbook_snapshots", "tickers")
-REFERENCE = ("series", "events", "markets")
 PULL = "select rows_read, rows_inserted, next_xid, caught_up from ops.pull(%s, %s, %s)"
 ACK_SQL = """
 insert into ops.dedup_ack (table_name, acked_xid, acked_through, acked_at)
@@ -88,6 +89,7 @@ class Dedup:
         self.settings, self.page_size, self.interval = settings, page_size, interval
         self.production = topology.dsn_for(settings, topology.PRODUCTION, DEDUP)
         self.states = {gid: GathererState(gid) for gid in settings.gatherers}
+        self.tables: tuple[catalog.Table, ...] = ()  # the catalog, once production answered
 
     async def run(self, once: bool = False, stop: asyncio.Event | None = None) -> dict:
         stop = stop or asyncio.Event()
@@ -127,21 +129,29 @@ class Dedup:
             pass
 
     async def _round(self, state: GathererState, ack_dsn: str) -> None:
-        """Every table until caught up, acknowledging after each committed page."""
+        """Every pulled table until caught up, then the recently merged ones."""
         connect = psycopg.AsyncConnection.connect
         async with await connect(self.production, autocommit=True) as conn, \
                 await connect(ack_dsn, autocommit=True) as gatherer:
-            for table in (*TIME_SERIES, *REFERENCE):
-                state.caught_up[table] = False
-                while not state.caught_up[table]:
-                    cursor = await conn.execute(PULL, [state.gatherer_id, table, self.page_size])
-                    read, inserted, next_xid, caught_up = await cursor.fetchone()
-                    state.caught_up[table] = caught_up
-                    state.pulled += inserted
-                    state.count(table, read, inserted)
-                    if table in TIME_SERIES:
-                        await _ack(conn, gatherer, state.gatherer_id, table, next_xid)
-            await conn.execute("select ops.pull_feed_gaps(%s)", [state.gatherer_id])
+            self.tables = self.tables or await catalog.load_async(conn)
+            for table in catalog.select(self.tables, pulled=True):
+                await self._pull(conn, gatherer, state, table)
+            for table in catalog.select(self.tables, merge="recent"):
+                await conn.execute(sql.SQL("select ops.{}(%s)").format(
+                    sql.Identifier(f"pull_{table.name}")), [state.gatherer_id])
+
+    async def _pull(self, conn, gatherer, state: GathererState, table: catalog.Table) -> None:
+        """Pages of one table until caught up; each committed page of a table of the gatherer's
+        time-series database is acknowledged there."""
+        state.caught_up[table.name] = False
+        while not state.caught_up[table.name]:
+            cursor = await conn.execute(PULL, [state.gatherer_id, table.name, self.page_size])
+            read, inserted, next_xid, caught_up = await cursor.fetchone()
+            state.caught_up[table.name] = caught_up
+            state.pulled += inserted
+            state.count(table.name, read, inserted)
+            if "gatherer_ts" in table.homes:
+                await _ack(conn, gatherer, state.gatherer_id, table.name, next_xid)
 
 
 async def _ack(conn, gatherer, gid: str, table: str, next_xid) -> None:

@@ -147,7 +147,7 @@ LIFECYCLE = {
 def status_line(gid: str, before: dict, after: dict, elapsed: float, stream: Stream,
                 gaps: GapLog) -> str:
     rates = []
-    for table in ("trades", "orderbook_deltas", "tickers", "orderbook_snapshots"):
+    for table in (name for name in after.get("tables", {}) if name != "quarantine"):
         rows = _committed(after, table) - _committed(before, table)
         rates.append(f"{table.replace('orderbook_', 'ob_')} {rows / max(elapsed, 1e-9):.0f}/s")
     queue = sum(t.get("queued", 0) for t in after.get("tables", {}).values())

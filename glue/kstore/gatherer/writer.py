@@ -14,8 +14,10 @@ Contract (DESIGN §3, §5):
 - After `close()` every row put is committed (inserted, already present, or quarantined); with
   a timeout, the rows not confirmed by then are raised in `UnwrittenRows`.
 
-Pools: orderbook (deltas and snapshots), trades (with quarantine rows), tickers. Call every
-method from the event loop's thread.
+Pools: one per writer the table catalog (decision 0016) names for the tables of the ts database
+(orderbook: deltas and snapshots, trades: with quarantine rows, tickers), read once when the
+writers are made; feed_gaps has its own writer (GapLog). Call every method from the event
+loop's thread.
 """
 
 from __future__ import annotations
@@ -32,16 +34,13 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from kstore import catalog
 from kstore.gatherer import batch
 from kstore.gatherer.rows import TABLE_COLUMNS
 
 log = logging.getLogger(__name__)
 
-POOLS: dict[str, tuple[str, ...]] = {
-    "orderbook": ("orderbook_deltas", "orderbook_snapshots"),
-    "trades": ("trades", "quarantine"),
-    "tickers": ("tickers",),
-}
+GAP_LOG = "gaps"  # the catalog's writer of feed_gaps: kstore.gatherer.gaps.GapLog, no pool here
 LATENCY_SAMPLES = 10_000  # put→commit latencies kept per table (the most recent rows)
 BACKLOG_WARNING_EVERY = 10.0  # seconds between two backlog warnings of one table
 
@@ -78,13 +77,17 @@ class Writers:
 
     def __init__(self, dsn: str, batch_rows: int = 100, max_delay: float = 0.05,
                  pool_size: int = 2, max_queue: int = 100_000, *, batches_per_write: int = 100,
-                 gatherer_id: str = "", max_backoff: float = 2.0):
+                 gatherer_id: str = "", max_backoff: float = 2.0,
+                 pools: dict[str, tuple[str, ...]] | None = None):
+        """`pools` maps each pool to its tables; by default the table catalog's routing, read
+        here from the database at `dsn` (see routing)."""
+        self.pools = routing(dsn) if pools is None else pools
         self.dsn, self.batch_rows, self.max_delay = dsn, batch_rows, max_delay
         self.pool_size, self.max_queue, self.gatherer_id = pool_size, max_queue, gatherer_id
         self.rows_per_write = batch_rows * batches_per_write
         self.max_backoff = max_backoff
         self._lanes = {table: _Lane(batch.table_sql(table), pool, len(TABLE_COLUMNS[table]))
-                       for pool, tables in POOLS.items() for table in tables}
+                       for pool, tables in self.pools.items() for table in tables}
         self._pools: dict[str, AsyncConnectionPool] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._dispatchers: list[asyncio.Task] = []
@@ -95,7 +98,7 @@ class Writers:
         """Opens the pools and starts writing. Connections are made in the background (rows
         queue meanwhile); with `wait`, returns only once every pool is connected, or raises
         psycopg_pool.PoolTimeout after that many seconds."""
-        for name, tables in POOLS.items():
+        for name, tables in self.pools.items():
             specs = [self._lanes[table].spec for table in tables]
             pool = AsyncConnectionPool(
                 self.dsn, min_size=self.pool_size, max_size=self.pool_size, open=False,
@@ -245,6 +248,18 @@ class Writers:
         in_flight = sum(len(rows) for rows in lane.in_flight.values())
         return {"queued": len(lane.rows), "in_flight": in_flight, **lane.counts,
                 **_percentiles(list(lane.latencies))}
+
+
+def routing(dsn: str) -> dict[str, tuple[str, ...]]:
+    """Each writer pool and the tables it writes, from the table catalog of the ts database at
+    `dsn`: every table homed there that names a writer, but the gap log's."""
+    with psycopg.connect(dsn, connect_timeout=10) as conn:
+        tables = catalog.load(conn)
+    pools: dict[str, tuple[str, ...]] = {}
+    for table in tables:
+        if table.here and table.writer not in (None, GAP_LOG):
+            pools[table.writer] = (*pools.get(table.writer, ()), table.name)
+    return pools
 
 
 def _log_failure(table: str, rows: int, exc: Exception, backoff: float) -> None:
