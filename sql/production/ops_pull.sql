@@ -16,7 +16,8 @@ returns table (rows_read bigint, rows_inserted bigint, next_xid xid8, caught_up 
 language plpgsql as $$
 declare
     source_schema name := 'gatherer_' || gatherer_id;
-    reference boolean := table_name in ('series', 'events', 'markets');
+    -- reference data (newest version wins) or time series, and its cursor: the table catalog
+    reference boolean := ops.table_family(table_name) = 'reference';
     cursor_column name := case when reference then 'changed_xid' else 'xact_id' end;
     horizon xid8;
     start_xid xid8;
@@ -123,11 +124,11 @@ begin
     inner join pg_attribute as a on i.indrelid = a.attrelid and k.attnum = a.attnum
     where i.indrelid = format('kstore.%I', table_name)::regclass and i.indisprimary;
     conflict := case
-        when table_name in ('series', 'events', 'markets')
-            then format('(%I) do update set %s', ops.reference_key(table_name), updates)
+        when ops.table_family(table_name) = 'reference'
+            then format('(%s) do update set %s', key_columns, updates)
         else 'do nothing'
     end;
-    newest := case when table_name in ('series', 'events', 'markets')
+    newest := case when ops.table_family(table_name) = 'reference'
         then 'observed_at' else 'received_at' end;
     return format(
         'with source as (select %1$s from %2$I.%3$I where %4$I >= $1 and %4$I < $2), '
@@ -140,15 +141,14 @@ begin
 end
 $$;
 
-create or replace function ops.reference_key(table_name text)
-returns name
-language sql immutable as $$
-    select case table_name
-        when 'series' then 'series_ticker'
-        when 'events' then 'event_ticker'
-        else 'market_ticker'
-    end::name
+-- ops.table_family(table): the table catalog's family of a table (null for an unknown name).
+create or replace function ops.table_family(table_name text)
+returns text
+language sql stable as $$
+    select t.family from ops.tables as t where t.table_name = table_family.table_name
 $$;
+
+drop function if exists ops.reference_key(text);
 
 -- ops.pull_feed_gaps(gatherer): the gatherer's recent gaps (two days: recoveries are updates),
 -- inserted or brought up to date. Returns the rows changed.

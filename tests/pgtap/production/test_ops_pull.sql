@@ -1,7 +1,7 @@
 -- ops.pull() and its parts in production (DESIGN §5, sql/production/ops_pull.sql): their
 -- signatures; ops.xid_after() steps a transaction id, across the 32-bit epoch too;
--- ops.reference_key() names each reference table's key; a table that is not pulled, or a
--- gatherer never attached, is refused. Pulls run against a stand-in for an attached gatherer:
+-- the catalog names each reference table's family and the key it is merged on; a table that
+-- is not pulled, or a gatherer never attached, is refused. Pulls run against a stand-in for an attached gatherer:
 -- schema gatherer_tap holds local tables of the gatherer's shape and the horizons, set by the
 -- test, where ops.attach_gatherer() would put foreign tables (pulls through postgres_fdw:
 -- pytest). As kstore_dedup, a pull merges whole gatherer transactions below the horizon, page
@@ -19,7 +19,7 @@ select results_eq(
         from pg_proc as p
         where p.pronamespace = 'ops'::regnamespace
             and p.proname in (
-                'pull', 'xid_after', 'merge_statement', 'reference_key', 'pull_feed_gaps'
+                'pull', 'xid_after', 'merge_statement', 'table_family', 'pull_feed_gaps'
             )
         order by p.proname
     $$,
@@ -31,7 +31,7 @@ select results_eq(
                 'TABLE(rows_read bigint, rows_inserted bigint, next_xid xid8, caught_up boolean)'
             ),
             ('pull_feed_gaps', 'gatherer_id text', 'bigint'),
-            ('reference_key', 'table_name text', 'name'),
+            ('table_family', 'table_name text', 'text'),
             ('xid_after', 'xid xid8', 'xid8')
     $$,
     'ops.pull(), ops.pull_feed_gaps() and their helpers with their signatures'
@@ -47,8 +47,10 @@ select results_eq(
 
 select results_eq(
     $$
-        select t.name, ops.reference_key(t.name)::text collate "default"
+        select t.name, c.key_columns[1]::text collate "default"
         from unnest(array['series', 'events', 'markets']) as t (name)
+        inner join ops.catalog as c on t.name = c.table_name
+        where ops.table_family(t.name) = 'reference' and cardinality(c.key_columns) = 1
     $$,
     $$
         values
@@ -56,7 +58,7 @@ select results_eq(
             ('events', 'event_ticker'),
             ('markets', 'market_ticker')
     $$,
-    'ops.reference_key() names the key a reference row is merged on'
+    'each reference table is merged on its one-column key, from the catalog'
 );
 
 select throws_ok(
