@@ -1,7 +1,8 @@
-"""`kstore bench capture`: simulator → gatherer → committed rows, on this machine.
+"""Events/s one gatherer sustains: simulator → gatherer → rows.
 
 The simulator runs in its own process; the gatherer runs here against a throw-away cluster
-(plain path, fsync on). Two measurements:
+(plain path, fsync on). Each step also prints the CPU seconds of this process (the gatherer or
+the drain-only client), of the PostgreSQL server and of the simulator. Two measurements:
 1. sustained events/s: a ladder of offered rates; a rate is sustained when every frame sent
    was received, the exchange never dropped us (error 25) and the writers' backlog did not
    grow through the run (its last-third maximum stays under one second of events). The same
@@ -24,6 +25,7 @@ import time
 import psycopg
 import websockets
 
+from kstore.bench import measure
 from kstore.gatherer.run import Gatherer
 from kstore.pgcluster import find_pg_bin, free_port
 from kstore.settings import Settings
@@ -34,28 +36,45 @@ LADDER = (5_000, 10_000, 15_000, 20_000, 25_000, 30_000, 40_000)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `kstore bench capture` (the CLI adds them to its subcommand)."""
     parser.add_argument("--seconds", type=float, default=8, help="feed seconds per rate step")
-    parser.add_argument("--markets", type=int, default=50)
-    parser.add_argument("--rates", default=",".join(map(str, LADDER)),
-                        help="comma list of offered events/s")
+    parser.add_argument("--markets", type=int, default=50, help="markets the simulator lists")
+    parser.add_argument("--rates", type=_rates, default=list(LADDER),
+                        help="comma list of offered events/s (default: %(default)s)")
 
 
-def main(settings: Settings, args: argparse.Namespace) -> int:
-    server = ScratchServer("plain", find_pg_bin(settings.pg_bin)).start()
+def _rates(text: str) -> list[int]:
     try:
-        rates = [int(rate) for rate in args.rates.split(",")]
-        drained = {rate: _step(lambda port: _drain(port), rate, args) for rate in rates}
-        ours = {rate: _step(lambda port: _gather(server, settings, port, args), rate, args)
-                for rate in rates}
-        latency = _step(lambda port: _gather(server, settings, port, args), 5_000, args)
+        return [int(rate) for rate in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma list of events/s: {text!r}") from None
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Runs the ladder, then the latency step, on a throw-away cluster; prints the report."""
+    server = ScratchServer("plain", find_pg_bin(settings.pg_bin)).start()
+    probes = measure.probes(kstore=measure.this_process, postgres=measure.postgres(
+        server.cluster), simulator=measure.reaped_children)
+    try:
+        rates = args.rates
+        drained = {rate: _step(lambda port: _drain(port), rate, args, probes) for rate in rates}
+        ours = {rate: _step(lambda port: _gather(server, settings, port, args), rate, args,
+                            probes) for rate in rates}
+        latency = _step(lambda port: _gather(server, settings, port, args), 5_000, args, probes)
     finally:
         server.stop()
     print(report(rates, drained, ours, latency))
     return 0
 
 
-def _step(consumer, rate: int, args) -> dict:
-    """One run of the simulator at `rate` with `consumer(port)` connected."""
+def _step(consumer, rate: int, args, probes: dict[str, measure.Probe]) -> dict:
+    """One run of the simulator at `rate` with `consumer(port)` connected, and the CPU seconds
+    each process spent on it (the simulator's once it has exited and been waited for)."""
+    result, cpu = measure.cpu_of(lambda: _simulated(consumer, rate, args), probes)
+    return result | {"cpu": cpu}
+
+
+def _simulated(consumer, rate: int, args) -> dict:
     port = free_port()
     simulator = subprocess.Popen(
         [sys.executable, "-m", "kstore.simulator", "--port", str(port), "--seed", "1",
@@ -160,10 +179,11 @@ def sustained(result: dict) -> bool:
 
 
 def report(rates, drained, ours, latency) -> str:
-    lines = ["offered/s   drain-only   gatherer   backlog tail (rows)"]
+    lines = ["offered/s   drain-only   gatherer   backlog tail (rows)   gatherer step"]
     for rate in rates:
         lines.append(f"{rate:>9}   {_mark(drained[rate]):>10}   {_mark(ours[rate]):>8}   "
-                     f"{ours[rate].get('backlog_tail', 0):>10}")
+                     f"{ours[rate].get('backlog_tail', 0):>19}   "
+                     f"{measure.cpu_line(ours[rate]['cpu'])}")
     best_drain = max((r for r in rates if sustained(drained[r])), default=0)
     best_ours = max((r for r in rates if sustained(ours[r])), default=0)
     ratio = best_ours / best_drain if best_drain else float("nan")
@@ -176,6 +196,7 @@ def report(rates, drained, ours, latency) -> str:
         f" p99 {transit['p99_ms']:.1f} ms; receive->commit p50 {writers['latency_p50_ms']:.1f}"
         f" ms, p99 {writers['latency_p99_ms']:.1f} ms; send->commit p99 <="
         f" {transit['p99_ms'] + writers['latency_p99_ms']:.1f} ms (target < 250 ms)",
+        f"latency step, {measure.cpu_line(latency['cpu'])}",
     ]
     return "\n".join(lines)
 
