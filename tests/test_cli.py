@@ -44,6 +44,7 @@ def test_top_level_help_lists_every_command(capsys):
 
 @pytest.mark.parametrize("argv", [[], ["db"], ["migrate", "--target", "everything"],
                                   ["bench", "writer", "--rows", "many"],
+                                  ["bench", "dedup", "--repeat", "0"],
                                   ["bench", "capture", "--rates", "5000,fast"]])
 def test_bad_arguments_are_one_line_and_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exit_:

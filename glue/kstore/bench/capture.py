@@ -37,8 +37,10 @@ LADDER = (5_000, 10_000, 15_000, 20_000, 25_000, 30_000, 40_000)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `kstore bench capture` (the CLI adds them to its subcommand)."""
-    parser.add_argument("--seconds", type=float, default=8, help="feed seconds per rate step")
-    parser.add_argument("--markets", type=int, default=50, help="markets the simulator lists")
+    parser.add_argument("--seconds", type=measure.positive(float, 0.1), default=8,
+                        help="feed seconds per rate step")
+    parser.add_argument("--markets", type=measure.positive(), default=50,
+                        help="markets the simulator lists")
     parser.add_argument("--rates", type=_rates, default=list(LADDER),
                         help="comma list of offered events/s (default: %(default)s)")
 

@@ -98,12 +98,15 @@ class CountMismatch(RuntimeError):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `kstore bench dedup` (the CLI adds them to its subcommand)."""
-    parser.add_argument("--rows", type=int, default=1_000_000, help="events per gatherer")
+    parser.add_argument("--rows", type=measure.positive(), default=1_000_000,
+                        help="events per gatherer")
     parser.add_argument("--table", choices=sorted(EVENTS), default="orderbook_deltas")
-    parser.add_argument("--repeat", type=int, default=1, help="runs of both merge variants")
-    parser.add_argument("--lag-rate", type=int, default=10_000,
+    parser.add_argument("--repeat", type=measure.positive(), default=1,
+                        help="runs of both merge variants")
+    parser.add_argument("--lag-rate", type=measure.positive(), default=10_000,
                         help="rows/s the three gatherers commit together in the lag run")
-    parser.add_argument("--lag-seconds", type=float, default=20, help="feed seconds")
+    parser.add_argument("--lag-seconds", type=measure.positive(float, 0.1), default=20,
+                        help="feed seconds")
     parser.add_argument("--only", choices=["throughput", "lag"], help="run one part")
     parser.add_argument("--storage", choices=["plain", "timescaledb"], default="plain")
 

@@ -54,14 +54,17 @@ group by minute order by minute
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `kstore bench export` (the CLI adds them to its subcommand)."""
-    parser.add_argument("--rows", type=int, default=1_200_000, help="trades to generate")
-    parser.add_argument("--deltas", type=int, default=1_200_000,
+    parser.add_argument("--rows", type=measure.positive(int, 0), default=1_200_000,
+                        help="trades to generate (0: deltas only)")
+    parser.add_argument("--deltas", type=measure.positive(int, 0), default=1_200_000,
                         help="order-book deltas to generate (0: trades only)")
-    parser.add_argument("--days", type=int, default=2, help="UTC days they spread over")
-    parser.add_argument("--markets", type=int, default=300)
-    parser.add_argument("--repeat", type=int, default=3,
+    parser.add_argument("--days", type=measure.positive(), default=2,
+                        help="UTC days they spread over")
+    parser.add_argument("--markets", type=measure.positive(), default=300)
+    parser.add_argument("--repeat", type=measure.positive(), default=3,
                         help="runs of the baseline and of each export, interleaved")
-    parser.add_argument("--runs", type=int, default=9, help="runs of the candle query")
+    parser.add_argument("--runs", type=measure.positive(), default=9,
+                        help="runs of the candle query")
     parser.add_argument("--no-s3", action="store_true", help="skip the S3 (moto) export")
 
 

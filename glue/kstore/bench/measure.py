@@ -12,6 +12,7 @@ process spent.
 
 from __future__ import annotations
 
+import argparse
 import os
 import resource
 import statistics
@@ -29,6 +30,18 @@ Probe = Callable[[], float]
 T = TypeVar("T")
 PROC = Path("/proc")
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def positive(kind: type = int, minimum: float = 1) -> Callable[[str], float]:
+    """An argparse type: a number of `kind` not below `minimum` (sizes, runs, seconds), so that
+    a bad option is a one-line usage error, not a failure halfway through a benchmark."""
+    def parse(text: str):
+        value = kind(text)  # ValueError: argparse says "invalid int value: 'x'"
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {text}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
 
 
 def median(values: Iterable[float]) -> float:

@@ -52,8 +52,9 @@ class CountMismatch(RuntimeError):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `kstore bench writer` (the CLI adds them to its subcommand)."""
-    parser.add_argument("--rows", type=int, default=200_000, help="rows per variant")
-    parser.add_argument("--repeat", type=int, default=1, help="runs of every variant")
+    parser.add_argument("--rows", type=measure.positive(), default=200_000, help="rows per variant")
+    parser.add_argument("--repeat", type=measure.positive(), default=1,
+                        help="runs of every variant")
     parser.add_argument("--candidates", action="store_true",
                         help="also measure the other batch-write methods considered")
 
