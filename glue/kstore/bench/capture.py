@@ -20,6 +20,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import tempfile
 import time
 
 import psycopg
@@ -30,6 +31,7 @@ from kstore.gatherer.run import Gatherer
 from kstore.pgcluster import find_pg_bin, free_port
 from kstore.settings import Settings
 from kstore.testing import ScratchServer
+from kstore.topology import Database
 
 WRITER = "kstore_gatherer_writer"
 LADDER = (5_000, 10_000, 15_000, 20_000, 25_000, 30_000, 40_000)
@@ -55,14 +57,14 @@ def _rates(text: str) -> list[int]:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Runs the ladder, then the latency step, on a throw-away cluster; prints the report."""
     server = ScratchServer("plain", find_pg_bin(settings.pg_bin)).start()
-    probes = measure.probes(kstore=measure.this_process, postgres=measure.postgres(
-        server.cluster), simulator=measure.reaped_children)
+    probes = measure.probes(kstore=measure.this_process,
+                            postgres=measure.postgres(server.cluster))
     try:
         rates = args.rates
-        drained = {rate: _step(lambda port: _drain(port), rate, args, probes) for rate in rates}
-        ours = {rate: _step(lambda port: _gather(server, settings, port, args), rate, args,
-                            probes) for rate in rates}
-        latency = _step(lambda port: _gather(server, settings, port, args), 5_000, args, probes)
+        drained = {rate: _step(_drain, rate, args, probes) for rate in rates}
+        ours = {rate: _step(_gatherer(server, settings, args), rate, args, probes)
+                for rate in rates}
+        latency = _step(_gatherer(server, settings, args), 5_000, args, probes)
     finally:
         server.stop()
     print(report(rates, drained, ours, latency))
@@ -71,26 +73,27 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _step(consumer, rate: int, args, probes: dict[str, measure.Probe]) -> dict:
     """One run of the simulator at `rate` with `consumer(port)` connected, and the CPU seconds
-    each process spent on it (the simulator's once it has exited and been waited for)."""
+    each process spent on it: this one, the PostgreSQL server, the simulator."""
     result, cpu = measure.cpu_of(lambda: _simulated(consumer, rate, args), probes)
-    return result | {"cpu": cpu}
+    return result | {"cpu": cpu | {"simulator": result.pop("simulator_cpu")}}
 
 
 def _simulated(consumer, rate: int, args) -> dict:
     port = free_port()
-    simulator = subprocess.Popen(
-        [sys.executable, "-m", "kstore.simulator", "--port", str(port), "--seed", "1",
-         "--markets", str(args.markets), "--rate", str(rate),
-         "--duration", str(args.seconds + 1.5), "--lifecycle-rate", "0.2"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        _wait_for_port(port)
-        result = asyncio.run(consumer(port))
-    finally:
-        output = simulator.communicate(timeout=60)[0]
-    result["simulator"] = _summary(output)
-    result["offered"] = rate
-    return result
+    with tempfile.TemporaryFile("w+") as log:
+        simulator = subprocess.Popen(
+            [sys.executable, "-m", "kstore.simulator", "--port", str(port), "--seed", "1",
+             "--markets", str(args.markets), "--rate", str(rate),
+             "--duration", str(args.seconds + 1.5), "--lifecycle-rate", "0.2"],
+            stdout=log, stderr=subprocess.STDOUT, text=True)
+        try:
+            _wait_for_port(port)
+            result = asyncio.run(consumer(port))
+        finally:
+            simulator_cpu = measure.exited_cpu(simulator, timeout=60)
+        log.seek(0)
+        result["simulator"] = _summary(log.read())
+    return result | {"offered": rate, "simulator_cpu": simulator_cpu}
 
 
 def _wait_for_port(port: int) -> None:
@@ -137,8 +140,14 @@ async def _markets(port: int) -> list[str]:
     return [market["ticker"] for market in answer.json()["markets"]]
 
 
-async def _gather(server: ScratchServer, settings: Settings, port: int, args) -> dict:
+def _gatherer(server: ScratchServer, settings: Settings, args):
+    """The consumer of one step: a gatherer writing into new migrated databases, made now so
+    that migrating them is not part of the step's CPU seconds."""
     ts, rel = server.database("gatherer_ts"), server.database("gatherer_rel")
+    return lambda port: _gather(ts, rel, settings, port, args)
+
+
+async def _gather(ts: Database, rel: Database, settings: Settings, port: int, args) -> dict:
     local = settings.model_copy(update={
         "gatherers": ["g1"],
         "dsn": {"g1_ts": ts.dsn_as(WRITER), "g1_rel": rel.dsn_as(WRITER)},

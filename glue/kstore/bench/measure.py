@@ -4,10 +4,11 @@ process spent.
 - `median` is the true median (statistics.median): the middle run, or for an even number of
   runs the mean of the two middle ones, never the larger of them.
 - CPU seconds are per process, never machine-wide: this benchmark process (getrusage: every
-  thread, so in-process DuckDB, moto or asyncio loops included), the children it has waited for
-  (getrusage), and a PostgreSQL server as its postmaster plus every process under it, alive or
-  already reaped (/proc/<pid>/stat utime + stime, + cutime + cstime). Work another program does
-  on the same machine is not counted. Where /proc is missing, server probes are left out.
+  thread, so in-process DuckDB, moto or asyncio loops included), a child process it ran (its
+  own rusage, from os.wait4 when it exits), and a PostgreSQL server as its postmaster plus every
+  process under it, alive or already reaped (/proc/<pid>/stat utime + stime + cutime + cstime).
+  Work another program does on the same machine is not counted. Where /proc is missing, server
+  probes are left out.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 import os
 import resource
 import statistics
+import subprocess
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -61,10 +63,17 @@ def this_process() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def reaped_children() -> float:
-    """CPU seconds of the benchmark's child processes that have exited and been waited for."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+def exited_cpu(process: subprocess.Popen, timeout: float) -> float:
+    """Waits for the child `process` to exit (killed after `timeout` seconds) and returns the
+    CPU seconds it spent, from its own resource usage (os.wait4): no other child counts."""
+    deadline = time.monotonic() + timeout
+    while not (done := os.wait4(process.pid, os.WNOHANG))[0]:
+        if time.monotonic() > deadline:
+            process.kill()
+            deadline = float("inf")
+        time.sleep(0.05)
+    process.returncode = os.waitstatus_to_exitcode(done[1])
+    return done[2].ru_utime + done[2].ru_stime
 
 
 def _stat(pid: int) -> list[str] | None:
