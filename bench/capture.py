@@ -1,15 +1,9 @@
-"""`kstore bench capture` as a script: `.venv/bin/python bench/capture.py [--seconds S]
-[--rates 5000,10000,...]`. The benchmark itself is kstore.bench_capture."""
+"""`kstore bench capture` as a script: `.venv/bin/python bench/capture.py [options]`, the same
+options and output (`--help` lists them). The benchmark is kstore.bench.capture."""
 
-from __future__ import annotations
-
-import argparse
 import sys
 
-from kstore import bench_capture
-from kstore.settings import load
+from kstore import cli
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="bench/capture.py", description=bench_capture.__doc__)
-    bench_capture.add_arguments(parser)
-    sys.exit(bench_capture.main(load(), parser.parse_args()))
+    sys.exit(cli.main(["bench", "capture", *sys.argv[1:]]))

@@ -1,7 +1,8 @@
-"""`kstore bench dedup`: the deduplicator's merge against a client-side baseline, and its lag.
+"""The merge of three gatherers against a client-side copy; its lag.
 
 Three gatherer clusters and a production cluster on this machine (plain path by default, fsync
-on), production reading every gatherer through postgres_fdw over TCP, as deployed.
+on), production reading every gatherer through postgres_fdw over TCP, as deployed. Both parts
+print the CPU seconds of this process and of each PostgreSQL server (g1, g2, g3, production).
 
 1. Merge throughput. Every gatherer holds the same N events (`--rows`, shaped as `--table`),
    each gatherer missing a different random 5% (so the union is all N), committed in
@@ -14,8 +15,9 @@ on), production reading every gatherer through postgres_fdw over TCP, as deploye
    - baseline: the rows fetched into Python from each gatherer (server-side cursor, 50 000 rows
      at a time) and written with executemany `insert … on conflict do nothing`, one commit per
      page; one thread per gatherer, as ours runs one loop per gatherer (no cursor kept).
-   Printed: source rows/s (rows read from the gatherers, 3 × 0.95 N) and ours/baseline
-   (target >= 1.5x).
+   Printed: the median source rows/s over the runs (rows read from the gatherers, 3 × 0.95 N),
+   ours/baseline per run as its median and range (target >= 1.5x), and the median CPU seconds
+   per process of each variant.
 2. Replication lag. A feeder writes one event stream into the three gatherers (each missing a
    different 5%) so that they commit `--lag-rate` rows/s in all, in transactions of 100
    events, with received_at = clock_timestamp() at the insert (its commit follows within a
@@ -42,6 +44,7 @@ import psycopg
 from psycopg import sql
 
 from kstore import dedup
+from kstore.bench import measure
 from kstore.pgcluster import find_pg_bin
 from kstore.settings import Settings
 from kstore.testing import DEDUP_ROLES, ScratchTopology
@@ -95,26 +98,31 @@ class CountMismatch(RuntimeError):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `kstore bench dedup` (the CLI adds them to its subcommand)."""
-    parser.add_argument("--rows", type=int, default=1_000_000, help="events per gatherer")
+    parser.add_argument("--rows", type=measure.positive(), default=1_000_000,
+                        help="events per gatherer")
     parser.add_argument("--table", choices=sorted(EVENTS), default="orderbook_deltas")
-    parser.add_argument("--repeat", type=int, default=1, help="runs of both merge variants")
-    parser.add_argument("--lag-rate", type=int, default=10_000,
+    parser.add_argument("--repeat", type=measure.positive(), default=1,
+                        help="runs of both merge variants")
+    parser.add_argument("--lag-rate", type=measure.positive(), default=10_000,
                         help="rows/s the three gatherers commit together in the lag run")
-    parser.add_argument("--lag-seconds", type=float, default=20, help="feed seconds")
+    parser.add_argument("--lag-seconds", type=measure.positive(float, 0.1), default=20,
+                        help="feed seconds")
     parser.add_argument("--only", choices=["throughput", "lag"], help="run one part")
     parser.add_argument("--storage", choices=["plain", "timescaledb"], default="plain")
 
 
-def main(settings: Settings, args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     """Runs the benchmark on throw-away clusters; exit code 1 if production is not exact."""
     logging.getLogger("kstore.dedup").setLevel(logging.ERROR)
     scratch = ScratchTopology(args.storage, find_pg_bin(settings.pg_bin), GATHERERS).start()
     try:
         _track_commit_timestamps(scratch)
+        probes = measure.probes(kstore=measure.this_process, **{
+            name: measure.postgres(server.cluster) for name, server in scratch.servers.items()})
         if args.only != "lag":
-            report_throughput(throughput(scratch, args), args)
+            report_throughput(throughput(scratch, args, probes), args)
         if args.only != "throughput":
-            report_lag(lag(scratch, args), args)
+            report_lag(lag(scratch, args, probes), args)
     except CountMismatch as exc:
         print(f"kstore bench dedup: {exc}", file=sys.stderr)
         return 1
@@ -133,7 +141,10 @@ def _track_commit_timestamps(scratch: ScratchTopology) -> None:
 
 # ---------------------------------------------------------------------------- 1. throughput
 
-def throughput(scratch: ScratchTopology, args) -> dict[str, list[float]]:
+def throughput(scratch: ScratchTopology, args,
+               probes: dict[str, measure.Probe]) -> dict[str, measure.Runs]:
+    """Each variant's runs over the same loaded gatherers, interleaved, production verified
+    exact after every run."""
     dbs = scratch.fresh()
     base = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(milliseconds=args.rows)
     started = time.perf_counter()
@@ -148,14 +159,15 @@ def throughput(scratch: ScratchTopology, args) -> dict[str, list[float]]:
           f"({args.rows:,} events, 5% missing on each) in {time.perf_counter() - started:.0f} s",
           flush=True)
     variants = {"ours": ours, "baseline": baseline}
-    results = {name: [] for name in variants}
-    for run in range(args.repeat):
-        for name in list(variants)[run % 2:] + list(variants)[:run % 2]:
+    results = {name: measure.Runs() for name in variants}
+    for number in range(args.repeat):
+        for name in list(variants)[number % 2:] + list(variants)[:number % 2]:
             _reset(dbs, args.table)
-            seconds = variants[name](scratch, dbs, args.table)
+            seconds, cpu = measure.cpu_of(lambda: variants[name](scratch, dbs, args.table), probes)
             _verify(dbs, args.table, args.rows, base, name)
-            results[name].append(source / seconds)
-            print(f"  {name}: {source / seconds:,.0f} source rows/s ({seconds:.1f} s)", flush=True)
+            results[name].add(source / seconds, cpu)
+            print(f"  {name}: {source / seconds:,.0f} source rows/s ({seconds:.1f} s), "
+                  f"{measure.cpu_line(cpu, seconds)}", flush=True)
     return results
 
 
@@ -240,20 +252,21 @@ def _shared_columns(dsn: str, table: str) -> list[str]:
     return [name for (name,) in rows]
 
 
-def report_throughput(results: dict[str, list[float]], args) -> None:
-    median = {name: sorted(rates)[len(rates) // 2] for name, rates in results.items()}
-    ratios = sorted(o / b for o, b in zip(results["ours"], results["baseline"]))
+def report_throughput(results: dict[str, measure.Runs], args) -> None:
+    ratios = [o / b for o, b in zip(results["ours"].values, results["baseline"].values)]
     print(f"\nmerge of {args.rows:,} {args.table} events from {len(GATHERERS)} gatherers, "
           f"{len(ratios)} run(s), production verified exact after each")
-    for name in results:
-        print(f"  {name:<9} {median[name]:>12,.0f} source rows/s (median)")
-    print(f"ours/baseline: median {ratios[len(ratios) // 2]:.2f}x, range {ratios[0]:.2f}-"
-          f"{ratios[-1]:.2f}x (target >= 1.5x)", flush=True)
+    for name, runs in results.items():
+        print(f"  {name:<9} {runs.median():>12,.0f} source rows/s (median), median "
+              f"{measure.cpu_line(runs.median_cpu())}")
+    print(f"ours/baseline: {measure.spread(ratios)} (target >= 1.5x)", flush=True)
 
 
 # ----------------------------------------------------------------------------------- 2. lag
 
-def lag(scratch: ScratchTopology, args) -> dict:
+def lag(scratch: ScratchTopology, args, probes: dict[str, measure.Probe]) -> dict:
+    """A steady feed into the gatherers while the Dedup loop runs; the lag of every row, and
+    the CPU seconds each process spent from the loop's start to the last row merged."""
     dbs = scratch.fresh()
     table = args.table
     events_per_second = args.lag_rate / (len(GATHERERS) * (1 - 1 / MISSING))
@@ -264,8 +277,8 @@ def lag(scratch: ScratchTopology, args) -> dict:
     merging.start()
     try:
         time.sleep(2)  # the loop has attached and found nothing: steady state
-        fed = _feed(dbs, table, events_per_second, args.lag_seconds)
-        _drain(dbs, table, fed["events"])
+        fed, cpu = measure.cpu_of(lambda: _feed_and_merge(dbs, table, events_per_second,
+                                                          args.lag_seconds), probes)
     finally:
         loop.call_soon_threadsafe(stop.set)
         merging.join(60)
@@ -274,7 +287,7 @@ def lag(scratch: ScratchTopology, args) -> dict:
         rows, (p50, p99), worst, (m50, m99) = conn.execute(
             sql.SQL(LAG).format(sql.Identifier(table))).fetchone()
     return fed | {"rows": rows, "p50": p50, "p99": p99, "max": worst, "merged_at_p50": m50,
-                  "merged_at_p99": m99}
+                  "merged_at_p99": m99, "cpu": cpu}
 
 
 def _feed(dbs, table: str, events_per_second: float, seconds: float) -> dict:
@@ -302,6 +315,13 @@ def _feed(dbs, table: str, events_per_second: float, seconds: float) -> dict:
             "rate": committed / elapsed, "seconds": elapsed}
 
 
+def _feed_and_merge(dbs, table: str, events_per_second: float, seconds: float) -> dict:
+    """The feed, then the wait until production holds every fed event."""
+    fed = _feed(dbs, table, events_per_second, seconds)
+    _drain(dbs, table, fed["events"])
+    return fed
+
+
 def _drain(dbs, table: str, events: int, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while _count(dbs["production"].dsn, table) < events:
@@ -320,4 +340,5 @@ def report_lag(result: dict, args) -> None:
     print(f"  gatherer commit -> production commit: p50 {result['p50']:.3f} s, p99 "
           f"{result['p99']:.3f} s, max {result['max']:.3f} s (target p99 < 2 s)")
     print(f"  (to merged_at, the pull's start: p50 {result['merged_at_p50']:.3f} s, p99 "
-          f"{result['merged_at_p99']:.3f} s)", flush=True)
+          f"{result['merged_at_p99']:.3f} s)")
+    print(f"  feed and merge, {measure.cpu_line(result['cpu'])}", flush=True)

@@ -1,4 +1,4 @@
-"""`kstore bench export`: production → verified Parquet, against streaming the same rows out.
+"""Production → verified Parquet against COPY; file sizes; queries.
 
 One throw-away cluster (plain path), one migrated production database, N trades and M
 order-book deltas generated in SQL over D UTC days (a few hundred markets, a few busy; trade
@@ -8,8 +8,8 @@ table:
   through psycopg, bytes discarded: what merely reading the rows out of production costs;
 - export to a file:// lake and to S3 (a local moto server): every hourly window written,
   read back, checksummed and marked verified (Exporter.export), as rows/s and as a ratio to
-  the baseline (target >= 1M rows/s), with the CPU seconds the whole machine spent (from
-  /proc/stat: PostgreSQL, DuckDB and Python together);
+  the baseline (target >= 1M rows/s), with the median CPU seconds of each process: this one
+  (Python, DuckDB and the moto S3 server, which run in it) and the PostgreSQL server;
 - Parquet bytes per row against production's heap + index bytes per row (pg_total_relation_size
   of the table's partitions), target >= 20x smaller, and the Parquet bytes of each column;
 - a 1-minute OHLCV query over raw_trades for the busiest market on one day (kstore query's
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 from psycopg import sql
 
+from kstore.bench import measure
 from kstore.lake import query
 from kstore.lake.destination import open_lake
 from kstore.lake.export import EXPORTER, Exporter
@@ -54,14 +54,17 @@ group by minute order by minute
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `kstore bench export` (the CLI adds them to its subcommand)."""
-    parser.add_argument("--rows", type=int, default=1_200_000, help="trades to generate")
-    parser.add_argument("--deltas", type=int, default=1_200_000,
+    parser.add_argument("--rows", type=measure.positive(int, 0), default=1_200_000,
+                        help="trades to generate (0: deltas only)")
+    parser.add_argument("--deltas", type=measure.positive(int, 0), default=1_200_000,
                         help="order-book deltas to generate (0: trades only)")
-    parser.add_argument("--days", type=int, default=2, help="UTC days they spread over")
-    parser.add_argument("--markets", type=int, default=300)
-    parser.add_argument("--repeat", type=int, default=3,
+    parser.add_argument("--days", type=measure.positive(), default=2,
+                        help="UTC days they spread over")
+    parser.add_argument("--markets", type=measure.positive(), default=300)
+    parser.add_argument("--repeat", type=measure.positive(), default=3,
                         help="runs of the baseline and of each export, interleaved")
-    parser.add_argument("--runs", type=int, default=9, help="runs of the candle query")
+    parser.add_argument("--runs", type=measure.positive(), default=9,
+                        help="runs of the candle query")
     parser.add_argument("--no-s3", action="store_true", help="skip the S3 (moto) export")
 
 
@@ -74,26 +77,9 @@ def load(db, table: str, rows: int, days: int, markets: int) -> None:
         conn.execute("checkpoint")
 
 
-def busy_cpu_seconds() -> float | None:
-    """CPU seconds the whole machine has spent busy since boot (None without /proc/stat)."""
-    try:
-        with open("/proc/stat") as stat:
-            ticks = [int(value) for value in stat.readline().split()[1:]]
-    except OSError:
-        return None
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def timed(work) -> tuple[float, float | None]:
-    """Wall seconds and machine CPU seconds of work()."""
-    cpu, started = busy_cpu_seconds(), time.perf_counter()
-    work()
-    seconds, after = time.perf_counter() - started, busy_cpu_seconds()
-    return seconds, None if cpu is None or after is None else after - cpu
-
-
-def baseline(db, table: str) -> tuple[int, float, float | None]:
-    """Rows, seconds and CPU seconds of a binary COPY TO STDOUT of the exported columns."""
+def baseline(db, table: str, probes: dict[str, measure.Probe]) -> tuple[int, float, dict]:
+    """Rows, seconds and CPU seconds per process of a binary COPY TO STDOUT of the exported
+    columns."""
     relation = f"kstore.{table}"
     with psycopg.connect(db.dsn_as(EXPORTER)) as conn:
         names = [name for name, _ in columns(conn, relation)]
@@ -104,22 +90,23 @@ def baseline(db, table: str) -> tuple[int, float, float | None]:
             with conn.cursor().copy(statement) as blocks:
                 for _ in blocks:  # every block of bytes, dropped
                     pass
-        seconds, cpu = timed(stream)
+        seconds, cpu = measure.timed(stream, probes)
     with psycopg.connect(db.dsn) as conn:
         rows = conn.execute(sql.SQL("select count(*) from {}").format(
             sql.Identifier("kstore", table))).fetchone()[0]
     return rows, seconds, cpu
 
 
-def export_once(settings: Settings, db, dataset, days: int) -> tuple[float, float | None, int]:
-    """Seconds and CPU seconds for exporting every window of `dataset`, and the Parquet bytes;
-    the manifest and cursors are cleared first so every window is exported."""
+def export_once(settings: Settings, db, dataset, days: int,
+                probes: dict[str, measure.Probe]) -> tuple[float, dict, int]:
+    """Seconds and CPU seconds per process for exporting every window of `dataset`, and the
+    Parquet bytes; the manifest and cursors are cleared first so every window is exported."""
     with psycopg.connect(db.dsn, autocommit=True) as conn:
         conn.execute("delete from ops.export_manifest; delete from ops.export_cursors")
     reports = []
     with Exporter(settings, progress=False) as exporter:
-        seconds, cpu = timed(lambda: reports.append(exporter.export(
-            dataset, closed_until=START + timedelta(days=days))))
+        seconds, cpu = measure.timed(lambda: reports.append(exporter.export(
+            dataset, closed_until=START + timedelta(days=days))), probes)
     report = reports[0]
     if report.failed or report.verified != 24 * days:
         raise RuntimeError(f"export did not verify every window: {report.line()}")
@@ -147,25 +134,22 @@ def candle_latency(settings: Settings, db, runs: int) -> tuple[float, str, int]:
         con.execute(CANDLES, [START.date(), market]).fetchall()
         timings.append((time.perf_counter() - started) * 1000)
     con.close()
-    return statistics.median(timings), market, trades
+    return measure.median(timings), market, trades
 
 
 @dataclass
 class Table:
     """What was measured for one table: wall and CPU seconds per path ("baseline", "file://",
-    "s3 (moto)"), one list entry per run; sizes; Parquet bytes per column."""
+    "s3 (moto)"), one entry per run; sizes; Parquet bytes per column."""
 
     rows: int = 0
-    seconds: dict[str, list[float]] = field(default_factory=dict)
-    cpu: dict[str, list[float]] = field(default_factory=dict)
+    runs: dict[str, measure.Runs] = field(default_factory=dict)
     parquet_bytes: int = 0
     heap_bytes: int = 0
     columns: list[tuple[str, int]] = field(default_factory=list)
 
-    def add(self, path: str, seconds: float, cpu: float | None) -> None:
-        self.seconds.setdefault(path, []).append(seconds)
-        if cpu is not None:
-            self.cpu.setdefault(path, []).append(cpu)
+    def add(self, path: str, seconds: float, cpu: dict[str, float]) -> None:
+        self.runs.setdefault(path, measure.Runs()).add(seconds, cpu)
 
 
 @dataclass
@@ -174,7 +158,7 @@ class Measured:
     latencies: dict[str, tuple[float, str, int]] = field(default_factory=dict)
 
 
-def measure(server: ScratchServer, s3: S3Server | None, args: argparse.Namespace) -> Measured:
+def measured(server: ScratchServer, s3: S3Server | None, args: argparse.Namespace) -> Measured:
     """Everything on `server` (and `s3`); the file:// lake lives under the server's root."""
     db = server.database("production")
     wanted = {TRADES.name: args.rows, DELTAS.name: args.deltas}
@@ -192,18 +176,20 @@ def measure(server: ScratchServer, s3: S3Server | None, args: argparse.Namespace
     if s3 is not None:
         s3.create_bucket(targets["s3 (moto)"])
     found = Measured({table: Table() for table in datasets})
+    probes = measure.probes(kstore=measure.this_process,
+                            postgres=measure.postgres(server.cluster))
     for _ in range(args.repeat):  # interleaved: machine drift hits every path alike
         for table, dataset in datasets.items():
-            measured = found.tables[table]
-            measured.rows, seconds, cpu = baseline(db, table)
-            measured.add("baseline", seconds, cpu)
+            one = found.tables[table]
+            one.rows, seconds, cpu = baseline(db, table, probes)
+            one.add("baseline", seconds, cpu)
             for label, lake_settings in targets.items():
-                seconds, cpu, measured.parquet_bytes = export_once(lake_settings, db, dataset,
-                                                                   args.days)
-                measured.add(label, seconds, cpu)
-    for table, measured in found.tables.items():
-        measured.heap_bytes = int(heap_and_indexes(db, table))
-        measured.columns = column_bytes(targets["file://"], table)
+                seconds, cpu, one.parquet_bytes = export_once(lake_settings, db, dataset,
+                                                              args.days, probes)
+                one.add(label, seconds, cpu)
+    for table, one in found.tables.items():
+        one.heap_bytes = int(heap_and_indexes(db, table))
+        one.columns = column_bytes(targets["file://"], table)
     if TRADES.name in datasets:
         found.latencies = {label: candle_latency(lake_settings, db, args.runs)
                            for label, lake_settings in targets.items()}
@@ -220,20 +206,18 @@ def column_bytes(settings: Settings, table: str) -> list[tuple[str, int]]:
 
 
 def report_rates(table: str, measured: Table) -> None:
-    """Per path: median seconds, rows/s, machine CPU seconds (and cores busy on average), and
-    the median (range) of baseline/export within each run."""
-    print(f"\n{table}: {'path':<34} {'median s':>9} {'rows/s':>11} {'CPU s':>6} {'cores':>5} "
-          f"{'/COPY (range)':>22}")
-    base = measured.seconds["baseline"]
-    for path, seconds in measured.seconds.items():
-        ratios = sorted(b / mine for b, mine in zip(base, seconds))
-        wall, cpu = statistics.median(seconds), measured.cpu.get(path)
-        cpu_text = f"{statistics.median(cpu):>6.2f} {statistics.median(cpu) / wall:>5.1f}" \
-            if cpu else f"{'?':>6} {'?':>5}"
+    """Per path: median seconds, rows/s, the median (range) of baseline/export within each run,
+    and the median CPU seconds of each process (and the cores they kept busy on average)."""
+    print(f"\n{table}: {'path':<34} {'median s':>9} {'rows/s':>11} {'/COPY (range)':>23}")
+    base = measured.runs["baseline"].values
+    for path, runs in measured.runs.items():
+        ratios = sorted(b / mine for b, mine in zip(base, runs.values))
+        wall = runs.median()
         name = "COPY TO STDOUT (binary, baseline)" if path == "baseline" else \
             f"export + verify, {path}"
         print(f"{'':<{len(table) + 2}}{name:<34} {wall:>9.2f} {measured.rows / wall:>11,.0f} "
-              f"{cpu_text} {statistics.median(ratios):>8.2f}x ({ratios[0]:.2f}-{ratios[-1]:.2f}x)")
+              f"{measure.median(ratios):>8.2f}x ({ratios[0]:.2f}-{ratios[-1]:.2f}x)  "
+              f"{measure.cpu_line(runs.median_cpu(), wall)}")
 
 
 def report(found: Measured, args: argparse.Namespace) -> None:
@@ -259,12 +243,12 @@ def report(found: Measured, args: argparse.Namespace) -> None:
     print(f"{24 * args.days} hourly windows per table and export, every window verified")
 
 
-def main(settings: Settings, args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     """Runs the benchmark on a throw-away cluster; exit code 1 if a window failed to verify."""
     server = ScratchServer("plain", find_pg_bin(settings.pg_bin)).start()
     s3 = None if args.no_s3 else S3Server().start()
     try:
-        found = measure(server, s3, args)
+        found = measured(server, s3, args)
     except RuntimeError as exc:
         print(f"kstore bench export: {exc}", file=sys.stderr)
         return 1

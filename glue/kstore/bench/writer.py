@@ -1,11 +1,12 @@
-"""`kstore bench writer`: the gatherer's batch writer against the seed's baseline and COPY.
+"""The gatherer's batch writer against the seed's writer and COPY.
 
 One throw-away cluster (plain path, fsync on, the same server and durability for every
 variant), one migrated gatherer_ts database, N generated orderbook_deltas rows. Each variant
 starts from a truncated table after a checkpoint, is timed from its first row handed over to its
-last commit, and its row count is verified. Printed: rows/s per variant and the ratios of ours
-to the baseline (target ≥ 2.5×) and to plain binary COPY (target ≥ 0.6×). `--candidates` adds
-the other ways of writing a batch that were measured before choosing ours.
+last commit, and its row count is verified. Printed: the median rows/s per variant over the
+runs, its ratios to the baseline (target ≥ 2.5×) and to plain binary COPY (target ≥ 0.6×), and
+the median CPU seconds of this process and of the PostgreSQL server per variant. `--candidates`
+adds the other ways of writing a batch that were measured before choosing ours.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from decimal import Decimal
 import psycopg
 from psycopg import sql
 
+from kstore.bench import measure
 from kstore.gatherer.rows import COLUMN_TYPES, TABLE_COLUMNS
 from kstore.gatherer.writer import Writers
 from kstore.pgcluster import find_pg_bin
@@ -50,13 +52,14 @@ class CountMismatch(RuntimeError):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `kstore bench writer` (the CLI adds them to its subcommand)."""
-    parser.add_argument("--rows", type=int, default=200_000, help="rows per variant")
-    parser.add_argument("--repeat", type=int, default=1, help="runs of every variant")
+    parser.add_argument("--rows", type=measure.positive(), default=200_000, help="rows per variant")
+    parser.add_argument("--repeat", type=measure.positive(), default=1,
+                        help="runs of every variant")
     parser.add_argument("--candidates", action="store_true",
                         help="also measure the other batch-write methods considered")
 
 
-def main(settings: Settings, args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     """Runs the benchmark on a throw-away cluster; exit code 1 if a row count is wrong."""
     # Every row is put at once, so the writer's backlog warning is expected here.
     logging.getLogger("kstore.gatherer.writer").setLevel(logging.ERROR)
@@ -65,10 +68,12 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
         dsn = server.database("gatherer_ts").dsn
         rows = generate(args.rows)
         variants = {**VARIANTS, **(CANDIDATES if args.candidates else {})}
-        results = {name: [] for name in variants}
-        for run in range(args.repeat):
-            for name in _rotated(list(variants), run):
-                results[name].append(measure(dsn, rows, variants[name]))
+        results = {name: measure.Runs() for name in variants}
+        probes = measure.probes(kstore=measure.this_process,
+                                postgres=measure.postgres(server.cluster))
+        for number in range(args.repeat):
+            for name in _rotated(list(variants), number):
+                results[name].add(*write(dsn, rows, variants[name], probes))
     except CountMismatch as exc:
         print(f"kstore bench writer: {exc}", file=sys.stderr)
         return 1
@@ -104,36 +109,39 @@ def generate(count: int, markets: int = 12, seed: int = 7) -> list[tuple]:
     return rows
 
 
-def measure(dsn: str, rows: list[tuple], variant: Callable) -> float:
-    """Seconds `variant` takes to commit `rows` into the truncated table; checks the count."""
+def write(dsn: str, rows: list[tuple], variant: Callable,
+          probes: dict[str, measure.Probe]) -> tuple[float, dict[str, float]]:
+    """Seconds `variant` takes to commit `rows` into the truncated table and the CPU seconds
+    each process spent meanwhile; checks the count."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("truncate {}").format(TARGET))
         conn.execute("checkpoint")
-    seconds = variant(dsn, rows)
+    seconds, cpu = measure.cpu_of(lambda: variant(dsn, rows), probes)
     with psycopg.connect(dsn) as conn:
         found = conn.execute(sql.SQL("select count(*) from {}").format(TARGET)).fetchone()[0]
     if found != len(rows):
         raise CountMismatch(f"{variant.__name__}: {found} rows in the table, expected {len(rows)}")
-    return seconds
+    return seconds, cpu
 
 
-def report(results: dict[str, list[float]], count: int) -> None:
-    """Median rows/s per variant and its ratio to the baseline and to COPY; then ours/baseline
-    and ours/COPY as the median (and range) of the ratios within each run, which machine
-    drift between runs does not distort."""
-    rate = {name: sorted(count / seconds for seconds in runs) for name, runs in results.items()}
-    median = {name: rates[len(rates) // 2] for name, rates in rate.items()}
+def report(results: dict[str, measure.Runs], count: int) -> None:
+    """Median rows/s per variant, its ratio to the baseline and to COPY, and the median CPU
+    seconds per process; then ours/baseline and ours/COPY as the median (and range) of the
+    ratios within each run, which machine drift between runs does not distort."""
+    rates = {name: [count / seconds for seconds in runs.values] for name, runs in results.items()}
+    median = {name: measure.median(values) for name, values in rates.items()}
     print(f"{'variant':<50} {'median rows/s':>13} {'best rows/s':>12} {'/baseline':>10} "
           f"{'/COPY':>6}")
-    for name in results:
-        print(f"{name:<50} {median[name]:>13,.0f} {rate[name][-1]:>12,.0f} "
-              f"{median[name] / median['baseline']:>9.2f}x {median[name] / median['copy']:>5.2f}x")
-    runs = len(results["ours"])
-    print(f"\n{count:,} rows per variant, {runs} run(s), every row count verified")
+    for name, runs in results.items():
+        print(f"{name:<50} {median[name]:>13,.0f} {max(rates[name]):>12,.0f} "
+              f"{median[name] / median['baseline']:>9.2f}x {median[name] / median['copy']:>5.2f}x"
+              f"  {measure.cpu_line(runs.median_cpu())}")
+    ours = results["ours"].values
+    print(f"\n{count:,} rows per variant, {len(ours)} run(s), every row count verified; CPU s: "
+          "the median per process (this one, the PostgreSQL server)")
     for other, label, target in (("baseline", "baseline", 2.5), ("copy", "COPY", 0.6)):
-        ratios = sorted(results[other][run] / results["ours"][run] for run in range(runs))
-        print(f"ours/{label}: median {ratios[len(ratios) // 2]:.2f}x, range "
-              f"{ratios[0]:.2f}-{ratios[-1]:.2f}x over the runs (target >= {target}x)")
+        ratios = [theirs / mine for theirs, mine in zip(results[other].values, ours)]
+        print(f"ours/{label}: {measure.spread(ratios)} over the runs (target >= {target}x)")
 
 
 def baseline(dsn: str, rows: list[tuple]) -> float:

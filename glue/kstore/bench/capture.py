@@ -1,7 +1,8 @@
-"""`kstore bench capture`: simulator → gatherer → committed rows, on this machine.
+"""Events/s one gatherer sustains: simulator → gatherer → rows.
 
 The simulator runs in its own process; the gatherer runs here against a throw-away cluster
-(plain path, fsync on). Two measurements:
+(plain path, fsync on). Each step also prints the CPU seconds of this process (the gatherer or
+the drain-only client), of the PostgreSQL server and of the simulator. Two measurements:
 1. sustained events/s: a ladder of offered rates; a rate is sustained when every frame sent
    was received, the exchange never dropped us (error 25) and the writers' backlog did not
    grow through the run (its last-third maximum stays under one second of events). The same
@@ -19,57 +20,80 @@ import asyncio
 import json
 import subprocess
 import sys
+import tempfile
 import time
 
 import psycopg
 import websockets
 
+from kstore.bench import measure
 from kstore.gatherer.run import Gatherer
 from kstore.pgcluster import find_pg_bin, free_port
 from kstore.settings import Settings
 from kstore.testing import ScratchServer
+from kstore.topology import Database
 
 WRITER = "kstore_gatherer_writer"
 LADDER = (5_000, 10_000, 15_000, 20_000, 25_000, 30_000, 40_000)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seconds", type=float, default=8, help="feed seconds per rate step")
-    parser.add_argument("--markets", type=int, default=50)
-    parser.add_argument("--rates", default=",".join(map(str, LADDER)),
-                        help="comma list of offered events/s")
+    """The options of `kstore bench capture` (the CLI adds them to its subcommand)."""
+    parser.add_argument("--seconds", type=measure.positive(float, 0.1), default=8,
+                        help="feed seconds per rate step")
+    parser.add_argument("--markets", type=measure.positive(), default=50,
+                        help="markets the simulator lists")
+    parser.add_argument("--rates", type=_rates, default=list(LADDER),
+                        help="comma list of offered events/s (default: %(default)s)")
 
 
-def main(settings: Settings, args: argparse.Namespace) -> int:
-    server = ScratchServer("plain", find_pg_bin(settings.pg_bin)).start()
+def _rates(text: str) -> list[int]:
     try:
-        rates = [int(rate) for rate in args.rates.split(",")]
-        drained = {rate: _step(lambda port: _drain(port), rate, args) for rate in rates}
-        ours = {rate: _step(lambda port: _gather(server, settings, port, args), rate, args)
+        return [int(rate) for rate in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma list of events/s: {text!r}") from None
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Runs the ladder, then the latency step, on a throw-away cluster; prints the report."""
+    server = ScratchServer("plain", find_pg_bin(settings.pg_bin)).start()
+    probes = measure.probes(kstore=measure.this_process,
+                            postgres=measure.postgres(server.cluster))
+    try:
+        rates = args.rates
+        drained = {rate: _step(_drain, rate, args, probes) for rate in rates}
+        ours = {rate: _step(_gatherer(server, settings, args), rate, args, probes)
                 for rate in rates}
-        latency = _step(lambda port: _gather(server, settings, port, args), 5_000, args)
+        latency = _step(_gatherer(server, settings, args), 5_000, args, probes)
     finally:
         server.stop()
     print(report(rates, drained, ours, latency))
     return 0
 
 
-def _step(consumer, rate: int, args) -> dict:
-    """One run of the simulator at `rate` with `consumer(port)` connected."""
+def _step(consumer, rate: int, args, probes: dict[str, measure.Probe]) -> dict:
+    """One run of the simulator at `rate` with `consumer(port)` connected, and the CPU seconds
+    each process spent on it: this one, the PostgreSQL server, the simulator."""
+    result, cpu = measure.cpu_of(lambda: _simulated(consumer, rate, args), probes)
+    return result | {"cpu": cpu | {"simulator": result.pop("simulator_cpu")}}
+
+
+def _simulated(consumer, rate: int, args) -> dict:
     port = free_port()
-    simulator = subprocess.Popen(
-        [sys.executable, "-m", "kstore.simulator", "--port", str(port), "--seed", "1",
-         "--markets", str(args.markets), "--rate", str(rate),
-         "--duration", str(args.seconds + 1.5), "--lifecycle-rate", "0.2"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        _wait_for_port(port)
-        result = asyncio.run(consumer(port))
-    finally:
-        output = simulator.communicate(timeout=60)[0]
-    result["simulator"] = _summary(output)
-    result["offered"] = rate
-    return result
+    with tempfile.TemporaryFile("w+") as log:
+        simulator = subprocess.Popen(
+            [sys.executable, "-m", "kstore.simulator", "--port", str(port), "--seed", "1",
+             "--markets", str(args.markets), "--rate", str(rate),
+             "--duration", str(args.seconds + 1.5), "--lifecycle-rate", "0.2"],
+            stdout=log, stderr=subprocess.STDOUT, text=True)
+        try:
+            _wait_for_port(port)
+            result = asyncio.run(consumer(port))
+        finally:
+            simulator_cpu = measure.exited_cpu(simulator, timeout=60)
+        log.seek(0)
+        result["simulator"] = _summary(log.read())
+    return result | {"offered": rate, "simulator_cpu": simulator_cpu}
 
 
 def _wait_for_port(port: int) -> None:
@@ -116,8 +140,14 @@ async def _markets(port: int) -> list[str]:
     return [market["ticker"] for market in answer.json()["markets"]]
 
 
-async def _gather(server: ScratchServer, settings: Settings, port: int, args) -> dict:
+def _gatherer(server: ScratchServer, settings: Settings, args):
+    """The consumer of one step: a gatherer writing into new migrated databases, made now so
+    that migrating them is not part of the step's CPU seconds."""
     ts, rel = server.database("gatherer_ts"), server.database("gatherer_rel")
+    return lambda port: _gather(ts, rel, settings, port, args)
+
+
+async def _gather(ts: Database, rel: Database, settings: Settings, port: int, args) -> dict:
     local = settings.model_copy(update={
         "gatherers": ["g1"],
         "dsn": {"g1_ts": ts.dsn_as(WRITER), "g1_rel": rel.dsn_as(WRITER)},
@@ -160,10 +190,11 @@ def sustained(result: dict) -> bool:
 
 
 def report(rates, drained, ours, latency) -> str:
-    lines = ["offered/s   drain-only   gatherer   backlog tail (rows)"]
+    lines = ["offered/s   drain-only   gatherer   backlog tail (rows)   gatherer step"]
     for rate in rates:
         lines.append(f"{rate:>9}   {_mark(drained[rate]):>10}   {_mark(ours[rate]):>8}   "
-                     f"{ours[rate].get('backlog_tail', 0):>10}")
+                     f"{ours[rate].get('backlog_tail', 0):>19}   "
+                     f"{measure.cpu_line(ours[rate]['cpu'])}")
     best_drain = max((r for r in rates if sustained(drained[r])), default=0)
     best_ours = max((r for r in rates if sustained(ours[r])), default=0)
     ratio = best_ours / best_drain if best_drain else float("nan")
@@ -176,6 +207,7 @@ def report(rates, drained, ours, latency) -> str:
         f" p99 {transit['p99_ms']:.1f} ms; receive->commit p50 {writers['latency_p50_ms']:.1f}"
         f" ms, p99 {writers['latency_p99_ms']:.1f} ms; send->commit p99 <="
         f" {transit['p99_ms'] + writers['latency_p99_ms']:.1f} ms (target < 250 ms)",
+        f"latency step, {measure.cpu_line(latency['cpu'])}",
     ]
     return "\n".join(lines)
 

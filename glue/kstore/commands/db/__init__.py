@@ -1,0 +1,1 @@
+"""`kstore db up / down / status`: the embedded databases under the settings' home."""

@@ -1,0 +1,1 @@
+"""`kstore lake …`: the lake's bucket."""
