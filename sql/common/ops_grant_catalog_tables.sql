@@ -56,7 +56,7 @@ create or replace function ops.catalog_grants(grantee regrole, access text)
 returns table (relation regclass, wanted text[], held text[])
 language sql stable as $$
     select
-        format('kstore.%I', c.table_name)::regclass as relation,
+        to_regclass(format('kstore.%I', c.table_name)) as relation,
         array(
             select p.privilege
             from unnest(array['insert', 'select', 'update']) as p (privilege)
@@ -68,7 +68,7 @@ language sql stable as $$
             select lower(a.privilege_type)
             from pg_class as r
             cross join lateral aclexplode(r.relacl) as a
-            where r.oid = format('kstore.%I', c.table_name)::regclass
+            where r.oid = to_regclass(format('kstore.%I', c.table_name))
                 and a.grantee = catalog_grants.grantee
                 and a.grantor = r.relowner
             order by 1
