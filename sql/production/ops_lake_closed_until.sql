@@ -10,6 +10,9 @@ returns timestamptz
 language plpgsql stable as $$
 declare
     step interval := ops.lake_step(grain);
+    own_rule boolean := exists (
+        select from ops.tables as t where t.table_name = dataset and t.lake_grain is not null
+    );
     bound timestamptz;
     unclosed boolean;
     all_final boolean;
@@ -18,13 +21,9 @@ begin
     into bound, unclosed, all_final
     from ops.tables as t
     left join lateral ops.lake_close(t.table_name, close_after, dead_after) as c on true
-    where case
-        when exists (
-            select from ops.tables as own
-            where own.table_name = dataset and own.lake_grain is not null
-        ) then t.table_name = dataset
-        else t.family = 'timeseries' and t.merge = 'pull'
-    end;
+    where
+        (own_rule and t.table_name = dataset)
+        or (not own_rule and t.family = 'timeseries' and t.merge = 'pull');
     if unclosed or bound is null then
         return null;
     end if;
