@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from kstore import maintain
-from kstore.lake import export
+from kstore.lake import export, query
 from kstore.lake.destination import open_lake
 from kstore.lake.export import Exporter
 from kstore.lake.manifest import Stats
@@ -93,6 +93,28 @@ def test_the_raw_datasets_are_the_catalog_tables_with_a_lake_grain(lake_db):
     }
     with pytest.raises(LookupError, match="feed_gaps: not a lake table"):
         raw_dataset(conn, "feed_gaps")
+
+
+def test_a_catalog_row_is_all_a_new_table_needs_to_reach_the_lake(lake_db):
+    """A throw-away eighth table: created, given a catalog row with a lake grain, and the next
+    cycle exports and verifies it; `kstore query` finds its folder. No Python lists it."""
+    db, conn, settings = lake_db
+    conn.execute("create table kstore.tap_things (thing_id bigint primary key,"
+                 " ts timestamptz not null, xact_id xid8 not null default pg_current_xact_id());"
+                 " grant select on kstore.tap_things to kstore_exporter")
+    conn.execute("insert into ops.tables (table_name, homes, family, time_column, lake_grain,"
+                 " lake_prefix, description) values ('tap_things', '{production}', 'timeseries',"
+                 " 'ts', 'hour', 'raw/tap_things', 'a throw-away eighth table')")
+    conn.execute("insert into kstore.tap_things (thing_id, ts) select i, now() - interval"
+                 " '3 hours' + i * interval '1 second' from generate_series(1, 100) as i")
+
+    reports = {report.dataset: report for report in export.cycle(settings)}
+    con, catalog = query.connect(settings)
+
+    assert reports["tap_things"].windows and not reports["tap_things"].failed
+    assert lake_count(settings, "raw/tap_things") == 100
+    assert catalog.views["raw_tap_things"] == "raw/tap_things"
+    assert con.execute("select count(*) from raw_tap_things").fetchone()[0] == 100
 
 
 def test_export_verifies_every_window_and_a_rerun_writes_the_same_bytes(lake_db_each_path):
