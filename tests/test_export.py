@@ -16,19 +16,19 @@ import psycopg
 import pytest
 
 from kstore import maintain
-from kstore.lake import export
+from kstore.lake import export, query
 from kstore.lake.destination import open_lake
 from kstore.lake.export import Exporter
 from kstore.lake.manifest import Stats
 from kstore.lake.testing import S3Server, add_reference, add_tickers, add_trades
-from kstore.lake.windows import RAW, Dataset, Window
+from kstore.lake.windows import Dataset, Window, raw, raw_dataset
 
 UTC = timezone.utc
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
 D0 = datetime(2025, 1, 1, tzinfo=UTC)
-TRADES, TICKERS = RAW[0], RAW[2]
-SERIES, EVENTS, MARKETS = RAW[4:]
+TRADES_D0 = "raw/trades/date=2025-01-01/hour=00/trades-2025-01-01T00.parquet"
+MARKETS_D0 = "raw/markets/date=2025-01-01/markets-2025-01-01.parquet"
 
 
 @pytest.fixture(scope="module")
@@ -68,14 +68,55 @@ def production_count(conn, table: str) -> int:
     return conn.execute(f"select count(*) from kstore.{table}").fetchone()[0]
 
 
+def test_the_raw_datasets_are_the_catalog_tables_with_a_lake_grain(lake_db):
+    db, conn, settings = lake_db
+    found = {d.manifest_name: (d.relation, d.time_column, d.granularity, d.prefix)
+             for d in raw(conn)}
+    assert found == {
+        "trades": ("kstore.trades", "ts", "hour", "raw/trades"),
+        "orderbook_deltas": ("kstore.orderbook_deltas", "ts", "hour", "raw/orderbook_deltas"),
+        "tickers": ("kstore.tickers", "ts", "hour", "raw/tickers"),
+        "orderbook_snapshots": ("kstore.orderbook_snapshots", "captured_at", "day",
+                                "raw/orderbook_snapshots"),
+        "series": ("kstore.series", "changed_at", "snapshot", "raw/series"),
+        "events": ("kstore.events", "changed_at", "snapshot", "raw/events"),
+        "markets": ("kstore.markets", "changed_at", "snapshot", "raw/markets"),
+    }
+    with pytest.raises(LookupError, match="feed_gaps: not a lake table"):
+        raw_dataset(conn, "feed_gaps")
+
+
+def test_a_catalog_row_is_all_a_new_table_needs_to_reach_the_lake(lake_db):
+    """A throw-away eighth table: created, given a catalog row with a lake grain, and the next
+    cycle exports and verifies it; `kstore query` finds its folder. No Python lists it."""
+    db, conn, settings = lake_db
+    conn.execute("create table kstore.tap_things (thing_id bigint primary key,"
+                 " ts timestamptz not null, xact_id xid8 not null default pg_current_xact_id());"
+                 " grant select on kstore.tap_things to kstore_exporter")
+    conn.execute("insert into ops.tables (table_name, homes, family, time_column, lake_grain,"
+                 " lake_prefix, description) values ('tap_things', '{production}', 'timeseries',"
+                 " 'ts', 'hour', 'raw/tap_things', 'a throw-away eighth table')")
+    conn.execute("insert into kstore.tap_things (thing_id, ts) select i, now() - interval"
+                 " '3 hours' + i * interval '1 second' from generate_series(1, 100) as i")
+
+    reports = {report.dataset: report for report in export.cycle(settings)}
+    con, catalog = query.connect(settings)
+
+    assert reports["tap_things"].windows and not reports["tap_things"].failed
+    assert lake_count(settings, "raw/tap_things") == 100
+    assert catalog.views["raw_tap_things"] == "raw/tap_things"
+    assert con.execute("select count(*) from raw_tap_things").fetchone()[0] == 100
+
+
 def test_export_verifies_every_window_and_a_rerun_writes_the_same_bytes(lake_db):
     db, conn, settings = lake_db
+    trades = raw_dataset(conn, "trades")
     add_trades(conn, D0 + HOUR, 2 * HOUR, 3000, markets=50)
 
     with Exporter(settings) as exporter:
-        first = exporter.export(TRADES, closed_until=D0 + DAY)
-        again = exporter.export(TRADES, closed_until=D0 + DAY)
-        forced = exporter.export(TRADES, closed_until=D0 + DAY, reexport_from=D0)
+        first = exporter.export(trades, closed_until=D0 + DAY)
+        again = exporter.export(trades, closed_until=D0 + DAY)
+        forced = exporter.export(trades, closed_until=D0 + DAY, reexport_from=D0)
 
     manifest = {start: row for start, row in manifest_rows(conn, "trades").items()}
     assert len(first.windows) == 24 and first.verified == 24, first.line()
@@ -91,10 +132,11 @@ def test_export_verifies_every_window_and_a_rerun_writes_the_same_bytes(lake_db)
 
 def test_prices_and_sizes_stay_decimal_and_rows_are_sorted(lake_db):
     db, conn, settings = lake_db
+    trades = raw_dataset(conn, "trades")
     add_trades(conn, D0, HOUR, 500, markets=10)
     with Exporter(settings) as exporter:
-        exporter.export(TRADES, closed_until=D0 + HOUR)
-        uri = exporter.lake.uri(TRADES.key(D0))
+        exporter.export(trades, closed_until=D0 + HOUR)
+        uri = exporter.lake.uri(TRADES_D0)
         types = dict(exporter.duck.execute(
             "select column_name, column_type from (describe select * from read_parquet(?))",
             [uri]).fetchall())
@@ -112,12 +154,13 @@ def test_prices_and_sizes_stay_decimal_and_rows_are_sorted(lake_db):
 
 def test_late_rows_reopen_their_window_which_is_exported_again(lake_db):
     db, conn, settings = lake_db
+    trades = raw_dataset(conn, "trades")
     add_trades(conn, D0 + HOUR, 2 * HOUR, 2000)
     with Exporter(settings) as exporter:
-        exporter.export(TRADES, closed_until=D0 + DAY)
+        exporter.export(trades, closed_until=D0 + DAY)
         add_trades(conn, D0 + 2 * HOUR + timedelta(minutes=10), timedelta(minutes=5), 7)  # late
         add_trades(conn, D0 - DAY + 5 * HOUR, HOUR, 11)  # history before the first window
-        report = exporter.export(TRADES, closed_until=D0 + DAY)
+        report = exporter.export(trades, closed_until=D0 + DAY)
 
     manifest = manifest_rows(conn, "trades")
     in_window = conn.execute("select count(*) from kstore.trades where ts >= %s and ts < %s",
@@ -149,31 +192,33 @@ def damage(settings, how: str):
 @pytest.mark.parametrize("how", ["truncate", "delete"])
 def test_a_damaged_object_is_never_verified_and_is_redone(lake_db, how):
     db, conn, settings = lake_db
+    trades = raw_dataset(conn, "trades")
     add_trades(conn, D0, 3 * HOUR, 900, markets=20)
     with Exporter(settings, after_write=damage(settings, how)) as exporter:
-        report = exporter.export(TRADES, closed_until=D0 + 3 * HOUR)
+        report = exporter.export(trades, closed_until=D0 + 3 * HOUR)
     assert [r.key.split("/")[-1] for r in report.failed] == ["trades-2025-01-01T01.parquet"]
     assert "unreadable" in report.failed[0].reason
     assert [v for _, _, v, _ in manifest_rows(conn, "trades").values()] == [True, False, True]
 
     with Exporter(settings) as exporter:
-        redone = exporter.export(TRADES, closed_until=D0 + 3 * HOUR)
+        redone = exporter.export(trades, closed_until=D0 + 3 * HOUR)
     assert [r.window.start for r in redone.windows] == [D0 + HOUR] and redone.verified == 1
 
 
 def test_verify_rejects_an_object_that_differs_from_production(lake_db):
     db, conn, settings = lake_db
+    trades = raw_dataset(conn, "trades")
     add_trades(conn, D0, HOUR, 100, markets=5)
     with Exporter(settings) as exporter:
-        exporter.export(TRADES, closed_until=D0 + HOUR)
-        uri = exporter.lake.uri(TRADES.key(D0))
+        exporter.export(trades, closed_until=D0 + HOUR)
+        uri = exporter.lake.uri(TRADES_D0)
         exporter.duck.execute(f"copy (select * from read_parquet('{uri}') limit 99) to "
                               f"'{uri}.x' (format parquet)")
-        (exporter.lake.root / TRADES.key(D0)).write_bytes(
-            (exporter.lake.root / (TRADES.key(D0) + ".x")).read_bytes())
+        (exporter.lake.root / TRADES_D0).write_bytes(
+            (exporter.lake.root / (TRADES_D0 + ".x")).read_bytes())
         production = Stats(*conn.execute("select count(*), min(ts), max(ts) from kstore.trades")
                            .fetchone())
-        result = exporter.verify(TRADES, Window(D0, D0 + HOUR), production)
+        result = exporter.verify(trades, Window(D0, D0 + HOUR, TRADES_D0), production)
     assert not result.verified and "object has 99 rows" in result.reason
 
 
@@ -186,44 +231,53 @@ def cursor(conn, gatherer: str, table: str, caught_up: bool, last_pull: datetime
         [gatherer, table, caught_up, last_pull, watermark, stopped])
 
 
+def ceil(moment: datetime, step: timedelta) -> datetime:
+    """The end of the UTC-aligned window of `step` holding `moment` (itself on an edge)."""
+    start = D0 + (moment - D0) // step * step
+    return moment if start == moment else start + step
+
+
 def test_windows_close_once_every_live_gatherer_caught_up(lake_db):
     db, conn, settings = lake_db
+    trades = raw_dataset(conn, "trades")
+    tickers = raw_dataset(conn, "tickers")
     now = conn.execute("select now()").fetchone()[0]
     close_after = timedelta(seconds=settings.lake.close_after)
     with Exporter(settings) as exporter:
-        wall = exporter.closed_until(TRADES)
+        wall = exporter.closed_until(trades)
         assert now - close_after <= wall <= datetime.now(UTC) - close_after, "no cursor: wall clock"
         cursor(conn, "g1", "trades", True, now - timedelta(minutes=1))
         cursor(conn, "g2", "trades", False, now, watermark=now - timedelta(minutes=20))
         cursor(conn, "g3", "trades", True, now - timedelta(hours=2))  # dead: blocks nothing
         cursor(conn, "g4", "trades", False, None)  # attached, never pulled: blocks nothing
-        assert exporter.closed_until(TRADES) == now - timedelta(minutes=20) - close_after
+        assert exporter.closed_until(trades) == now - timedelta(minutes=20) - close_after
         conn.execute("update ops.dedup_cursors set caught_up = true where gatherer_id = 'g2'")
-        assert exporter.closed_until(TRADES) == now - timedelta(minutes=1) - close_after
+        assert exporter.closed_until(trades) == now - timedelta(minutes=1) - close_after
         conn.execute("update ops.dedup_cursors set last_pull_at = null")
-        assert exporter.closed_until(TRADES) is None, "no gatherer has pulled: nothing closes"
-        assert exporter.closed_until(TICKERS) is not None, "tickers has no cursor at all"
+        assert exporter.closed_until(trades) is None, "no gatherer has pulled: nothing closes"
+        assert exporter.closed_until(tickers) is not None, "tickers has no cursor at all"
 
 
 def test_the_current_window_closes_once_every_live_gatherer_stopped_and_is_merged(lake_db):
     db, conn, settings = lake_db
+    trades = raw_dataset(conn, "trades")
     now = conn.execute("select now()").fetchone()[0]
     close_after = timedelta(seconds=settings.lake.close_after)
     with Exporter(settings) as exporter:
         for table in ("trades", "orderbook_deltas", "orderbook_snapshots", "tickers"):
             cursor(conn, "g1", table, True, now, stopped=now - timedelta(minutes=5))
             cursor(conn, "g2", table, True, now - timedelta(minutes=1))  # still capturing
-        assert exporter.closed_until(TRADES) == now - timedelta(minutes=1) - close_after, \
+        assert exporter.closed_until(trades) == now - timedelta(minutes=1) - close_after, \
             "a stopped, merged gatherer holds nothing back; a capturing one does"
         conn.execute("update ops.dedup_cursors set source_stopped_at = %s"
                      " where gatherer_id = 'g2'", [now - timedelta(minutes=2)])
         before = datetime.now(UTC)
-        closed = exporter.closed_until(TRADES)
+        closed = exporter.closed_until(trades)
         after = datetime.now(UTC)
-        assert TRADES.ceil(before - close_after) <= closed <= TRADES.ceil(after - close_after), \
+        assert ceil(before - close_after, HOUR) <= closed <= ceil(after - close_after, HOUR), \
             "every gatherer stopped and merged: the window holding now is closed too"
-        daily = exporter.closed_until(RAW[3])  # orderbook_snapshots: daily windows
-        assert daily == RAW[3].ceil(before - close_after), "a daily table closes today"
+        daily = exporter.closed_until(raw_dataset(conn, "orderbook_snapshots"))  # daily windows
+        assert daily == ceil(before - close_after, DAY), "a daily table closes today"
         model = Dataset("aggregates.agg_candles_1m", "bucket", "day",
                                "aggregates/agg_candles_1m", "aggregates.agg_candles_1m")
         assert exporter.closed_until(model) == daily, "models close with all four tables"
@@ -232,19 +286,22 @@ def test_the_current_window_closes_once_every_live_gatherer_stopped_and_is_merge
                      " where gatherer_id = 'g2' and table_name = 'tickers'")
         assert exporter.closed_until(model) == now - timedelta(minutes=1) - close_after, \
             "one table still capturing: models wait for it"
-        assert exporter.closed_until(TRADES) > datetime.now(UTC), "trades stays final"
+        assert exporter.closed_until(trades) > datetime.now(UTC), "trades stays final"
 
 
 def test_reference_tables_are_daily_snapshots(lake_db):
     db, conn, settings = lake_db
+    series = raw_dataset(conn, "series")
+    events = raw_dataset(conn, "events")
+    markets = raw_dataset(conn, "markets")
     add_reference(conn, markets=7)
     with Exporter(settings) as exporter:
-        reports = [exporter.export(ds, closed_until=D0 + DAY + HOUR) for ds in (SERIES, EVENTS,
-                                                                                MARKETS)]
-        again = exporter.export(MARKETS, closed_until=D0 + DAY + 2 * HOUR)
+        reports = [exporter.export(ds, closed_until=D0 + DAY + HOUR) for ds in (series, events,
+                                                                                markets)]
+        again = exporter.export(markets, closed_until=D0 + DAY + 2 * HOUR)
         types = dict(exporter.duck.execute(
             "select column_name, column_type from (describe select * from read_parquet(?))",
-            [exporter.lake.uri(MARKETS.key(D0))]).fetchall())
+            [exporter.lake.uri(MARKETS_D0)]).fetchall())
     assert [(r.verified, r.rows) for r in reports] == [(1, 1), (1, 1), (1, 7)]
     assert [r.key for r in reports[2].windows] == [
         "raw/markets/date=2025-01-01/markets-2025-01-01.parquet"]
@@ -261,22 +318,23 @@ def test_production_retention_drops_only_verified_exported_days(lake_db):
     """tickers are kept 30 days in production: a day 40 days old goes only once its 24 windows
     are verified and hold as many rows as the partition."""
     db, conn, settings = lake_db
+    tickers = raw_dataset(conn, "tickers")
     old = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - 40 * DAY
     add_tickers(conn, old, 2 * DAY, 480)
     with Exporter(settings, after_write=damage(settings, "truncate")) as exporter:
-        exporter.export(TICKERS, closed_until=old + 2 * DAY)  # hour 01 of both days unverified
+        exporter.export(tickers, closed_until=old + 2 * DAY)  # hour 01 of both days unverified
     assert [tickers_on(conn, old), tickers_on(conn, old + DAY)] == [240, 240]
     assert [r for r in maintain.run(db) if r[1] == "dropped"] == []
 
     with Exporter(settings) as exporter:
-        report = exporter.export(TICKERS, closed_until=old + 2 * DAY)
+        report = exporter.export(tickers, closed_until=old + 2 * DAY)
         assert report.verified == 2
         add_tickers(conn, old + DAY + 5 * HOUR, HOUR, 3)  # late rows for the second day
         dropped = [r for r in maintain.run(db) if r[1] == "dropped"]
         assert len(dropped) == 1
         assert [tickers_on(conn, old), tickers_on(conn, old + DAY)] == [0, 243]
 
-        exporter.export(TICKERS, closed_until=old + 2 * DAY)  # re-exports the late window
+        exporter.export(tickers, closed_until=old + 2 * DAY)  # re-exports the late window
     dropped = [r for r in maintain.run(db) if r[1] == "dropped"]
     assert len(dropped) == 1 and tickers_on(conn, old + DAY) == 0
     assert lake_count(settings, "raw/tickers") == 483, "the lake keeps what production dropped"
@@ -309,13 +367,14 @@ def test_s3_lake_end_to_end(server, s3):
                                lake=s3.lake_settings(f"s3://{bucket}/kstore"))
     s3.create_bucket(settings)
     with psycopg.connect(db.dsn, autocommit=True) as conn:
+        trades = raw_dataset(conn, "trades")
         add_trades(conn, D0, 2 * HOUR, 1500, markets=30)
         with Exporter(settings) as exporter:
-            report = exporter.export(TRADES, closed_until=D0 + 2 * HOUR)
+            report = exporter.export(trades, closed_until=D0 + 2 * HOUR)
         manifest = manifest_rows(conn, "trades")
     lake = open_lake(settings)
     objects = lake.client.list_objects_v2(Bucket=bucket, Prefix="kstore/raw/trades/")
-    body = lake.client.get_object(Bucket=bucket, Key="kstore/" + TRADES.key(D0))["Body"]
+    body = lake.client.get_object(Bucket=bucket, Key="kstore/" + TRADES_D0)["Body"]
     assert report.verified == 2 and all(v for _, _, v, _ in manifest.values())
     assert sorted(o["Key"] for o in objects["Contents"]) == [
         "kstore/raw/trades/date=2025-01-01/hour=00/trades-2025-01-01T00.parquet",

@@ -16,7 +16,7 @@ from kstore.lake import export, query
 from kstore.lake.destination import open_lake
 from kstore.lake.export import Exporter
 from kstore.lake.testing import S3Server, add_reference, add_trades
-from kstore.lake.windows import RAW
+from kstore.lake.windows import raw_dataset
 
 UTC = timezone.utc
 D0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -55,8 +55,8 @@ def exported(server, lake: dict, create_bucket=None):
     add_trades(conn, D0, 2 * HOUR, 2500, markets=40)
     add_reference(conn)
     with Exporter(settings) as exporter:
-        for dataset in (RAW[0], *RAW[4:]):
-            exporter.export(dataset, closed_until=D0 + timedelta(days=1))
+        for table in ("trades", "series", "events", "markets"):
+            exporter.export(raw_dataset(conn, table), closed_until=D0 + timedelta(days=1))
     return conn, settings
 
 

@@ -34,13 +34,12 @@ from kstore.lake.destination import open_lake
 from kstore.lake.export import EXPORTER, Exporter
 from kstore.lake.manifest import columns
 from kstore.lake.testing import S3Server, add_deltas, add_trades
-from kstore.lake.windows import RAW
+from kstore.lake.windows import raw_dataset
 from kstore.pgcluster import find_pg_bin
 from kstore.settings import Settings
 from kstore.testing import ScratchServer
 
-TRADES, DELTAS = RAW[0], RAW[1]
-TABLES = {TRADES.name: add_trades, DELTAS.name: add_deltas}
+TABLES = {"trades": add_trades, "orderbook_deltas": add_deltas}
 START = datetime(2025, 1, 6, tzinfo=timezone.utc)
 CANDLES = """
 select time_bucket(interval 1 minute, ts) as minute, arg_min(yes_price, ts) as open,
@@ -161,8 +160,9 @@ class Measured:
 def measured(server: ScratchServer, s3: S3Server | None, args: argparse.Namespace) -> Measured:
     """Everything on `server` (and `s3`); the file:// lake lives under the server's root."""
     db = server.database("production")
-    wanted = {TRADES.name: args.rows, DELTAS.name: args.deltas}
-    datasets = {dataset.name: dataset for dataset in (TRADES, DELTAS) if wanted[dataset.name]}
+    wanted = {"trades": args.rows, "orderbook_deltas": args.deltas}
+    with psycopg.connect(db.dsn) as conn:
+        datasets = {table: raw_dataset(conn, table) for table in TABLES if wanted[table]}
     for table in datasets:
         started = time.perf_counter()
         load(db, table, wanted[table], args.days, args.markets)
@@ -190,7 +190,7 @@ def measured(server: ScratchServer, s3: S3Server | None, args: argparse.Namespac
     for table, one in found.tables.items():
         one.heap_bytes = int(heap_and_indexes(db, table))
         one.columns = column_bytes(targets["file://"], table)
-    if TRADES.name in datasets:
+    if "trades" in datasets:
         found.latencies = {label: candle_latency(lake_settings, db, args.runs)
                            for label, lake_settings in targets.items()}
     return found

@@ -2,8 +2,9 @@
 
 - destination.py  where the lake lives (file:// or s3://) behind one interface: the DuckDB
                   connection (extensions, S3 secret), object URIs, listing, the boto3 client
-- windows.py      which windows a dataset has, their object keys, when they are closed
-- manifest.py     the SQL on production's ops.export_manifest / ops.export_cursors
+- windows.py      datasets (the raw ones from production's table catalog) and their windows
+- manifest.py     the calls into production's lake state machine (sql/production/ops_lake_*.sql:
+                  close rule, window plan, changed windows, manifest records)
 - export.py       `kstore export`: closed windows → verified Parquet (Exporter, export_windows)
 - lifecycle.py    `kstore lake init`: bucket and lifecycle rules from policies/lake_lifecycle.json
 - query.py        `kstore query`: DuckDB views over the lake

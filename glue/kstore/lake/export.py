@@ -1,19 +1,21 @@
 """`kstore export [--once]`: closed windows of production → verified Parquet objects in the lake.
 
-One cycle, per dataset (windows.RAW, or any relation through `export_windows`):
-1. find windows that changed since they were exported (manifest.mark_changed_rows: the rows
-   that reached production since the last look, by transaction id) and mark them unverified;
-2. plan the windows between the manifest's newest window and `closed_until` (the close rule,
-   manifest.closed_until: every live gatherer caught up past the window's end + close_after,
-   or every live gatherer stopped and merged: then the current window closes too);
-3. export every closed, unverified window: DuckDB (production attached read-only as
-   kstore_exporter) reads the UTC day once into a temp table, sorted, and writes one zstd
-   Parquet object per window, rows in a total order (market, time, key): the same rows give
-   the same bytes;
+What to export and what was exported is production's state, kept by its SQL functions
+(sql/production/ops_lake_*.sql, called through manifest.py); this module does the DuckDB work.
+One cycle, per dataset (the catalog's raw tables, or any relation through `export_windows`):
+1. re-open windows that changed since they were exported (ops.lake_mark_changed_rows: the rows
+   that reached production since the last look, by transaction id);
+2. find where the dataset is closed (ops.lake_closed_until: every live gatherer caught up past
+   the window's end + close_after, or every live gatherer stopped and merged: then the current
+   window closes too) and plan the closed windows still to export (ops.lake_plan);
+3. export each: DuckDB (production attached read-only as kstore_exporter) reads the UTC day
+   once into a temp table, sorted, and writes one zstd Parquet object per window, rows in a
+   total order (market, time, key): the same rows give the same bytes;
 4. verify each object: read back through DuckDB (count and time range equal production's,
-   counted by PostgreSQL itself while DuckDB reads the batch; sha256 and size of the bytes as
-   stored) and only then set verified_at. A missing, truncated or different object stays
-   unverified and is retried next cycle; guarded retention never drops what is not verified.
+   counted by PostgreSQL itself (ops.lake_stats) while DuckDB reads the batch; sha256 and size
+   of the bytes as stored) and only then record it verified (ops.lake_record). A missing,
+   truncated or different object stays unverified and is retried next cycle; guarded
+   retention never drops what is not verified.
 Prices and sizes stay DECIMAL (numeric(10,6) → DECIMAL(10,6), numeric(18,2) → DECIMAL(18,2)).
 Without --once the cycle repeats every 30 s until SIGTERM/Ctrl-C (the current window finishes).
 """
@@ -38,10 +40,10 @@ import psycopg
 from tqdm import tqdm
 
 from kstore import roles, topology
-from kstore.lake import manifest
+from kstore.lake import manifest, windows
 from kstore.lake.destination import Destination, load_extensions, open_lake, sql_literal
 from kstore.lake.manifest import EMPTY, Stats
-from kstore.lake.windows import RAW, Dataset, Window
+from kstore.lake.windows import Dataset, Window
 from kstore.settings import Settings, SettingsError
 
 log = logging.getLogger("kstore.export")
@@ -50,7 +52,6 @@ EXPORTER = roles.EXPORTER
 INTERVAL = 30.0
 DEAD_AFTER = timedelta(minutes=10)  # a gatherer this far behind the freshest one blocks nothing
 PARQUET = "format parquet, compression zstd, parquet_version v2"
-DEDUPLICATED = ("trades", "orderbook_deltas", "orderbook_snapshots", "tickers")
 SMALL_WINDOW = 2 * 122_880  # rows: two Parquet row groups
 LEAD_COLUMNS = ("market_ticker",)  # clustered first: small files, row groups prune by market
 
@@ -161,18 +162,10 @@ class Exporter:
             self.pg.close()
 
     def closed_until(self, dataset: Dataset) -> datetime | None:
-        """The close rule for the dataset's table; for anything that is not a deduplicated
-        table (dbt models), the earliest close of the four time-series tables. A final close
-        (every gatherer stopped and merged) takes in the window holding its bound."""
-        close_after = timedelta(seconds=self.settings.lake.close_after)
-        tables = [dataset.manifest_name] if dataset.manifest_name in (
-            *DEDUPLICATED, "series", "events", "markets") else list(DEDUPLICATED)
-        closes = [manifest.closed_until(self.pg, table, close_after, self.dead_after)
-                  for table in tables]
-        if None in closes:
-            return None
-        until = min(close.until for close in closes)
-        return dataset.ceil(until) if all(close.final for close in closes) else until
+        """The close rule (ops.lake_closed_until): a raw table's own; for anything else (dbt
+        models), the earliest close of the deduplicated time series. None: nothing closed."""
+        return manifest.closed_until(self.pg, dataset, timedelta(
+            seconds=self.settings.lake.close_after), self.dead_after)
 
     def export(self, dataset: Dataset, closed_until: datetime | None = None,
                reexport_from: datetime | None = None,
@@ -188,7 +181,7 @@ class Exporter:
             layout = self.layout(dataset)
             report.marked = self._mark(dataset, layout, reexport_from)
             if report.closed_until is not None:
-                todo = self._todo(dataset, report.closed_until)
+                todo = manifest.plan(self.pg, dataset, report.closed_until)
                 report.windows = self._export_all(dataset, layout, todo, stop)
         finally:
             manifest.unlock(self.pg, dataset.manifest_name)
@@ -213,21 +206,6 @@ class Exporter:
             marked += manifest.mark_changed_counts(self.pg, dataset)
         return marked
 
-    def _todo(self, dataset: Dataset, closed: datetime) -> list[Window]:
-        """Closed windows to export: unverified ones, after planning the new ones."""
-        if dataset.snapshot:
-            # Only the newest closed day: an older day's state cannot be rebuilt any more.
-            day = dataset.floor(closed) - dataset.step
-            done = manifest.is_verified(self.pg, dataset.manifest_name, day)
-            return [] if done else [Window(day, day + dataset.step)]
-        start = manifest.frontier(self.pg, dataset.manifest_name)
-        if start is None:
-            oldest = manifest.first_time(self.pg, dataset)
-            start = dataset.partition_start(oldest) if oldest else None
-        if start is not None:
-            manifest.plan(self.pg, dataset, dataset.windows(start, closed))
-        return manifest.pending(self.pg, dataset.manifest_name, closed)
-
     def _export_all(self, dataset: Dataset, layout: Layout, todo: list[Window],
                     stop: threading.Event | None) -> list[WindowResult]:
         results: list[WindowResult] = []
@@ -249,20 +227,19 @@ class Exporter:
         """Read the batch's time range once from production, sorted window by window (so a
         window's rows lie together and its COPY skips the rest), then write window by window."""
         source = f"prod.{'.'.join(map(quote, dataset.relation.split('.', 1)))}"
+        low, high = batch[0].start, batch[-1].end
         if dataset.snapshot:
             load = (f"create or replace temp table kstore_batch as select {layout.select} "
                     f"from {source} order by {layout.order}", [])
-            counted = pool.submit(manifest.stats, self.pg, dataset)
         else:
-            column, (low, high) = quote(dataset.time_column), (batch[0].start, batch[-1].end)
+            column = quote(dataset.time_column)
             load = (f"create or replace temp table kstore_batch as select {layout.select} from "
                     f"{source} where {column} >= ? and {column} < ? order by date_trunc("
                     f"'{dataset.granularity}', {column}), {layout.order}", [low, high])
-            counted = pool.submit(manifest.stats, self.pg, dataset, low, high)
-        self.duck.execute(*load)  # production counts the batch meanwhile, on its own connection
+        # Production counts the batch meanwhile, on its own connection.
+        counted = pool.submit(manifest.stats, self.pg, dataset, low, high)
+        self.duck.execute(*load)
         expected = counted.result()
-        if dataset.snapshot:
-            expected = {batch[0].start: expected}
         largest = max((stats.rows for stats in expected.values()), default=0)
         # Windows under two row groups are written fastest by one thread.
         self.duck.execute(f"set threads = {1 if largest < SMALL_WINDOW else self.threads}")
@@ -278,8 +255,7 @@ class Exporter:
 
     def _export_window(self, dataset: Dataset, layout: Layout, window: Window,
                        expected: Stats) -> WindowResult:
-        key = dataset.key(window.start)
-        before = manifest.previous_rows(self.pg, dataset.manifest_name, window.start)
+        key, before = window.key, window.previous_rows
         if layout.change_scan == "rows" and expected.rows < before:
             # Production now holds fewer rows than the lake: retention dropped the partition
             # and a very late row re-created it. Never replace the fuller object.
@@ -304,7 +280,7 @@ class Exporter:
     def verify(self, dataset: Dataset, window: Window, expected: Stats) -> WindowResult:
         """Read the window's object back: its rows and time range must equal `expected`
         (production's); returns the object's stats, size and sha256, or why it failed."""
-        key = dataset.key(window.start)
+        key = window.key
         uri = self.lake.uri(key)
         column = f"{quote(dataset.time_column)}::timestamptz" if dataset.time_column else "null"
         try:
@@ -333,19 +309,20 @@ def export_windows(settings: Settings, relation: str, time_column: str | None,
     granularity: hour, day, or snapshot (the whole relation once per closed day). Windows are
     re-exported when rows reached the relation since (xact_id column), else when a window's row
     count changed, and always when they end after `reexport_from` (what a rebuild rewrote).
-    closed_until defaults to the close rule (for non-raw relations: of all four raw tables)."""
+    closed_until defaults to the close rule (for non-raw relations: of every deduplicated
+    time series)."""
     dataset = Dataset(relation, time_column, granularity, prefix, manifest_name)
     with Exporter(settings, progress=progress) as exporter:
         return exporter.export(dataset, closed_until, reexport_from)
 
 
 def cycle(settings: Settings, stop: threading.Event | None = None,
-          datasets: tuple[Dataset, ...] = RAW) -> list[ExportReport]:
-    """One pass over every raw dataset."""
+          datasets: tuple[Dataset, ...] | None = None) -> list[ExportReport]:
+    """One pass over `datasets`, by default every raw table of production's catalog."""
     with Exporter(settings) as exporter:
         exporter.duck.execute("select * from pg_clear_cache()")
         reports = []
-        for dataset in datasets:
+        for dataset in datasets or windows.raw(exporter.pg):
             if stop is not None and stop.is_set():
                 break
             reports.append(exporter.export(dataset, stop=stop))

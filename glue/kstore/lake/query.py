@@ -1,11 +1,12 @@
 """`kstore query "SQL" [--format table|csv|json]`: DuckDB over the lake, file:// or s3://.
 
-Views: raw_<table> for each raw/ folder (raw_trades, raw_orderbook_deltas, raw_tickers,
-raw_orderbook_snapshots, raw_series, raw_events, raw_markets), and one view per folder of
-processed/ and aggregates/, named after it (agg_candles_1m). Each reads its folder's Parquet with
-hive partitioning: `date` (DATE) and, for hourly tables, `hour` (INTEGER) are columns, and a
-filter on them skips whole files. A folder without objects yet gets no view; a query naming it
-fails with a line saying so. Production is never touched: the lake answers on its own.
+Views: raw_<table> for each folder of raw/ (raw_trades, raw_markets, …: the tables the
+exporter writes, as production's catalog lists them), and one view per folder of processed/
+and aggregates/, named after it (agg_candles_1m). Each reads its folder's Parquet with hive
+partitioning: `date` (DATE) and, for hourly tables, `hour` (INTEGER) are columns, and a filter on
+them skips whole files. A folder without objects yet gets no view; a query naming it, or any
+raw_<table> the lake has no folder for, fails with a line saying so. Production is never
+touched: the lake answers on its own.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from decimal import Decimal
 import duckdb
 
 from kstore.lake.destination import Destination, open_lake, sql_literal
-from kstore.lake.windows import RAW
 from kstore.settings import Settings
 
 LAYERS = ("processed", "aggregates")  # every folder under these becomes a view of its name
 FOLDER_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+UNKNOWN_RAW = re.compile(r"Table with name (raw_([a-z0-9_]+)) does not exist")
 
 
 @dataclass
@@ -37,9 +38,8 @@ class Catalog:
 
 
 def folders(lake: Destination) -> dict[str, str]:
-    """View name → lake folder: the raw tables (known ones always, others found), then every
-    folder of processed/ and aggregates/."""
-    found = {f"raw_{dataset.name}": dataset.prefix for dataset in RAW}
+    """View name → lake folder: every folder of raw/, processed/ and aggregates/."""
+    found: dict[str, str] = {}
     for name in lake.folders("raw"):
         found.setdefault(f"raw_{name}", f"raw/{name}")
     for layer in LAYERS:
@@ -118,9 +118,14 @@ def write_json(con: duckdb.DuckDBPyConnection, query: str, out) -> None:
 
 
 def explain_missing(error: duckdb.Error, catalog: Catalog) -> str | None:
-    """Why a view the query names does not exist: its folder has no objects yet."""
+    """Why a view the query names does not exist: its folder has no objects yet (a raw table
+    the lake has no folder for: none either)."""
     message = str(error)
-    for view, prefix in catalog.missing.items():
+    missing = dict(catalog.missing)
+    unknown = UNKNOWN_RAW.search(message)
+    if unknown and unknown.group(1) not in catalog.views:
+        missing.setdefault(unknown.group(1), f"raw/{unknown.group(2)}")
+    for view, prefix in missing.items():
         if re.search(rf"\b{view}\b", message):
             return (f"view {view} is not defined: no objects under {prefix}/ in the lake yet "
                     "(run `kstore export`)")

@@ -1,0 +1,47 @@
+-- ops.lake_plan(dataset, relation, time_column, grain, prefix, closed_until): the closed windows
+-- of a lake dataset still to (re-)export, oldest first, with their object keys and the rows
+-- the manifest last recorded for them. Windows from the manifest's newest window (the first
+-- time: the UTC day of the relation's oldest row, so its day partition is covered whole) up to
+-- closed_until are recorded first, unverified; windows already known are kept. A snapshot
+-- dataset has one window: the newest closed UTC day, unless verified (an older day's state
+-- cannot be rebuilt any more).
+
+create or replace function ops.lake_plan(
+    dataset text, relation regclass, time_column name, grain text, prefix text,
+    closed_until timestamptz
+)
+returns table (window_start timestamptz, window_end timestamptz, object_key text, row_count bigint)
+language plpgsql as $$
+declare
+    step interval := ops.lake_step(grain);
+    first_start timestamptz;
+begin
+    if grain = 'snapshot' then
+        return query
+        select d.day, d.day + step, ops.lake_object_key(prefix, grain, d.day),
+            coalesce(m.row_count, 0)
+        from (select ops.window_start(closed_until, step) - step as day) as d
+        left join ops.export_manifest as m on m.table_name = dataset and d.day = m.window_start
+        where m.verified_at is null;
+        return;
+    end if;
+    select max(m.window_end) into first_start
+    from ops.export_manifest as m where m.table_name = dataset;
+    if first_start is null then
+        execute format('select min(%I::timestamptz) from %s', time_column, relation)
+        into first_start;
+        first_start := ops.window_start(first_start, interval '24 hours');
+    end if;
+    insert into ops.export_manifest as m (table_name, window_start, window_end, row_count, object_key)
+    select dataset, s.ts, s.ts + step, 0, ops.lake_object_key(prefix, grain, s.ts)
+    from generate_series(ops.window_start(first_start, step), closed_until - step, step)
+        as s (ts)
+    on conflict do nothing;
+    return query
+    select m.window_start, m.window_end, ops.lake_object_key(prefix, grain, m.window_start),
+        m.row_count
+    from ops.export_manifest as m
+    where m.table_name = dataset and m.verified_at is null and m.window_end <= closed_until
+    order by m.window_start;
+end
+$$;
