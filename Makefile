@@ -42,3 +42,14 @@ down: ## stop the embedded clusters
 
 status: ## every database, its DSN and storage path
 	$(KSTORE) db status
+
+# The clusters are stopped before their data directories go (never deleted under a running
+# server); without .venv/bin/kstore to stop them, nothing is deleted. .venv stays: `rm -rf .venv`.
+clean: ## stop the embedded clusters, delete .kstore/ and build leftovers (keeps .venv)
+	@if [ -d .kstore ]; then \
+		test -x $(KSTORE) || { echo "make clean: no $(KSTORE) to stop the clusters in .kstore/ (make setup)" >&2; exit 1; }; \
+		KSTORE_HOME=.kstore $(KSTORE) db down; \
+	fi
+	rm -rf .kstore build dist glue/*.egg-info .pytest_cache
+	rm -rf dbt_project/target dbt_project/logs dbt_project/dbt_packages
+	find . -path ./.venv -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
