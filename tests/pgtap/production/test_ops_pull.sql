@@ -1,13 +1,13 @@
 -- ops.pull() and its parts in production (DESIGN §5, sql/production/ops_pull.sql): their
--- signatures; ops.xid_after() steps a transaction id, across the 32-bit epoch too;
--- the catalog names each reference table's family and the key it is merged on; a table that
--- is not pulled, or a gatherer never attached, is refused. Pulls run against a stand-in for an
--- attached gatherer: schema gatherer_tap holds local tables of the gatherer's shape and the
--- horizons, set by the test, where ops.attach_gatherer() would put foreign tables (pulls
--- through postgres_fdw: pytest). As kstore_dedup, a pull merges whole gatherer transactions below the horizon, page
--- by page, and advances the cursor with them; rows at or above the horizon wait, rows
--- production already has are skipped, an older reference version never replaces a newer one,
--- and running a pull again is a no-op.
+-- signatures; ops.xid_after() steps a transaction id, across the 32-bit epoch too; the catalog
+-- names each reference table's family and the key it is merged on; a table that is not pulled, or
+-- a gatherer never attached, is refused. Pulls run against a stand-in for an attached gatherer:
+-- schema gatherer_tap holds local tables of the gatherer's shape and the horizons, set by the
+-- test, where ops.attach_gatherer() would put foreign tables (pulls through postgres_fdw: pytest).
+-- As kstore_dedup, a pull merges whole gatherer transactions below the horizon, page by page, and
+-- advances the cursor with them; rows at or above the horizon wait, rows production already has
+-- are skipped, an older reference version never replaces a newer one, and running a pull again is
+-- a no-op.
 
 begin;
 select plan(20);
