@@ -2,7 +2,8 @@
 -- hold (tests/pgtap/common/test_comments.sql fails on one without). Column meanings are data: a
 -- glossary below, written once per column name and applied to every table that has the column,
 -- then per-table meanings where a column means something specific there (sql/<folder>/comments.sql,
--- applied after this file). Re-runnable.
+-- applied after this file, override it). A new column: one [column, comment] line, in the
+-- glossary when it means the same in every table, else in its table's block. Re-runnable.
 
 -- ops.comment_columns(tables, comments): every table of kstore and ops (not a partition) whose
 -- schema-qualified name is like `tables` ('%' all of them, 'kstore.%_history', 'kstore.trades')
@@ -36,6 +37,8 @@ begin
 end
 $$;
 
+revoke all on function ops.comment_columns(text, text[]) from public;  -- the owner's business
+
 -- ---------------------------------------------------------------- glossary: every table
 -- Time-series conventions: exchange times are timestamptz (UTC, microseconds) from the frame's
 -- ts_ms (Unix ms); received_at is the gatherer's clock.
@@ -68,6 +71,7 @@ select ops.comment_columns('%', array[
 -- In a gatherer's ts database and, merged, in production (their table comments say which).
 
 select ops.comment_columns('kstore.feed_gaps', array[
+    ['gap_id', 'Gap number on the gatherer that detected it (identity there).'],
     ['gatherer_id', 'Gatherer that detected the gap.'],
     ['connection_id', 'WebSocket connection of the gap.'],
     ['sid', 'Subscription id whose seq jumped.'],

@@ -5,9 +5,6 @@
 
 comment on table kstore.feed_gaps is
 'Sequence gaps this gatherer detected on a subscription, and how they were recovered.';
-select ops.comment_columns('kstore.feed_gaps', array[
-    ['gap_id', 'Gap number on this gatherer (identity).']
-]);
 
 comment on table kstore.quarantine is
 'Every frame (or REST book) that failed validation, with its raw bytes and the reason: '

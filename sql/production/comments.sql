@@ -1,25 +1,31 @@
 -- Comments on what only production has: the merge stamp of the time-series rows, the merged
 -- feed gaps, the reference history, and the deduplicator's and exporter's control tables.
--- Shared tables are commented in sql/timeseries/ and sql/reference/. Re-runnable;
--- tests/pgtap/common/test_comments.sql fails on a table or column without a comment.
--- merged_at of every time-series table is in the glossary (sql/common/comments.sql).
+-- Shared tables are commented in sql/timeseries/ and sql/reference/, the columns feed_gaps
+-- shares with the gatherers and merged_at of every time-series table in sql/common/comments.sql
+-- (after which this file applies). Re-runnable; tests/pgtap/common/test_comments.sql fails on a
+-- table or column without a comment.
 
-comment on column kstore.trades.merged_at is
-'When the row reached production (deduplicator commit); -infinity for rows older than the '
-'column. Replication lag = merged_at - received_at.';
+select ops.comment_columns('kstore.trades', array[
+    [
+        'merged_at',
+        'When the row reached production (deduplicator commit); -infinity for rows older than the '
+        'column. Replication lag = merged_at - received_at.'
+    ]
+]);
 
 -- ---------------------------------------------------------------- kstore.feed_gaps
 
 comment on table kstore.feed_gaps is
 'Sequence gaps every gatherer detected, merged: one row per (gatherer_id, gap_id), updated '
 'when the gatherer marks the gap recovered.';
-select ops.comment_columns('kstore.feed_gaps', array[
-    ['gap_id', 'Gap number on that gatherer.']
-]);
 
 -- ---------------------------------------------------------------- reference history
+-- Each *_history table is keyed by its ticker column and content_hash.
 
 select ops.comment_columns('kstore.%_history', array[
+    ['series_ticker', 'Series ticker.'],
+    ['event_ticker', 'Event ticker.'],
+    ['market_ticker', 'Market ticker.'],
     ['content_hash', 'md5 of raw; with the ticker, the key.'],
     ['updated_time', 'Exchange update time of the version.'],
     ['observed_at', 'Gatherer clock when it was fetched.'],
@@ -28,21 +34,10 @@ select ops.comment_columns('kstore.%_history', array[
 
 comment on table kstore.series_history is
 'Every distinct version of a series any gatherer delivered, once, current or not.';
-select ops.comment_columns('kstore.series_history', array[
-    ['series_ticker', 'Series ticker.']
-]);
-
 comment on table kstore.events_history is
 'Every distinct version of an event any gatherer delivered, once, current or not.';
-select ops.comment_columns('kstore.events_history', array[
-    ['event_ticker', 'Event ticker.']
-]);
-
 comment on table kstore.markets_history is
 'Every distinct version of a market any gatherer delivered, once, current or not.';
-select ops.comment_columns('kstore.markets_history', array[
-    ['market_ticker', 'Market ticker.']
-]);
 
 -- ---------------------------------------------------------------- ops: dedup and export
 
