@@ -1,31 +1,125 @@
--- Comments on the control tables every database kind has: the migration history and the table
--- catalog (decision 0016). Re-runnable; tests/pgtap/common/test_comments.sql fails on a table or
--- column of kstore or ops without a comment.
+-- Comments on every table and column of kstore and ops, so psql's \d+ and dbt docs say what they
+-- hold (tests/pgtap/common/test_comments.sql fails on one without). Column meanings are data: a
+-- glossary below, written once per column name and applied to every table that has the column,
+-- then per-table meanings where a column means something specific there (sql/<folder>/comments.sql,
+-- applied after this file, override it). A new column: one [column, comment] line, in the
+-- glossary when it means the same in every table, else in its table's block. Re-runnable.
+
+-- ops.comment_columns(tables, comments): every table of kstore and ops (not a partition) whose
+-- schema-qualified name is like `tables` ('%' all of them, 'kstore.%_history', 'kstore.trades')
+-- gets, on each column of the [column, comment] pairs of `comments` that it has, that comment.
+-- Tables and columns absent from this database are skipped. Returns the number of comments set.
+-- Defined here rather than in its own file because this file is applied first and uses it.
+create or replace function ops.comment_columns(tables text, comments text[])
+returns integer
+language plpgsql as $$
+declare
+    target record;
+    changes integer := 0;
+begin
+    for target in
+        select n.nspname, c.relname, a.attname, comments[i.n][2] as description
+        from generate_subscripts(comments, 1) as i (n)
+        inner join pg_attribute as a on comments[i.n][1] = a.attname
+        inner join pg_class as c on a.attrelid = c.oid
+        inner join pg_namespace as n on c.relnamespace = n.oid
+        where n.nspname in ('kstore', 'ops') and c.relkind in ('r', 'p') and not c.relispartition
+            and not a.attisdropped and format('%s.%s', n.nspname, c.relname) like tables
+        order by i.n, n.nspname, c.relname
+    loop
+        execute format(
+            'comment on column %I.%I.%I is %L',
+            target.nspname, target.relname, target.attname, target.description
+        );
+        changes := changes + 1;
+    end loop;
+    return changes;
+end
+$$;
+
+revoke all on function ops.comment_columns(text, text[]) from public;  -- the owner's business
+
+-- ---------------------------------------------------------------- glossary: every table
+-- Time-series conventions: exchange times are timestamptz (UTC, microseconds) from the frame's
+-- ts_ms (Unix ms); received_at is the gatherer's clock.
+
+select ops.comment_columns('%', array[
+    ['received_at', 'Gatherer clock when the frame arrived (not exchange time).'],
+    ['sending_ts', 'Time the exchange sent the frame (sending_ts_ms), when present.'],
+    ['gatherer_id', 'Gatherer that captured the row (in production: the first one merged).'],
+    ['xact_id', 'Transaction that inserted the row: the deduplicator''s cursor (decision 0012).'],
+    [
+        'changed_xid',
+        'Transaction that last changed the row: the deduplicator''s cursor (decision 0012).'
+    ],
+    ['changed_at', 'Local time the row last changed (set by ops.keep_newest).'],
+    [
+        'merged_at',
+        'When the row reached production (deduplicator commit); -infinity: before the column '
+        'existed.'
+    ],
+    ['recorded_at', 'When production recorded it.'],
+    ['content_hash', 'md5 of raw: identifies a version.'],
+    ['raw', 'The REST object exactly as sent (jsonb).'],
+    ['title', 'Title as sent.'],
+    ['category', 'Category as sent.'],
+    ['table_name', 'Table of schema kstore.'],
+    ['singleton', 'Always true: the table has one row.']
+]);
+
+-- ---------------------------------------------------------------- kstore.feed_gaps
+-- In a gatherer's ts database and, merged, in production (their table comments say which).
+
+select ops.comment_columns('kstore.feed_gaps', array[
+    ['gap_id', 'Gap number on the gatherer that detected it (identity there).'],
+    ['gatherer_id', 'Gatherer that detected the gap.'],
+    ['connection_id', 'WebSocket connection of the gap.'],
+    ['sid', 'Subscription id whose seq jumped.'],
+    ['channel', 'Channel of the subscription (orderbook_delta).'],
+    ['expected_seq', 'The seq that should have come next.'],
+    ['received_seq', 'The seq that came instead.'],
+    ['detected_at', 'Gatherer clock when the jump was seen.'],
+    [
+        'recovered_at',
+        'When every market of the subscription had a fresh snapshot; null while open.'
+    ],
+    [
+        'recovery',
+        'get_snapshot (snapshots asked for) or resubscribe (the next connection); null while open.'
+    ]
+]);
+
+-- ---------------------------------------------------------------- ops: control tables
 
 comment on table ops.schema_migrations is
 'Every migration applied to this database, with its checksum: an edited applied file is '
 'refused (decision 0006).';
-comment on column ops.schema_migrations.version is 'The V#### number of the migration file.';
-comment on column ops.schema_migrations.name is 'The name part of the file (V####__name.sql).';
-comment on column ops.schema_migrations.sha256 is 'sha256 of the file as applied.';
-comment on column ops.schema_migrations.applied_at is 'When it was applied.';
+select ops.comment_columns('ops.schema_migrations', array[
+    ['version', 'The V#### number of the migration file.'],
+    ['name', 'The name part of the file (V####__name.sql).'],
+    ['sha256', 'sha256 of the file as applied.'],
+    ['applied_at', 'When it was applied.']
+]);
 
 comment on table ops.database is 'Which kind of database this is (one row).';
-comment on column ops.database.singleton is 'Always true: the table has one row.';
-comment on column ops.database.kind is 'gatherer_ts, gatherer_rel or production.';
+select ops.comment_columns('ops.database', array[
+    ['kind', 'gatherer_ts, gatherer_rel or production.']
+]);
 
 comment on table ops.tables is
 'The table catalog (decision 0016): every table of schema kstore and what the components do '
 'with it; rows from sql/common/ops_tables.sql, read through the view ops.catalog.';
-comment on column ops.tables.table_name is 'Table of schema kstore.';
-comment on column ops.tables.homes is 'The database kinds that hold the table.';
-comment on column ops.tables.family is 'timeseries, reference, history or log.';
-comment on column ops.tables.time_column is
-'The column partitions, lake windows and retention cut on.';
-comment on column ops.tables.merge is
-'How production gets the gatherers'' rows: pull (by cursor), recent (re-read), null.';
-comment on column ops.tables.writer is 'The gatherer writer pool (or the registry) writing it.';
-comment on column ops.tables.lake_grain is 'hour or day windows, or a daily snapshot, in the lake.';
-comment on column ops.tables.lake_prefix is 'Folder of the lake the table is exported under.';
-comment on column ops.tables.backfill is 'Whether kstore backfill copies it between databases.';
-comment on column ops.tables.description is 'One line on what the table holds.';
+select ops.comment_columns('ops.tables', array[
+    ['homes', 'The database kinds that hold the table.'],
+    ['family', 'timeseries, reference, history or log.'],
+    ['time_column', 'The column partitions, lake windows and retention cut on.'],
+    [
+        'merge',
+        'How production gets the gatherers'' rows: pull (by cursor), recent (re-read), null.'
+    ],
+    ['writer', 'The gatherer writer pool (or the registry) writing it.'],
+    ['lake_grain', 'hour or day windows, or a daily snapshot, in the lake.'],
+    ['lake_prefix', 'Folder of the lake the table is exported under.'],
+    ['backfill', 'Whether kstore backfill copies it between databases.'],
+    ['description', 'One line on what the table holds.']
+]);

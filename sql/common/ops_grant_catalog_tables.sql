@@ -17,34 +17,32 @@ returns integer
 language plpgsql as $$
 declare
     t record;
-    changes integer := 0;
+    changed regclass[] := '{}';
 begin
     if access is null or access not in ('read', 'write', 'none') then
         raise exception 'ops.grant_catalog_tables: access is read, write or none, not %', access;
     end if;
+    -- per table, revoke what is held but not wanted, then grant what is wanted but not held
     for t in
-        select g.relation, g.wanted, g.held
+        select
+            g.relation,
+            format(
+                '%s %s on %s %s %I',
+                c.verb, array_to_string(c.privileges, ', '), g.relation, c.direction, role_name
+            ) as statement
         from ops.catalog_grants(role_name::regrole, access) as g
-        where g.wanted is distinct from g.held
-        order by g.relation::text
+        cross join lateral (
+            values
+            (1, 'revoke', 'from', array(select unnest(g.held) except select unnest(g.wanted))),
+            (2, 'grant', 'to', array(select unnest(g.wanted) except select unnest(g.held)))
+        ) as c (step, verb, direction, privileges)
+        where cardinality(c.privileges) > 0
+        order by g.relation::text, c.step
     loop
-        if not t.held <@ t.wanted then
-            execute format(
-                'revoke %s on %s from %I',
-                array_to_string(array(select unnest(t.held) except select unnest(t.wanted)), ', '),
-                t.relation, role_name
-            );
-        end if;
-        if not t.wanted <@ t.held then
-            execute format(
-                'grant %s on %s to %I',
-                array_to_string(array(select unnest(t.wanted) except select unnest(t.held)), ', '),
-                t.relation, role_name
-            );
-        end if;
-        changes := changes + 1;
+        execute t.statement;
+        changed := array_append(changed, t.relation);
     end loop;
-    return changes;
+    return cardinality(array(select distinct unnest(changed)));
 end
 $$;
 

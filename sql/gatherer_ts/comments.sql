@@ -1,48 +1,41 @@
 -- Comments on the tables only a gatherer's ts database has: its feed gaps (production keeps a
 -- merged copy keyed by gatherer), the quarantine, the deduplicator's acknowledgements and the
--- capture runs. Re-runnable; tests/pgtap/common/test_comments.sql fails on a missing comment.
+-- capture runs (the columns feed_gaps shares with production are in sql/common/comments.sql).
+-- Re-runnable; tests/pgtap/common/test_comments.sql fails on a missing comment.
 
 comment on table kstore.feed_gaps is
 'Sequence gaps this gatherer detected on a subscription, and how they were recovered.';
-comment on column kstore.feed_gaps.gap_id is 'Gap number on this gatherer (identity).';
-comment on column kstore.feed_gaps.gatherer_id is 'Gatherer that detected the gap.';
-comment on column kstore.feed_gaps.connection_id is 'WebSocket connection of the gap.';
-comment on column kstore.feed_gaps.sid is 'Subscription id whose seq jumped.';
-comment on column kstore.feed_gaps.channel is 'Channel of the subscription (orderbook_delta).';
-comment on column kstore.feed_gaps.expected_seq is 'The seq that should have come next.';
-comment on column kstore.feed_gaps.received_seq is 'The seq that came instead.';
-comment on column kstore.feed_gaps.detected_at is 'Gatherer clock when the jump was seen.';
-comment on column kstore.feed_gaps.recovered_at is
-'When every market of the subscription had a fresh snapshot; null while open.';
-comment on column kstore.feed_gaps.recovery is
-'get_snapshot (snapshots asked for) or resubscribe (the next connection); null while open.';
 
 comment on table kstore.quarantine is
 'Every frame (or REST book) that failed validation, with its raw bytes and the reason: '
 'nothing received is silently dropped.';
-comment on column kstore.quarantine.quarantine_id is 'Row number (identity).';
-comment on column kstore.quarantine.gatherer_id is 'Gatherer that received it.';
-comment on column kstore.quarantine.connection_id is
-'WebSocket connection it arrived on, or rest for a REST answer.';
-comment on column kstore.quarantine.received_at is 'Gatherer clock when it arrived.';
-comment on column kstore.quarantine.reason is 'Why validation refused it (one line).';
-comment on column kstore.quarantine.raw is 'The bytes exactly as received.';
+select ops.comment_columns('kstore.quarantine', array[
+    ['quarantine_id', 'Row number (identity).'],
+    ['gatherer_id', 'Gatherer that received it.'],
+    ['connection_id', 'WebSocket connection it arrived on, or rest for a REST answer.'],
+    ['received_at', 'Gatherer clock when it arrived.'],
+    ['reason', 'Why validation refused it (one line).'],
+    ['raw', 'The bytes exactly as received.']
+]);
 
 comment on table ops.dedup_ack is
 'How far the deduplicator has merged each table of this gatherer into production; guarded '
 'retention never drops a row it has not acknowledged. Written by kstore_dedup_ack.';
-comment on column ops.dedup_ack.table_name is 'Table of schema kstore.';
-comment on column ops.dedup_ack.acked_through is
-'received_at of the newest merged row (for display).';
-comment on column ops.dedup_ack.acked_at is 'When the acknowledgement was written.';
-comment on column ops.dedup_ack.acked_xid is
-'Every row with xact_id below this is committed in production.';
+select ops.comment_columns('ops.dedup_ack', array[
+    ['acked_through', 'received_at of the newest merged row (for display).'],
+    ['acked_at', 'When the acknowledgement was written.'],
+    ['acked_xid', 'Every row with xact_id below this is committed in production.']
+]);
 
 comment on table ops.capture_runs is
 'One row per run of the gatherer process (decision 0015); read by the deduplicator through '
 'ops.capture_state.';
-comment on column ops.capture_runs.run_id is 'Run number (identity).';
-comment on column ops.capture_runs.started_at is 'When the run began capturing.';
-comment on column ops.capture_runs.stopped_at is
-'When the run stopped after committing every row; null while running or after a crash.';
-comment on column ops.capture_runs.stopped_xid is 'Transaction that recorded the stop.';
+select ops.comment_columns('ops.capture_runs', array[
+    ['run_id', 'Run number (identity).'],
+    ['started_at', 'When the run began capturing.'],
+    [
+        'stopped_at',
+        'When the run stopped after committing every row; null while running or after a crash.'
+    ],
+    ['stopped_xid', 'Transaction that recorded the stop.']
+]);

@@ -20,120 +20,61 @@ import json
 import logging
 from collections import deque
 
-from websockets.asyncio.server import Server, ServerConnection, serve as ws_serve
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConcurrencyError, ConnectionClosed
-from websockets.http11 import Request, Response
-
-from kstore.kalshi_auth import Verifier
+from websockets.http11 import Response
 
 from . import frames, replay_file, replay_universe, rest
 from .commands import CHANNELS, CommandError
 from .options import SimulatorOptions
 from .replay_file import Abort, Close, Frame, Silence
-from .server import WS_PATH
-from .units import wall_ms
+from .server import ExchangeServer
 
 SID_WAIT_SECONDS = 10.0
 PLAYED = object()  # queue marker: every recorded frame of this connection has been sent
 log = logging.getLogger("kstore.simulator")
 
 
-class ReplayServer:
+class ReplayServer(ExchangeServer):
     """Same surface as Simulator: `async with ReplayServer(options) as sim: sim.ws_url`."""
+
+    label = "replay"
 
     def __init__(self, options: SimulatorOptions) -> None:
         assert options.replay is not None, "ReplayServer needs options.replay"
-        self.options = options
+        super().__init__(options)
         self.recording = replay_file.load(options.replay)
-        self.base_ms = options.anchor_ms if options.anchor_ms is not None else wall_ms()
         self.universe, self.generator = replay_universe.build(self.recording, self.base_ms)
-        self.verifier = Verifier.from_file(options.public_key, options.key_id, options.max_skew_ms) \
-            if options.public_key else None
         self.connections: list[ReplayConnection] = []
         self.stats = {"connections": 0, "frames": 0, "commands": 0}
         self.played = asyncio.Event()  # every recorded conn has played all its steps
         self._unplayed = set(self.recording.scripts)
-        self._stopped = asyncio.Event()
-        self._closed = asyncio.Event()
-        self._server: Server | None = None
-        self._tasks: list[asyncio.Task] = []
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "replay server not started"
-        return self._server.sockets[0].getsockname()[1]
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://{self.options.host}:{self.port}{WS_PATH}"
-
-    @property
-    def rest_url(self) -> str:
-        return f"http://{self.options.host}:{self.port}{rest.PREFIX}"
 
     async def start(self) -> ReplayServer:
         if not self._unplayed:
             self.played.set()
-        self._server = await ws_serve(
-            self._connection, self.options.host, self.options.port, process_request=self._http,
-            compression=None, ping_interval=None, max_size=1 << 20, close_timeout=2,
-        )
-        if self.options.duration:
-            self._tasks.append(asyncio.create_task(self._stop_after(self.options.duration)))
+        await self._listen(close_timeout=2)
         log.info("replay of %s listening on %s (%d connection script(s))", self.options.replay,
                  self.ws_url, len(self.recording.scripts))
         return self
 
-    async def stop(self, flush_timeout: float = 5.0) -> None:
-        """Send what is queued, close open connections with 1001, stop listening."""
-        if self._stopped.is_set():
-            return await self._closed.wait()
-        self._stopped.set()
-        for task in self._tasks:
-            if task is not asyncio.current_task():
-                task.cancel()
+    def _close_connections(self) -> list[asyncio.Task]:
         for connection in self.connections:
             connection.finish()
-        writers = [c.writer for c in self.connections if c.writer is not None]
-        if writers:
-            await asyncio.wait(writers, timeout=flush_timeout)
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-        self._closed.set()
-        log.info("replay stopped: %s", self.summary())
+        return [c.writer for c in self.connections if c.writer is not None]
 
     def summary(self) -> dict:
         return {**self.stats, "played": sorted(set(self.recording.scripts) - self._unplayed)}
-
-    async def wait_stopped(self) -> None:
-        await self._closed.wait()
-
-    async def _stop_after(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-        await self.stop()
-
-    async def __aenter__(self) -> ReplayServer:
-        return await self.start()
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
 
     def note_played(self, conn: int) -> None:
         self._unplayed.discard(conn)
         if not self._unplayed:
             self.played.set()
 
-    def _http(self, connection: ServerConnection, request: Request) -> Response | None:
-        path, _, query = request.path.partition("?")
-        if self.verifier is not None:
-            reason = self.verifier.refusal(request.method, path, request.headers)
-            if reason is not None:
-                return rest.json_response(401, {"error": {"code": "unauthorized", "message": reason}})
-        if path == WS_PATH:
-            return None
-        fixed = replay_universe.answer(self.recording, path, query) if request.method == "GET" else None
-        return fixed or rest.respond(self, request.method, path, query)
+    def _rest(self, method: str, path: str, query: str) -> Response:
+        """The recording's REST answers first, then the universe built from its frames."""
+        fixed = replay_universe.answer(self.recording, path, query) if method == "GET" else None
+        return fixed or super()._rest(method, path, query)
 
     async def _connection(self, ws: ServerConnection) -> None:
         connection = ReplayConnection(self, ws, self.stats["connections"])

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import random
 from collections import deque
+from typing import Any, Self
 from urllib.parse import parse_qs
 
 from websockets.asyncio.server import Server, ServerConnection, serve as ws_serve
@@ -38,40 +39,29 @@ log = logging.getLogger("kstore.simulator")
 # commands (a gatherer sends several back to back), so none misses the first events.
 SUBSCRIBE_SETTLE_SECONDS = 0.5
 
-class Simulator:
-    """`async with Simulator(options) as sim:` serves until `stop()` or `duration` elapses."""
+
+class ExchangeServer:
+    """What the simulated exchange and the replay server share: REST and WebSocket on one port
+    (`_http` answers REST and refuses unsigned requests when a public key is set, `_connection`
+    serves an upgraded connection), `stop()` after `duration`, and the lifecycle
+    `async with Server(options) as sim: sim.ws_url`. stop() sends what is queued, closes every
+    connection with 1001, stops listening; wait_stopped() returns once it has finished."""
+
+    label = "server"  # names it in logs
 
     def __init__(self, options: SimulatorOptions) -> None:
         self.options = options
         self.base_ms = options.anchor_ms if options.anchor_ms is not None else wall_ms()
-        rng = random.Random(options.seed)
-        self.universe = build_universe(rng, options.markets, self.base_ms)
-        self.generator = Generator(self.universe, rng, options.rate, self.base_ms, options.markets,
-                                   options.lifecycle_rate)
-        self.dice = Dice(options.seed, options.fault_slots, options.drop_probability,
-                         options.duplicate_probability, options.malformed_probability)
         self.verifier = Verifier.from_file(options.public_key, options.key_id, options.max_skew_ms) \
             if options.public_key else None
-        self.sessions: list[Session] = []
-        self.injected: deque = deque(maxlen=100_000)  # (connection serial, catalogue name, sha256)
-        self.stats = {"connections": 0, "events": 0, "dropped": 0, "disconnects": 0, "slow": 0}
-        self.now_ms = wall_ms()
-        self.feed_started = asyncio.Event()
-        self.feed_done = asyncio.Event()
-        self._subscribers = asyncio.Event()
         self._stopped = asyncio.Event()  # stop() began
         self._closed = asyncio.Event()  # stop() finished
         self._server: Server | None = None
         self._tasks: list[asyncio.Task] = []
-        self._truth: TruthWriter | None = None
-        self._start_time = 0.0
-        self._feed_origin: float | None = None
-        self._feed_end: float | None = None
 
-    # -- lifecycle ---------------------------------------------------------------------------
     @property
     def port(self) -> int:
-        assert self._server is not None, "simulator not started"
+        assert self._server is not None, f"{self.label} not started"
         return self._server.sockets[0].getsockname()[1]
 
     @property
@@ -82,42 +72,128 @@ class Simulator:
     def rest_url(self) -> str:
         return f"http://{self.options.host}:{self.port}{rest.PREFIX}"
 
-    async def start(self) -> Simulator:
-        """Listen, then start the feed (after `wait_for_subscribers` subscribed, if set)."""
-        self._start_time = asyncio.get_running_loop().time()
-        if self.options.truth:
-            self._truth = TruthWriter(self.options.truth)
-            self._truth.listed(self.universe)
+    async def _listen(self, **limits: Any) -> None:
+        """Bind the port (websockets' `limits` on top of the shared ones); arm `duration`."""
         self._server = await ws_serve(
             self._connection, self.options.host, self.options.port, process_request=self._http,
-            compression=None, ping_interval=None, max_size=1 << 20, max_queue=64,
+            compression=None, ping_interval=None, max_size=1 << 20, **limits,
         )
-        self._tasks.append(asyncio.create_task(self._feed()))
         if self.options.duration:
             self._tasks.append(asyncio.create_task(self._stop_after(self.options.duration)))
-        log.info("simulator listening on %s", self.ws_url)
-        return self
 
     async def stop(self, flush_timeout: float = 5.0) -> None:
-        """Stop the feed, flush every queue, close connections with 1001, stop listening."""
+        """Stop the tasks, flush every connection's queue, close them with 1001, stop listening."""
         if self._stopped.is_set():
             return await self._closed.wait()
         self._stopped.set()
         for task in self._tasks:
             if task is not asyncio.current_task():
                 task.cancel()
-        for session in list(self.sessions):
-            session.push(CLOSE)
-        writers = [s.writer for s in self.sessions if s.writer is not None]
+        writers = self._close_connections()
         if writers:
             await asyncio.wait(writers, timeout=flush_timeout)
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-        if self._truth:
-            self._truth.close()
+        self._finish()
         self._closed.set()
-        log.info("simulator stopped: %s", self.summary())
+        log.info("%s stopped: %s", self.label, self.summary())
+
+    def _close_connections(self) -> list[asyncio.Task]:
+        """Queue a 1001 close after what each connection has queued; return their writers."""
+        raise NotImplementedError
+
+    def _finish(self) -> None:
+        """Last step of stop(), once nothing is sent any more."""
+
+    def summary(self) -> dict:
+        raise NotImplementedError
+
+    async def wait_stopped(self) -> None:
+        """Return once stop() has finished."""
+        await self._closed.wait()
+
+    async def _stop_after(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        await self.stop()
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def start(self) -> Self:
+        raise NotImplementedError
+
+    def _http(self, connection: ServerConnection, request: Request) -> Response | None:
+        """401 when a public key is set and the request is not signed with its private key;
+        else the WebSocket path upgrades (unless `_refuse_upgrade` answers) and REST answers
+        the rest."""
+        path, _, query = request.path.partition("?")
+        reason = self.verifier.refusal(request.method, path, request.headers) \
+            if self.verifier is not None else None
+        if reason is not None:
+            return rest.json_response(401, {"error": {"code": "unauthorized", "message": reason}})
+        if path == WS_PATH:
+            return self._refuse_upgrade(query)
+        return self._rest(request.method, path, query)
+
+    def _refuse_upgrade(self, query: str) -> Response | None:
+        return None
+
+    def _rest(self, method: str, path: str, query: str) -> Response:
+        return rest.respond(self, method, path, query)
+
+    async def _connection(self, ws: ServerConnection) -> None:
+        raise NotImplementedError
+
+
+class Simulator(ExchangeServer):
+    """`async with Simulator(options) as sim:` serves until `stop()` or `duration` elapses."""
+
+    label = "simulator"
+
+    def __init__(self, options: SimulatorOptions) -> None:
+        super().__init__(options)
+        rng = random.Random(options.seed)
+        self.universe = build_universe(rng, options.markets, self.base_ms)
+        self.generator = Generator(self.universe, rng, options.rate, self.base_ms, options.markets,
+                                   options.lifecycle_rate)
+        self.dice = Dice(options.seed, options.fault_slots, options.drop_probability,
+                         options.duplicate_probability, options.malformed_probability)
+        self.sessions: list[Session] = []
+        self.injected: deque = deque(maxlen=100_000)  # (connection serial, catalogue name, sha256)
+        self.stats = {"connections": 0, "events": 0, "dropped": 0, "disconnects": 0, "slow": 0}
+        self.now_ms = wall_ms()
+        self.feed_started = asyncio.Event()
+        self.feed_done = asyncio.Event()
+        self._subscribers = asyncio.Event()
+        self._truth: TruthWriter | None = None
+        self._start_time = 0.0
+        self._feed_origin: float | None = None
+        self._feed_end: float | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> Simulator:
+        """Listen, then start the feed (after `wait_for_subscribers` subscribed, if set)."""
+        self._start_time = asyncio.get_running_loop().time()
+        if self.options.truth:
+            self._truth = TruthWriter(self.options.truth)
+            self._truth.listed(self.universe)
+        await self._listen(max_queue=64)
+        self._tasks.append(asyncio.create_task(self._feed()))
+        log.info("simulator listening on %s", self.ws_url)
+        return self
+
+    def _close_connections(self) -> list[asyncio.Task]:
+        for session in list(self.sessions):
+            session.push(CLOSE)
+        return [s.writer for s in self.sessions if s.writer is not None]
+
+    def _finish(self) -> None:
+        if self._truth:
+            self._truth.close()  # complete once wait_stopped() returns
 
     def summary(self) -> dict:
         """Counters plus the achieved feed rate (events per second since the feed started)."""
@@ -126,20 +202,6 @@ class Simulator:
         rate = self.generator.index / elapsed if elapsed > 0 else 0.0
         return {**self.stats, "events": self.generator.index, "feed_seconds": round(elapsed, 3),
                 "events_per_second": round(rate, 1)}
-
-    async def wait_stopped(self) -> None:
-        """Return once stop() has finished (connections closed, truth file complete)."""
-        await self._closed.wait()
-
-    async def _stop_after(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-        await self.stop()
-
-    async def __aenter__(self) -> Simulator:
-        return await self.start()
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
 
     def start_feed(self) -> None:
         """Open the feed gate now (it also opens when enough connections subscribed)."""
@@ -151,16 +213,9 @@ class Simulator:
         if wanted and not self.options.hold_feed and sum(1 for s in self.sessions if s.subs) >= wanted:
             self._subscribers.set()
 
-    # -- HTTP: auth, REST, upgrade -------------------------------------------------------------
-    def _http(self, connection: ServerConnection, request: Request) -> Response | None:
-        path, _, query = request.path.partition("?")
-        if self.verifier is not None:
-            reason = self.verifier.refusal(request.method, path, request.headers)
-            if reason is not None:
-                return rest.json_response(401, {"error": {"code": "unauthorized", "message": reason}})
-        if path == WS_PATH:
-            return _bad_faults(query)
-        return rest.respond(self, request.method, path, query)
+    # -- HTTP: the upgrade -----------------------------------------------------------------------
+    def _refuse_upgrade(self, query: str) -> Response | None:
+        return _bad_faults(query)
 
     def _open(self, ws: ServerConnection) -> Session:
         """Register a connection in the lowest free fault slot (so gatherers map to 0, 1, 2)."""
