@@ -18,12 +18,14 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any, Callable, NamedTuple
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 TICKER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 MAX_FRAME_BYTES = 1 << 20
 PRICE_PLACES, SIZE_PLACES = 6, 2
+ZERO, ONE, SIZE_LIMIT = Decimal(0), Decimal(1), Decimal("1e16")
 DATA_TYPES = ("orderbook_snapshot", "orderbook_delta", "trade", "ticker",
               "market_lifecycle_v2", "event_lifecycle")
 CONTROL_TYPES = ("subscribed", "unsubscribed", "ok", "error")
@@ -100,25 +102,33 @@ def _dict(value: Any, name: str) -> dict:
 
 
 def _required(msg: dict, key: str) -> Any:
-    if key not in msg or msg[key] is None:
-        raise Invalid(f"missing field {key}")
-    return msg[key]
-
-
-def _text(msg: dict, key: str, pattern: re.Pattern | None = None, optional: bool = False):
-    value = msg.get(key) if optional else _required(msg, key)
+    value = msg.get(key)
     if value is None:
-        return None
+        raise Invalid(f"missing field {key}")
+    return value
+
+
+def text(msg: dict, key: str, optional: bool = False, pattern: re.Pattern | None = None):
+    value = msg.get(key)
+    if value is None:
+        if optional:
+            return None
+        raise Invalid(f"missing field {key}")
     if not isinstance(value, str) or (pattern and not pattern.match(value)):
         raise Invalid(f"{key} is not a valid string: {value!r}")
     return value
 
 
-def _choice(msg: dict, key: str, allowed: tuple[str, ...], optional: bool = False):
-    value = _text(msg, key, optional=optional)
-    if value is not None and value not in allowed:
-        raise Invalid(f"{key} must be one of {allowed}: {value!r}")
-    return value
+symbol = partial(text, pattern=TICKER)  # a market, event or series ticker
+
+
+def one_of(*allowed: str) -> Reader:
+    def read(msg: dict, key: str, optional: bool = False) -> str | None:
+        value = text(msg, key, optional)
+        if value is not None and value not in allowed:
+            raise Invalid(f"{key} must be one of {allowed}: {value!r}")
+        return value
+    return read
 
 
 def _decimal(value: Any, key: str, places: int) -> Decimal:
@@ -134,19 +144,25 @@ def _decimal(value: Any, key: str, places: int) -> Decimal:
 
 
 def price(msg: dict, key: str, optional: bool = False) -> Decimal | None:
-    if optional and msg.get(key) is None:
-        return None
-    value = _decimal(_required(msg, key), key, PRICE_PLACES)
-    if not Decimal(0) <= value <= Decimal(1):
+    raw = msg.get(key)
+    if raw is None:
+        if optional:
+            return None
+        raise Invalid(f"missing field {key}")
+    value = _decimal(raw, key, PRICE_PLACES)
+    if not ZERO <= value <= ONE:
         raise Invalid(f"{key} outside 0..1 dollars: {value}")
     return value
 
 
 def size(msg: dict, key: str, optional: bool = False, signed: bool = False) -> Decimal | None:
-    if optional and msg.get(key) is None:
-        return None
-    value = _decimal(_required(msg, key), key, SIZE_PLACES)
-    if (value == 0 if signed else value < 0) or abs(value) >= Decimal("1e16"):
+    raw = msg.get(key)
+    if raw is None:
+        if optional:
+            return None
+        raise Invalid(f"missing field {key}")
+    value = _decimal(raw, key, SIZE_PLACES)
+    if (value == 0 if signed else value < 0) or abs(value) >= SIZE_LIMIT:
         raise Invalid(f"{key} is not a valid size: {value}")
     return value
 
@@ -167,24 +183,7 @@ def integer(msg: dict, key: str, optional: bool = True) -> int | None:
     return value
 
 
-def text(msg: dict, key: str, optional: bool = False) -> str | None:
-    return _text(msg, key, optional=optional)
-
-
-def symbol(msg: dict, key: str, optional: bool = False) -> str | None:
-    """A market, event or series ticker."""
-    return _text(msg, key, TICKER, optional)
-
-
-def one_of(*allowed: str) -> Reader:
-    def read(msg: dict, key: str, optional: bool = False) -> str | None:
-        return _choice(msg, key, allowed, optional)
-    return read
-
-
-def signed_size(msg: dict, key: str, optional: bool = False) -> Decimal | None:
-    """A size change: non-zero, either sign."""
-    return size(msg, key, optional, signed=True)
+signed_size = partial(size, signed=True)  # a size change: non-zero, either sign
 
 
 def nonzero_size(msg: dict, key: str, optional: bool = False) -> Decimal | None:
@@ -195,7 +194,7 @@ def nonzero_size(msg: dict, key: str, optional: bool = False) -> Decimal | None:
 
 
 def uuid_text(msg: dict, key: str, optional: bool = False) -> uuid.UUID | None:
-    value = _text(msg, key, optional=optional)
+    value = text(msg, key, optional)
     if value is None:
         return None
     try:
@@ -223,7 +222,7 @@ def levels(msg: dict, key: str, optional: bool = True) -> tuple[list[Decimal], l
             raise Invalid(f"{key} level is not [price, size]: {level!r}")
         pairs.append((_decimal(level[0], key, PRICE_PLACES), _decimal(level[1], key, SIZE_PLACES)))
     pairs.sort()
-    if any(not Decimal(0) <= p <= 1 or s < 0 for p, s in pairs):
+    if any(not ZERO <= p <= ONE or s < 0 for p, s in pairs):
         raise Invalid(f"{key} has a price outside 0..1 or a negative size")
     return [p for p, _ in pairs], [s for _, s in pairs]
 
@@ -302,10 +301,9 @@ REST_BOOK: tuple[Field, ...] = (
 def validate(fields: tuple[Field, ...], msg: dict) -> dict:
     """The message's values by column name; raises Invalid with the first bad field's reason."""
     body = {}
-    for field in fields:
-        value = field.read(msg, field.field, field.optional)
-        if type(field.column) is tuple:
-            body.update(zip(field.column, value))
+    for column, key, read, optional in fields:
+        if type(column) is str:
+            body[column] = read(msg, key, optional)
         else:
-            body[field.column] = value
+            body.update(zip(column, read(msg, key, optional)))
     return body
