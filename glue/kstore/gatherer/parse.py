@@ -143,26 +143,26 @@ def _decimal(value: Any, key: str, places: int) -> Decimal:
     return number
 
 
-def price(msg: dict, key: str, optional: bool = False) -> Decimal | None:
+def _number(msg: dict, key: str, optional: bool, places: int) -> Decimal | None:
     raw = msg.get(key)
     if raw is None:
         if optional:
             return None
         raise Invalid(f"missing field {key}")
-    value = _decimal(raw, key, PRICE_PLACES)
-    if not ZERO <= value <= ONE:
+    return _decimal(raw, key, places)
+
+
+def price(msg: dict, key: str, optional: bool = False) -> Decimal | None:
+    value = _number(msg, key, optional, PRICE_PLACES)
+    if value is not None and not ZERO <= value <= ONE:
         raise Invalid(f"{key} outside 0..1 dollars: {value}")
     return value
 
 
 def size(msg: dict, key: str, optional: bool = False, signed: bool = False) -> Decimal | None:
-    raw = msg.get(key)
-    if raw is None:
-        if optional:
-            return None
-        raise Invalid(f"missing field {key}")
-    value = _decimal(raw, key, SIZE_PLACES)
-    if (value == 0 if signed else value < 0) or abs(value) >= SIZE_LIMIT:
+    value = _number(msg, key, optional, SIZE_PLACES)
+    if value is not None and (
+            (value == 0 if signed else value < 0) or abs(value) >= SIZE_LIMIT):
         raise Invalid(f"{key} is not a valid size: {value}")
     return value
 

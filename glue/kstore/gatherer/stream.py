@@ -83,10 +83,12 @@ class Stream:
         if parsed.seq is not None and parsed.sid is not None and parsed.type != "ok":
             if not self._sequence(frame, parsed, outcome):
                 return outcome
-        if parsed.type in ROWS:
-            table, complete = ROWS[parsed.type]
+        rows = ROWS.get(parsed.type)
+        if rows is not None:
+            table, complete = rows
             values = self._values(frame, parsed)
-            complete(self, frame, parsed, values, outcome)
+            if complete is not None:
+                complete(self, frame, parsed, values, outcome)
             self.sink(table, row_of(table, values))
         return outcome
 
@@ -124,10 +126,12 @@ class Stream:
 
     def _values(self, frame: Frame, parsed: Parsed) -> dict:
         """The message's columns (parse.COLUMNS) and what the frame and envelope add to them."""
-        return {"received_at": frame.received_at, "connection_id": frame.connection_id,
-                "use_yes_price": frame.use_yes_price, "sid": parsed.sid, "seq": parsed.seq,
-                "sending_ts": _sending_ts(parsed), "gatherer_id": self.gatherer_id,
-                **parsed.body}
+        values = parsed.body.copy()
+        values["received_at"], values["connection_id"] = frame.received_at, frame.connection_id
+        values["use_yes_price"], values["sid"], values["seq"] = (
+            frame.use_yes_price, parsed.sid, parsed.seq)
+        values["sending_ts"], values["gatherer_id"] = _sending_ts(parsed), self.gatherer_id
+        return values
 
     def _snapshot(self, frame: Frame, parsed: Parsed, values: dict, outcome: Outcome) -> None:
         values["captured_at"], values["source"] = frame.received_at, "ws"
@@ -171,18 +175,13 @@ def _sending_ts(parsed: Parsed) -> datetime | None:
         return None
 
 
-def _nothing(stream: Stream, frame: Frame, parsed: Parsed, values: dict,
-             outcome: Outcome) -> None:
-    """A message whose row is its columns and the frame's, as they are."""
-
-
 Completion = Callable[[Stream, Frame, Parsed, dict, Outcome], None]
 
 # Message types that become rows: their table, and what the stream adds to the message's
-# columns (stream state: dup ordinals, key scope, fingerprint, gap recovery).
-ROWS: dict[str, tuple[str, Completion]] = {
+# columns (stream state: dup ordinals, key scope, fingerprint, gap recovery; None: nothing).
+ROWS: dict[str, tuple[str, Completion | None]] = {
     "orderbook_snapshot": ("orderbook_snapshots", Stream._snapshot),
     "orderbook_delta": ("orderbook_deltas", Stream._delta),
-    "trade": ("trades", _nothing),
+    "trade": ("trades", None),
     "ticker": ("tickers", Stream._ticker),
 }
