@@ -111,3 +111,28 @@ def test_ticker_fingerprint_ignores_key_order_but_not_values():
     b = {"ts_ms": 1, "price_dollars": "0.48", "market_ticker": "M"}
     assert fingerprint(a) == fingerprint(b)
     assert fingerprint(a) != fingerprint({**a, "price_dollars": "0.49"})
+
+
+def test_trade_and_ticker_rows_are_built_by_column_name(captured):
+    from kstore.gatherer.rows import TABLE_COLUMNS
+
+    stream, rows = captured
+    trade = {"trade_id": "3c5f4c1e-8c66-4c4e-9d2a-1f0e6a7b8c9d", "market_ticker": "M-1",
+             "yes_price_dollars": "0.360000", "no_price_dollars": "0.640000",
+             "count_fp": "136.00", "taker_outcome_side": "no", "ts_ms": 1_000}
+    ticker = {"market_ticker": "M-1", "ts_ms": 2_000, "price_dollars": "0.48",
+              "yes_bid_dollars": "0.47", "volume_fp": "1000.00", "dollar_volume": 480}
+    stream.accept(frame({"type": "trade", "sid": 1, "seq": 1, "msg": trade,
+                         "sending_ts_ms": 1_001}))
+    stream.accept(frame({"type": "ticker", "sid": 3, "seq": 1, "msg": ticker}))
+    (_, trade_row), (_, ticker_row) = rows
+    traded = dict(zip(TABLE_COLUMNS["trades"], trade_row))
+    assert (traded["yes_price"], traded["count"], traded["taker_book_side"]) == (
+        Decimal("0.360000"), Decimal("136.00"), None)
+    assert traded["is_block_trade"] is False and traded["gatherer_id"] == "g1"
+    assert (traded["sending_ts"] - traded["ts"]).total_seconds() == 0.001
+    ticked = dict(zip(TABLE_COLUMNS["tickers"], ticker_row))
+    assert (ticked["price"], ticked["yes_bid"], ticked["yes_ask"], ticked["volume"]) == (
+        Decimal("0.48"), Decimal("0.47"), None, Decimal("1000.00"))
+    assert (ticked["dollar_volume"], ticked["fingerprint"]) == (480, fingerprint(ticker))
+    assert ticked["received_at"] == NOW and ticked["sending_ts"] is None

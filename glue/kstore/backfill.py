@@ -5,8 +5,8 @@ Guarantees: after a run, every source row with `since <= time < until` is on the
 once; a row the target already holds is skipped by its dedup key (`on conflict do nothing`), so
 a second run inserts nothing. The range is cut into windows on the UTC grid (an hour by
 default), each its own target transaction: the source streams `copy (select …) to stdout
-(format binary)` straight into a binary COPY into a temp staging table on the target, then one
-`insert … select … on conflict do nothing` moves the window. Python only passes byte chunks
+(format binary)` straight into kstore.copyload's staging table on the target (binary COPY), then
+its `insert … select … on conflict do nothing` moves the window. Python only passes byte chunks
 along; it never touches a row. A window that fails leaves nothing behind, and a rerun resumes.
 
 Only the columns both sides have are copied, never `xact_id` (the target stamps its own, so the
@@ -28,7 +28,7 @@ import psycopg
 from psycopg import sql
 from tqdm import tqdm
 
-from kstore import catalog, roles, topology
+from kstore import catalog, copyload, roles, topology
 from kstore.settings import Settings, SettingsError
 
 WRITER = roles.GATHERER_WRITER
@@ -40,13 +40,6 @@ WINDOW_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 # gatherer pauses until it commits; the cursor never skips a row (decision 0012).
 WINDOW_TIMEOUT = "15min"
 ATTEMPTS = 3  # a window that loses a deadlock with the live writer is simply run again
-COLUMNS_SQL = """
-select a.attname, format_type(a.atttypid, a.atttypmod)
-from pg_attribute as a
-where a.attrelid = to_regclass(%s) and a.attnum > 0 and not a.attisdropped
-    and a.attgenerated = ''
-order by a.attnum
-"""
 
 
 @dataclass(frozen=True)
@@ -77,14 +70,10 @@ class Counts:
 
 @dataclass(frozen=True)
 class TableCopy:
-    """The statements that move one table's window from source to target."""
+    """How one table's window moves: read from the source, loaded into the target."""
 
-    table: str
-    columns: tuple[str, ...]
     copy_out: sql.Composed
-    stage: sql.Composed
-    copy_in: sql.Composed
-    insert: sql.Composed
+    load: copyload.Load
 
 
 @dataclass
@@ -163,32 +152,21 @@ def windows(since: datetime, until: datetime, step: timedelta) -> list[tuple[dat
 def table_copy(source: psycopg.Connection, target: psycopg.Connection, table: str,
                time_column: str, key: tuple[str, ...]) -> TableCopy:
     """Statements for `table`: the source's columns that the target also has (never xact_id
-    or merged_at), staged in the source's own types so binary COPY reads them unchanged;
+    or merged_at), staged in the source's types so binary COPY reads them unchanged;
     windows cut on `time_column`, rows already there skipped by `key`."""
-    name = f"kstore.{table}"
-    provided = source.execute(COLUMNS_SQL, [name]).fetchall()
-    accepted = {column for column, _ in target.execute(COLUMNS_SQL, [name]).fetchall()}
+    provided = copyload.columns(source, table)
+    accepted = {column for column, _ in copyload.columns(target, table)}
     if not provided or not accepted:
         raise SettingsError(f"backfill: kstore.{table} is missing on the "
                             f"{'source' if not provided else 'target'} (migrate it first)")
-    shared = [(column, kind) for column, kind in provided
-              if column in accepted and column not in NEVER_COPIED]
-    columns = tuple(column for column, _ in shared)
-    names = sql.SQL(", ").join(map(sql.Identifier, columns))
-    stage = sql.Identifier(f"kstore_backfill_{table}")
+    load = copyload.load_sql(table, [(column, kind) for column, kind in provided
+                                     if column in accepted and column not in NEVER_COPIED], key)
     time = sql.Identifier(time_column)
     return TableCopy(
-        table, columns,
         sql.SQL("copy (select {} from {} where {} >= %s and {} < %s) to stdout (format binary)")
-        .format(names, sql.Identifier("kstore", table), time, time),
-        sql.SQL("create temp table {} ({}) on commit drop").format(stage, sql.SQL(", ").join(
-            sql.SQL("{} {}").format(sql.Identifier(column), sql.SQL(kind))
-            for column, kind in shared)),
-        sql.SQL("copy {} ({}) from stdin (format binary)").format(stage, names),
-        sql.SQL("insert into {} ({}) select {} from {} on conflict ({}) do nothing").format(
-            sql.Identifier("kstore", table), names, names, stage,
-            sql.SQL(", ").join(map(sql.Identifier, key))),
-    )
+        .format(sql.SQL(", ").join(map(sql.Identifier, load.columns)),
+                sql.Identifier("kstore", table), time, time),
+        load)
 
 
 def copy_window(source: psycopg.Connection, target: psycopg.Connection, spec: TableCopy,
@@ -196,17 +174,13 @@ def copy_window(source: psycopg.Connection, target: psycopg.Connection, spec: Ta
     """Moves [start, end) of one table in one target transaction; returns (read, inserted)."""
     with target.transaction(), source.cursor() as out_cur, target.cursor() as in_cur:
         in_cur.execute("select set_config('statement_timeout', %s, true)", [WINDOW_TIMEOUT])
-        in_cur.execute(spec.stage)
-        with in_cur.copy(spec.copy_in) as into, \
-                out_cur.copy(spec.copy_out, [start, end]) as out:
-            for chunk in out:
-                into.write(chunk)
-        read, staged = out_cur.rowcount, in_cur.rowcount
+        with out_cur.copy(spec.copy_out, [start, end]) as out:
+            staged = copyload.stage_chunks(in_cur, spec.load, out)
+        read = out_cur.rowcount
         if read != staged:
-            raise RuntimeError(f"backfill: {spec.table} [{start}, {end}): source sent {read} "
-                               f"rows, target staged {staged}")
-        in_cur.execute(spec.insert)
-        return read, in_cur.rowcount
+            raise RuntimeError(f"backfill: {spec.load.table} [{start}, {end}): source sent "
+                               f"{read} rows, target staged {staged}")
+        return read, copyload.insert(in_cur, spec.load)
 
 
 def copy_window_retrying(source: psycopg.Connection, target: psycopg.Connection,

@@ -24,8 +24,9 @@ from decimal import Decimal
 import psycopg
 from psycopg import sql
 
+from kstore import copyload
 from kstore.bench import measure
-from kstore.gatherer.rows import COLUMN_TYPES, TABLE_COLUMNS
+from kstore.gatherer.rows import TABLE_COLUMNS
 from kstore.gatherer.writer import Writers
 from kstore.pgcluster import find_pg_bin
 from kstore.settings import Settings
@@ -38,12 +39,7 @@ TARGET = sql.Identifier("kstore", TABLE)
 NAMES = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
 INSERT_VALUES = sql.SQL("insert into {} ({}) values ({}) on conflict do nothing").format(
     TARGET, NAMES, sql.SQL(", ").join(sql.Placeholder() * len(COLUMNS)))
-INSERT_UNNEST = sql.SQL(
-    "insert into {} ({}) select * from unnest({}) on conflict do nothing"
-).format(TARGET, NAMES, sql.SQL(", ").join(
-        sql.SQL("%s::{}[]").format(sql.SQL(COLUMN_TYPES[column])) for column in COLUMNS))
 COPY_BINARY = sql.SQL("copy {} ({}) from stdin (format binary)").format(TARGET, NAMES)
-TYPES = [COLUMN_TYPES[column] for column in COLUMNS]
 
 
 class CountMismatch(RuntimeError):
@@ -173,9 +169,10 @@ def ours(dsn: str, rows: list[tuple], **options) -> float:
 def copy(dsn: str, rows: list[tuple]) -> float:
     """Plain binary COPY of every row in one transaction (no dedup: the ceiling)."""
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+        types = _types(conn)
         started = time.perf_counter()
         with cur.copy(COPY_BINARY) as stream:
-            stream.set_types(TYPES)
+            stream.set_types(types)
             for row in rows:
                 stream.write_row(row)
         conn.commit()
@@ -186,10 +183,14 @@ def unnest_per_batch(dsn: str, rows: list[tuple], per_commit: int = 1) -> float:
     """One `insert … select * from unnest(%s::type[], …)` per 100 rows; pipeline mode, a
     commit every `per_commit` batches."""
     with psycopg.connect(dsn) as conn, conn.cursor(binary=True) as cur:
+        insert = sql.SQL(
+            "insert into {} ({}) select * from unnest({}) on conflict do nothing"
+        ).format(TARGET, NAMES, sql.SQL(", ").join(
+            sql.SQL("%s::{}[]").format(sql.SQL(kind)) for kind in _types(conn)))
         started = time.perf_counter()
         with conn.pipeline():
             for number, first in enumerate(range(0, len(rows), BATCH), start=1):
-                cur.execute(INSERT_UNNEST, [list(column) for column in
+                cur.execute(insert, [list(column) for column in
                                             zip(*rows[first:first + BATCH])])
                 if number % per_commit == 0:
                     conn.commit()
@@ -207,6 +208,11 @@ def executemany_pipelined(dsn: str, rows: list[tuple], per_commit: int = 20) -> 
                 conn.commit()
         conn.commit()
         return time.perf_counter() - started
+
+
+def _types(conn: psycopg.Connection) -> list[str]:
+    """The database's types of COLUMNS (kstore.copyload reads them from pg_attribute)."""
+    return [kind for _, kind in copyload.typed(TABLE, COLUMNS, copyload.columns(conn, TABLE))]
 
 
 def _with(function: Callable, **options) -> Callable:

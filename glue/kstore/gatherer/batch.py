@@ -7,15 +7,15 @@ neighbour. Errors that are not caused by a row (connection loss, timeouts, missi
 propagate with nothing committed; the caller retries the whole batch, which `on conflict` makes
 safe.
 
-The fast path stages the batch with binary COPY into an unconstrained temp table and inserts it
-with one `insert … select … on conflict do nothing`: the client side of binary COPY is psycopg's
-C row formatter, and the same statement handles every column type, including the `numeric[]`
-levels of orderbook_snapshots (`kstore bench writer` measures it against the alternatives).
+The batch is staged and inserted by kstore.copyload (binary COPY into a per-session temp table,
+then one `insert … select … on conflict do nothing`): the client side of binary COPY is
+psycopg's C row formatter, and the same statement handles every column type, including the
+`numeric[]` levels of orderbook_snapshots (`kstore bench writer` measures it against the
+alternatives). Column types are the database's own, read once per writer (`prepare`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -23,30 +23,18 @@ from datetime import datetime, timezone
 import psycopg
 from psycopg import sql
 
-from kstore.gatherer.rows import COLUMN_TYPES, TABLE_COLUMNS
+from kstore import copyload
+from kstore.copyload import Load
+from kstore.gatherer.rows import TABLE_COLUMNS, row_of
 
 # A row the database (or psycopg, while encoding it) refuses: SQLSTATE classes 22 and 23, and
 # Python values psycopg cannot encode for the column (a float for a numeric, a str for a time).
 ROW_ERRORS = (psycopg.DataError, psycopg.IntegrityError, TypeError, ValueError, OverflowError)
-YIELD_EVERY = 256  # rows encoded between returns to the event loop
 
 QUARANTINE_INSERT = sql.SQL("insert into kstore.quarantine ({}) values ({})").format(
     sql.SQL(", ").join(map(sql.Identifier, TABLE_COLUMNS["quarantine"])),
     sql.SQL(", ").join(sql.Placeholder() * len(TABLE_COLUMNS["quarantine"])),
 )
-
-
-@dataclass(frozen=True)
-class TableSql:
-    """The statements that write one table through its per-connection staging table."""
-
-    table: str
-    columns: tuple[str, ...]
-    types: tuple[str, ...]
-    stage_ddl: sql.Composed
-    copy: sql.Composed
-    insert: sql.Composed
-    clear: sql.Composed
 
 
 @dataclass(frozen=True)
@@ -57,48 +45,32 @@ class Outcome:
     rejected: list[tuple[tuple, str]]
 
 
-def table_sql(table: str) -> TableSql:
-    """Statements for `table`; the staging table has the same columns without constraints, so
-    every rejection happens in the insert, with the table's own error."""
-    columns = TABLE_COLUMNS[table]
-    types = tuple(COLUMN_TYPES[column] for column in columns)
-    stage = sql.Identifier(f"kstore_stage_{table}")
-    target = sql.Identifier("kstore", table)
-    names = sql.SQL(", ").join(map(sql.Identifier, columns))
-    definitions = sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(column), sql.SQL(kind))
-        for column, kind in zip(columns, types)
-    )
-    return TableSql(
-        table, columns, types,
-        sql.SQL("create temp table if not exists {} ({}) on commit delete rows").format(
-            stage, definitions),
-        sql.SQL("copy {} ({}) from stdin (format binary)").format(stage, names),
-        sql.SQL("insert into {} ({}) select {} from {} on conflict do nothing").format(
-            target, names, names, stage),
-        sql.SQL("delete from {}").format(stage),
-    )
+async def prepare(conn: psycopg.AsyncConnection, tables, known: dict[str, Load]) -> None:
+    """Pool `configure` callback (autocommit): learns how each of `tables` is loaded (its
+    TABLE_COLUMNS in the types the database declares; once per writer, kept in `known`) and
+    creates this session's staging tables. Raises copyload.MissingColumns on a schema that
+    lacks one of them."""
+    for table in tables:
+        if table not in known:
+            found = await copyload.columns_async(conn, table)
+            known[table] = copyload.load_sql(table, copyload.typed(table, TABLE_COLUMNS[table],
+                                                                   found))
+        await conn.execute(known[table].stage)
 
 
-async def prepare(conn: psycopg.AsyncConnection, specs: list[TableSql]) -> None:
-    """Creates this session's staging tables (pool `configure` callback; autocommit)."""
-    for spec in specs:
-        await conn.execute(spec.stage_ddl)
-
-
-async def write(conn: psycopg.AsyncConnection, spec: TableSql, rows: list[tuple],
+async def write(conn: psycopg.AsyncConnection, load: Load, rows: list[tuple],
                 gatherer_id: str) -> Outcome:
-    """Commits `rows` into spec.table; rejected rows are quarantined in the same transaction.
+    """Commits `rows` into load.table; rejected rows are quarantined in the same transaction.
     `conn` must be in autocommit mode and idle; `gatherer_id` names quarantine rows whose own
     row does not carry one."""
     try:
         async with conn.transaction():
-            return Outcome(await _stage_and_insert(conn, spec, rows), [])
+            return Outcome(await _stage_and_insert(conn, load, rows), [])
     except ROW_ERRORS as exc:
         first_error = exc
     async with conn.transaction():
-        inserted, rejected = await _bisect(conn, spec, rows, first_error)
-        quarantined = [quarantine_row(spec.table, row, reason, gatherer_id)
+        inserted, rejected = await _bisect(conn, load, rows, first_error)
+        quarantined = [quarantine_row(load.table, row, reason, gatherer_id)
                        for row, reason in rejected]
         if quarantined:
             async with conn.cursor() as cur:
@@ -106,25 +78,13 @@ async def write(conn: psycopg.AsyncConnection, spec: TableSql, rows: list[tuple]
     return Outcome(inserted, rejected)
 
 
-async def _stage_and_insert(conn: psycopg.AsyncConnection, spec: TableSql, rows: list[tuple],
+async def _stage_and_insert(conn: psycopg.AsyncConnection, load: Load, rows: list[tuple],
                             clear: bool = False) -> int:
-    """Inserts `rows` through the staging table; returns how many were new. With `clear`, the
-    staging table is emptied afterwards (several attempts share one transaction)."""
     async with conn.cursor() as cur:
-        async with cur.copy(spec.copy) as copy:
-            copy.set_types(list(spec.types))
-            for first in range(0, len(rows), YIELD_EVERY):
-                for row in rows[first:first + YIELD_EVERY]:
-                    await copy.write_row(row)
-                await asyncio.sleep(0)
-        await cur.execute(spec.insert)
-        inserted = cur.rowcount
-        if clear:
-            await cur.execute(spec.clear)
-    return inserted
+        return await copyload.load_rows(cur, load, rows, clear)
 
 
-async def _bisect(conn: psycopg.AsyncConnection, spec: TableSql, rows: list[tuple],
+async def _bisect(conn: psycopg.AsyncConnection, load: Load, rows: list[tuple],
                   error: BaseException | None = None) -> tuple[int, list[tuple[tuple, str]]]:
     """Inserts every row of `rows` the database accepts, each attempt in a savepoint; returns
     the count inserted and the rejected rows with their reasons. `error`: `rows` as a whole
@@ -132,14 +92,14 @@ async def _bisect(conn: psycopg.AsyncConnection, spec: TableSql, rows: list[tupl
     if error is None:
         try:
             async with conn.transaction():
-                return await _stage_and_insert(conn, spec, rows, clear=True), []
+                return await _stage_and_insert(conn, load, rows, clear=True), []
         except ROW_ERRORS as exc:
             error = exc
     if len(rows) == 1:
         return 0, [(rows[0], reason_of(error))]
     middle = len(rows) // 2
-    left_inserted, left_rejected = await _bisect(conn, spec, rows[:middle])
-    right_inserted, right_rejected = await _bisect(conn, spec, rows[middle:])
+    left_inserted, left_rejected = await _bisect(conn, load, rows[:middle])
+    right_inserted, right_rejected = await _bisect(conn, load, rows[middle:])
     return left_inserted + right_inserted, left_rejected + right_rejected
 
 
@@ -160,14 +120,14 @@ def quarantine_row(table: str, row, reason: str, gatherer_id: str) -> tuple:
     except (TypeError, ValueError):
         values = {"unshaped": repr(row)}
     received = values.get("received_at")
-    raw = json.dumps({"table": table, "row": values}, default=str).encode()
-    return (
-        _clean_text(values.get("gatherer_id")) or gatherer_id or "unknown",
-        _clean_text(values.get("connection_id")),
-        received if isinstance(received, datetime) and received.tzinfo else _now(),
-        f"{table}: {reason}".replace("\x00", ""),
-        raw,
-    )
+    return row_of("quarantine", {
+        "gatherer_id": _clean_text(values.get("gatherer_id")) or gatherer_id or "unknown",
+        "connection_id": _clean_text(values.get("connection_id")),
+        "received_at": received if isinstance(received, datetime) and received.tzinfo
+        else _now(),
+        "reason": f"{table}: {reason}".replace("\x00", ""),
+        "raw": json.dumps({"table": table, "row": values}, default=str).encode(),
+    })
 
 
 def _clean_text(value) -> str | None:

@@ -5,6 +5,9 @@ reason and the raw bytes; nothing else in its batch is affected. Prices become D
 (at most 6 decimals, within 0..1), sizes Decimal contracts (at most 2 decimals), times aware
 UTC datetimes from `ts_ms`. Floats never appear. Sequencing (sid/seq) is the caller's job; this
 module only reads the envelope (`envelope()`).
+
+A valid message's `body` is keyed by database column name. `COLUMNS` holds, per message type, the
+only place where Kalshi fields are renamed to columns: a table of column ← field, reader.
 """
 
 from __future__ import annotations
@@ -15,15 +18,18 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable
+from functools import partial
+from typing import Any, Callable, NamedTuple
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 TICKER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 MAX_FRAME_BYTES = 1 << 20
 PRICE_PLACES, SIZE_PLACES = 6, 2
+ZERO, ONE, SIZE_LIMIT = Decimal(0), Decimal(1), Decimal("1e16")
 DATA_TYPES = ("orderbook_snapshot", "orderbook_delta", "trade", "ticker",
               "market_lifecycle_v2", "event_lifecycle")
 CONTROL_TYPES = ("subscribed", "unsubscribed", "ok", "error")
+Reader = Callable[..., Any]  # (msg, Kalshi field, optional) -> the column value(s)
 
 
 class Invalid(ValueError):
@@ -61,7 +67,7 @@ def parse(frame: Frame) -> Parsed:
     try:
         parsed = envelope(message)
         if parsed.type in DATA_TYPES:
-            parsed.body = VALIDATORS[parsed.type](_dict(message.get("msg"), "msg"))
+            parsed.body = validate(COLUMNS[parsed.type], _dict(message.get("msg"), "msg"))
         elif parsed.type not in CONTROL_TYPES:
             raise Invalid(f"unknown message type {parsed.type!r}")
     except Invalid as exc:
@@ -87,7 +93,7 @@ def _type_or_none(message: Any) -> str | None:
     return message.get("type") if isinstance(message, dict) else None
 
 
-# --- field readers -------------------------------------------------------------------------
+# --- readers: (msg, Kalshi field, optional) -> value, or Invalid with the reason ----------
 
 def _dict(value: Any, name: str) -> dict:
     if not isinstance(value, dict):
@@ -96,25 +102,33 @@ def _dict(value: Any, name: str) -> dict:
 
 
 def _required(msg: dict, key: str) -> Any:
-    if key not in msg or msg[key] is None:
-        raise Invalid(f"missing field {key}")
-    return msg[key]
-
-
-def _text(msg: dict, key: str, pattern: re.Pattern | None = None, optional: bool = False):
-    value = msg.get(key) if optional else _required(msg, key)
+    value = msg.get(key)
     if value is None:
-        return None
+        raise Invalid(f"missing field {key}")
+    return value
+
+
+def text(msg: dict, key: str, optional: bool = False, pattern: re.Pattern | None = None):
+    value = msg.get(key)
+    if value is None:
+        if optional:
+            return None
+        raise Invalid(f"missing field {key}")
     if not isinstance(value, str) or (pattern and not pattern.match(value)):
         raise Invalid(f"{key} is not a valid string: {value!r}")
     return value
 
 
-def _choice(msg: dict, key: str, allowed: tuple[str, ...], optional: bool = False):
-    value = _text(msg, key, optional=optional)
-    if value is not None and value not in allowed:
-        raise Invalid(f"{key} must be one of {allowed}: {value!r}")
-    return value
+symbol = partial(text, pattern=TICKER)  # a market, event or series ticker
+
+
+def one_of(*allowed: str) -> Reader:
+    def read(msg: dict, key: str, optional: bool = False) -> str | None:
+        value = text(msg, key, optional)
+        if value is not None and value not in allowed:
+            raise Invalid(f"{key} must be one of {allowed}: {value!r}")
+        return value
+    return read
 
 
 def _decimal(value: Any, key: str, places: int) -> Decimal:
@@ -129,20 +143,26 @@ def _decimal(value: Any, key: str, places: int) -> Decimal:
     return number
 
 
+def _number(msg: dict, key: str, optional: bool, places: int) -> Decimal | None:
+    raw = msg.get(key)
+    if raw is None:
+        if optional:
+            return None
+        raise Invalid(f"missing field {key}")
+    return _decimal(raw, key, places)
+
+
 def price(msg: dict, key: str, optional: bool = False) -> Decimal | None:
-    if optional and msg.get(key) is None:
-        return None
-    value = _decimal(_required(msg, key), key, PRICE_PLACES)
-    if not Decimal(0) <= value <= Decimal(1):
+    value = _number(msg, key, optional, PRICE_PLACES)
+    if value is not None and not ZERO <= value <= ONE:
         raise Invalid(f"{key} outside 0..1 dollars: {value}")
     return value
 
 
 def size(msg: dict, key: str, optional: bool = False, signed: bool = False) -> Decimal | None:
-    if optional and msg.get(key) is None:
-        return None
-    value = _decimal(_required(msg, key), key, SIZE_PLACES)
-    if (value == 0 if signed else value < 0) or abs(value) >= Decimal("1e16"):
+    value = _number(msg, key, optional, SIZE_PLACES)
+    if value is not None and (
+            (value == 0 if signed else value < 0) or abs(value) >= SIZE_LIMIT):
         raise Invalid(f"{key} is not a valid size: {value}")
     return value
 
@@ -156,18 +176,44 @@ def timestamp_ms(msg: dict, key: str = "ts_ms", optional: bool = False) -> datet
     return EPOCH + timedelta(milliseconds=value)
 
 
-def _integer(msg: dict, key: str) -> int | None:
-    value = msg.get(key)
+def integer(msg: dict, key: str, optional: bool = True) -> int | None:
+    value = msg.get(key) if optional else _required(msg, key)
     if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
         raise Invalid(f"{key} is not an integer: {value!r}")
     return value
 
 
-# --- validators per message type: each returns the normalized body -----------------------
+signed_size = partial(size, signed=True)  # a size change: non-zero, either sign
 
-def levels(msg: dict, key: str) -> tuple[list[Decimal], list[Decimal]]:
+
+def nonzero_size(msg: dict, key: str, optional: bool = False) -> Decimal | None:
+    value = size(msg, key, optional)
+    if value == 0:
+        raise Invalid(f"{key} is zero")
+    return value
+
+
+def uuid_text(msg: dict, key: str, optional: bool = False) -> uuid.UUID | None:
+    value = text(msg, key, optional)
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError as exc:
+        raise Invalid(f"{key} is not a UUID: {value!r}") from exc
+
+
+def flag(msg: dict, key: str, optional: bool = False) -> bool:
+    """A boolean; an optional flag that is absent is False."""
+    value = msg.get(key, False) if optional else _required(msg, key)
+    if not isinstance(value, bool):
+        raise Invalid(f"{key} is not a boolean: {value!r}")
+    return value
+
+
+def levels(msg: dict, key: str, optional: bool = True) -> tuple[list[Decimal], list[Decimal]]:
     """A side's `[price, size]` levels as parallel lists ascending by price (absent = empty)."""
-    raw = msg.get(key, [])
+    raw = msg.get(key, []) if optional else _required(msg, key)
     if not isinstance(raw, list):
         raise Invalid(f"{key} is not a list of levels")
     pairs = []
@@ -176,77 +222,88 @@ def levels(msg: dict, key: str) -> tuple[list[Decimal], list[Decimal]]:
             raise Invalid(f"{key} level is not [price, size]: {level!r}")
         pairs.append((_decimal(level[0], key, PRICE_PLACES), _decimal(level[1], key, SIZE_PLACES)))
     pairs.sort()
-    if any(not Decimal(0) <= p <= 1 or s < 0 for p, s in pairs):
+    if any(not ZERO <= p <= ONE or s < 0 for p, s in pairs):
         raise Invalid(f"{key} has a price outside 0..1 or a negative size")
     return [p for p, _ in pairs], [s for _, s in pairs]
 
 
-def snapshot(msg: dict) -> dict:
-    yes_prices, yes_sizes = levels(msg, "yes_dollars_fp")
-    no_prices, no_sizes = levels(msg, "no_dollars_fp")
-    return {"market_ticker": _text(msg, "market_ticker", TICKER), "yes_prices": yes_prices,
-            "yes_sizes": yes_sizes, "no_prices": no_prices, "no_sizes": no_sizes}
+# --- column tables: per message type, column ← Kalshi field, read and checked by a reader -----
+
+class Field(NamedTuple):
+    """One line of a column table: the column(s) ← the Kalshi field, read and checked by `read`
+    (`optional`: the field may be absent or null). A reader that yields several columns (a
+    side's levels) names them as a tuple, in the order it returns their values."""
+
+    column: str | tuple[str, ...]
+    field: str
+    read: Reader
+    optional: bool = False
 
 
-def delta(msg: dict) -> dict:
-    return {"market_ticker": _text(msg, "market_ticker", TICKER),
-            "side": _choice(msg, "side", ("yes", "no")),
-            "price": price(msg, "price_dollars"),
-            "delta": size(msg, "delta_fp", signed=True),
-            "ts": timestamp_ms(msg, optional=True)}
+SIDE, BOOK_SIDE = one_of("yes", "no"), one_of("bid", "ask")
 
-
-def trade(msg: dict) -> dict:
-    trade_id = _text(msg, "trade_id")
-    try:
-        parsed_id = uuid.UUID(trade_id)
-    except ValueError as exc:
-        raise Invalid(f"trade_id is not a UUID: {trade_id!r}") from exc
-    count = size(msg, "count_fp")
-    if count == 0:
-        raise Invalid("count_fp is zero")
-    block = msg.get("is_block_trade", False)
-    if not isinstance(block, bool):
-        raise Invalid(f"is_block_trade is not a boolean: {block!r}")
-    return {"trade_id": parsed_id, "ts": timestamp_ms(msg),
-            "market_ticker": _text(msg, "market_ticker", TICKER),
-            "yes_price": price(msg, "yes_price_dollars"), "no_price": price(msg, "no_price_dollars"),
-            "count": count, "is_block_trade": block,
-            "taker_outcome_side": _choice(msg, "taker_outcome_side", ("yes", "no"), optional=True),
-            "taker_book_side": _choice(msg, "taker_book_side", ("bid", "ask"), optional=True)}
-
-
-TICKER_PRICES = ("price_dollars", "yes_bid_dollars", "yes_ask_dollars")
-TICKER_SIZES = ("yes_bid_size_fp", "yes_ask_size_fp", "last_trade_size_fp", "volume_fp",
-                "open_interest_fp")
-
-
-def ticker(msg: dict) -> dict:
-    body = {"market_ticker": _text(msg, "market_ticker", TICKER), "ts": timestamp_ms(msg)}
-    for key in TICKER_PRICES:
-        body[key] = price(msg, key, optional=True)
-    for key in TICKER_SIZES:
-        body[key] = size(msg, key, optional=True)
-    for key in ("dollar_volume", "dollar_open_interest"):
-        body[key] = _integer(msg, key)
-    return body
-
-
-def market_lifecycle(msg: dict) -> dict:
-    return {"market_ticker": _text(msg, "market_ticker", TICKER),
-            "event_type": _text(msg, "event_type")}
-
-
-def event_lifecycle(msg: dict) -> dict:
-    return {"event_ticker": _text(msg, "event_ticker", TICKER),
-            "series_ticker": _text(msg, "series_ticker", TICKER, optional=True)}
-
-
-VALIDATORS: dict[str, Callable[[dict], dict]] = {
-    "orderbook_snapshot": snapshot,
-    "orderbook_delta": delta,
-    "trade": trade,
-    "ticker": ticker,
-    "market_lifecycle_v2": market_lifecycle,
-    "event_lifecycle": event_lifecycle,
+# Each message type's fields, in the order they are checked (the first bad one is the reason).
+COLUMNS: dict[str, tuple[Field, ...]] = {
+    "orderbook_snapshot": (
+        Field(("yes_prices", "yes_sizes"), "yes_dollars_fp", levels, True),
+        Field(("no_prices", "no_sizes"), "no_dollars_fp", levels, True),
+        Field("market_ticker", "market_ticker", symbol),
+    ),
+    "orderbook_delta": (
+        Field("market_ticker", "market_ticker", symbol),
+        Field("side", "side", SIDE),
+        Field("price", "price_dollars", price),
+        Field("delta", "delta_fp", signed_size),
+        Field("ts", "ts_ms", timestamp_ms, True),  # absent: the stream keys it per gatherer
+    ),
+    "trade": (
+        Field("trade_id", "trade_id", uuid_text),
+        Field("count", "count_fp", nonzero_size),
+        Field("is_block_trade", "is_block_trade", flag, True),
+        Field("ts", "ts_ms", timestamp_ms),
+        Field("market_ticker", "market_ticker", symbol),
+        Field("yes_price", "yes_price_dollars", price),
+        Field("no_price", "no_price_dollars", price),
+        Field("taker_outcome_side", "taker_outcome_side", SIDE, True),
+        Field("taker_book_side", "taker_book_side", BOOK_SIDE, True),
+    ),
+    "ticker": (
+        Field("market_ticker", "market_ticker", symbol),
+        Field("ts", "ts_ms", timestamp_ms),
+        Field("price", "price_dollars", price, True),
+        Field("yes_bid", "yes_bid_dollars", price, True),
+        Field("yes_ask", "yes_ask_dollars", price, True),
+        Field("yes_bid_size", "yes_bid_size_fp", size, True),
+        Field("yes_ask_size", "yes_ask_size_fp", size, True),
+        Field("last_trade_size", "last_trade_size_fp", size, True),
+        Field("volume", "volume_fp", size, True),
+        Field("open_interest", "open_interest_fp", size, True),
+        Field("dollar_volume", "dollar_volume", integer, True),
+        Field("dollar_open_interest", "dollar_open_interest", integer, True),
+    ),
+    "market_lifecycle_v2": (
+        Field("market_ticker", "market_ticker", symbol),
+        Field("event_type", "event_type", text),
+    ),
+    "event_lifecycle": (
+        Field("event_ticker", "event_ticker", symbol),
+        Field("series_ticker", "series_ticker", symbol, True),
+    ),
 }
+
+# GET /markets/{ticker}/orderbook's `orderbook_fp` object (kstore.gatherer.snapshots).
+REST_BOOK: tuple[Field, ...] = (
+    Field(("yes_prices", "yes_sizes"), "yes_dollars", levels, True),
+    Field(("no_prices", "no_sizes"), "no_dollars", levels, True),
+)
+
+
+def validate(fields: tuple[Field, ...], msg: dict) -> dict:
+    """The message's values by column name; raises Invalid with the first bad field's reason."""
+    body = {}
+    for column, key, read, optional in fields:
+        if type(column) is str:
+            body[column] = read(msg, key, optional)
+        else:
+            body.update(zip(column, read(msg, key, optional)))
+    return body

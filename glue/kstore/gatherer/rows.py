@@ -1,12 +1,17 @@
 """The row shapes the gatherer writes: one column tuple per table, in insert order.
 
-Parsers produce tuples in exactly these orders; writers insert them with
-`on conflict do nothing` against the table's dedup key (DESIGN §3, decision 0007).
-Values are Python types psycopg adapts exactly: Decimal for prices and sizes, aware datetime
-for times, str/int/bool/None otherwise. Prices and sizes are never floats.
+Rows are built by column name (`row_of`), from mappings whose keys are these column names
+(kstore.gatherer.parse names them, one table per message type); writers insert the tuples with
+`on conflict do nothing` against the table's dedup key (DESIGN §3, decision 0007). Column types
+are the database's own (kstore.copyload reads them from pg_attribute). Values are Python types
+psycopg adapts exactly: Decimal for prices and sizes, aware datetime for times,
+str/int/bool/None otherwise. Prices and sizes are never floats.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from operator import itemgetter
 
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "trades": (
@@ -30,18 +35,10 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "quarantine": ("gatherer_id", "connection_id", "received_at", "reason", "raw"),
 }
 
-# Postgres types of each column, for array/COPY based writes.
-COLUMN_TYPES: dict[str, str] = {
-    "trade_id": "uuid", "ts": "timestamptz", "captured_at": "timestamptz",
-    "received_at": "timestamptz", "sending_ts": "timestamptz", "market_ticker": "text",
-    "yes_price": "numeric", "no_price": "numeric", "count": "numeric", "price": "numeric",
-    "delta": "numeric", "yes_bid": "numeric", "yes_ask": "numeric", "yes_bid_size": "numeric",
-    "yes_ask_size": "numeric", "last_trade_size": "numeric", "volume": "numeric",
-    "open_interest": "numeric", "yes_prices": "numeric[]", "yes_sizes": "numeric[]",
-    "no_prices": "numeric[]", "no_sizes": "numeric[]", "taker_outcome_side": "text",
-    "taker_book_side": "text", "is_block_trade": "boolean", "gatherer_id": "text",
-    "side": "text", "dup_ordinal": "integer", "key_scope": "text", "use_yes_price": "boolean",
-    "sid": "integer", "seq": "bigint", "connection_id": "text", "source": "text",
-    "fingerprint": "bigint", "dollar_volume": "bigint", "dollar_open_interest": "bigint",
-    "reason": "text", "raw": "bytea",
-}
+_GETTERS = {table: itemgetter(*columns) for table, columns in TABLE_COLUMNS.items()}
+
+
+def row_of(table: str, values: Mapping) -> tuple:
+    """The row of `table` (TABLE_COLUMNS order) from values by column name; keys that are not
+    columns of `table` are ignored, a column without a value raises KeyError."""
+    return _GETTERS[table](values)

@@ -12,8 +12,9 @@ import json
 import logging
 from datetime import datetime, timezone
 
-from kstore.gatherer.parse import Invalid, levels
+from kstore.gatherer.parse import REST_BOOK, Invalid, validate
 from kstore.gatherer.rest import ExchangeError, RestClient
+from kstore.gatherer.rows import row_of
 
 log = logging.getLogger("kstore.gather")
 
@@ -39,14 +40,17 @@ async def snapshot_one(rest: RestClient, ticker: str, put, gatherer_id: str) -> 
         return
     captured_at = datetime.now(timezone.utc)
     book = answer.get("orderbook_fp")
+    values = {"market_ticker": ticker, "captured_at": captured_at, "gatherer_id": gatherer_id,
+              "received_at": captured_at}
     try:
         if not isinstance(book, dict):
             raise Invalid("REST answer has no orderbook_fp object")
-        yes_prices, yes_sizes = levels(book, "yes_dollars")
-        no_prices, no_sizes = levels(book, "no_dollars")
+        levels = validate(REST_BOOK, book)
     except Invalid as exc:
-        raw = json.dumps(answer).encode()
-        put("quarantine", (gatherer_id, "rest", captured_at, f"REST book {ticker}: {exc}", raw))
+        put("quarantine", row_of("quarantine", values | {
+            "connection_id": "rest", "reason": f"REST book {ticker}: {exc}",
+            "raw": json.dumps(answer).encode()}))
         return
-    put("orderbook_snapshots", (ticker, captured_at, gatherer_id, "rest", yes_prices, yes_sizes,
-                                no_prices, no_sizes, False, None, None, None, captured_at))
+    put("orderbook_snapshots", row_of("orderbook_snapshots", values | levels | {
+        "source": "rest", "use_yes_price": False, "sid": None, "seq": None,
+        "connection_id": None}))

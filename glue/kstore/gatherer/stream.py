@@ -9,6 +9,8 @@ tells the connection what to do next. Guarantees:
 - identical delta tuples (market, ts, side, price, delta) get dup_ordinal 0, 1, … in arrival
   order, so two equal orders in the same millisecond are two rows on every gatherer;
 - every frame that fails validation becomes one quarantine row; nothing else is affected.
+Rows are built by column name: the message's columns (kstore.gatherer.parse.COLUMNS), the
+frame's and envelope's (received_at, connection, sid, seq, …) and the stream's own (`ROWS`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
-from kstore.gatherer.parse import Frame, Parsed, parse, timestamp_ms, Invalid
+from kstore.gatherer.parse import Frame, Invalid, Parsed, parse, timestamp_ms
+from kstore.gatherer.rows import row_of
 
 Sink = Callable[[str, tuple], None]
 
@@ -80,12 +83,13 @@ class Stream:
         if parsed.seq is not None and parsed.sid is not None and parsed.type != "ok":
             if not self._sequence(frame, parsed, outcome):
                 return outcome
-        handler = ROWS.get(parsed.type)
-        if handler is not None:
-            try:
-                handler(self, frame, parsed, outcome)
-            except Invalid as exc:
-                self._quarantine(frame, str(exc))
+        rows = ROWS.get(parsed.type)
+        if rows is not None:
+            table, complete = rows
+            values = self._values(frame, parsed)
+            if complete is not None:
+                complete(self, frame, parsed, values, outcome)
+            self.sink(table, row_of(table, values))
         return outcome
 
     def forget_connection(self, connection_id: str) -> list[Gap]:
@@ -116,23 +120,22 @@ class Stream:
 
     def _quarantine(self, frame: Frame, reason: str) -> None:
         self.counts["quarantined"] += 1
-        self.sink("quarantine", (self.gatherer_id, frame.connection_id, frame.received_at,
-                                 reason, frame.raw))
+        self.sink("quarantine", row_of("quarantine", {
+            "gatherer_id": self.gatherer_id, "connection_id": frame.connection_id,
+            "received_at": frame.received_at, "reason": reason, "raw": frame.raw}))
 
-    def _sending_ts(self, parsed: Parsed):
-        try:
-            return timestamp_ms(parsed.message, "sending_ts_ms", optional=True)
-        except Invalid:
-            return None
+    def _values(self, frame: Frame, parsed: Parsed) -> dict:
+        """The message's columns (parse.COLUMNS) and what the frame and envelope add to them."""
+        values = parsed.body.copy()
+        values["received_at"], values["connection_id"] = frame.received_at, frame.connection_id
+        values["use_yes_price"], values["sid"], values["seq"] = (
+            frame.use_yes_price, parsed.sid, parsed.seq)
+        values["sending_ts"], values["gatherer_id"] = _sending_ts(parsed), self.gatherer_id
+        return values
 
-    def _snapshot(self, frame: Frame, parsed: Parsed, outcome: Outcome) -> None:
-        body = parsed.body
-        self.sink("orderbook_snapshots", (
-            body["market_ticker"], frame.received_at, self.gatherer_id, "ws",
-            body["yes_prices"], body["yes_sizes"], body["no_prices"], body["no_sizes"],
-            frame.use_yes_price, parsed.sid, parsed.seq, frame.connection_id, frame.received_at,
-        ))
-        outcome.recovered = self._recover(frame.connection_id, parsed.sid, body["market_ticker"])
+    def _snapshot(self, frame: Frame, parsed: Parsed, values: dict, outcome: Outcome) -> None:
+        values["captured_at"], values["source"] = frame.received_at, "ws"
+        outcome.recovered = self._recover(frame.connection_id, parsed.sid, values["market_ticker"])
 
     def _recover(self, connection_id: str, sid: int, market: str) -> list[Gap]:
         gaps = self.open_gaps.get((connection_id, sid), [])
@@ -143,18 +146,13 @@ class Stream:
             self.open_gaps[(connection_id, sid)] = [gap for gap in gaps if gap.pending]
         return done
 
-    def _delta(self, frame: Frame, parsed: Parsed, outcome: Outcome) -> None:
-        body = parsed.body
-        ts, scope = body["ts"], ""
+    def _delta(self, frame: Frame, parsed: Parsed, values: dict, outcome: Outcome) -> None:
+        ts, scope = values["ts"], ""
         if ts is None:  # no exchange time: only this gatherer's own copy can match it
             ts, scope = frame.received_at, self.gatherer_id
-        ordinal = self._ordinal(body["market_ticker"], ts,
-                                (body["side"], body["price"], body["delta"], scope))
-        self.sink("orderbook_deltas", (
-            body["market_ticker"], ts, body["side"], body["price"], body["delta"], ordinal, scope,
-            frame.use_yes_price, parsed.sid, parsed.seq, frame.connection_id,
-            self._sending_ts(parsed), frame.received_at, self.gatherer_id,
-        ))
+        values["ts"], values["key_scope"] = ts, scope
+        values["dup_ordinal"] = self._ordinal(
+            values["market_ticker"], ts, (values["side"], values["price"], values["delta"], scope))
 
     def _ordinal(self, market: str, ts: datetime, key: tuple) -> int:
         current_ts, seen = self.ordinals.get(market, (None, {}))
@@ -165,29 +163,25 @@ class Stream:
         seen[key] = ordinal + 1
         return ordinal
 
-    def _trade(self, frame: Frame, parsed: Parsed, outcome: Outcome) -> None:
-        body = parsed.body
-        self.sink("trades", (
-            body["trade_id"], body["ts"], body["market_ticker"], body["yes_price"],
-            body["no_price"], body["count"], body["taker_outcome_side"], body["taker_book_side"],
-            body["is_block_trade"], self._sending_ts(parsed), frame.received_at, self.gatherer_id,
-        ))
-
-    def _ticker(self, frame: Frame, parsed: Parsed, outcome: Outcome) -> None:
-        body = parsed.body
-        self.sink("tickers", (
-            body["market_ticker"], body["ts"], fingerprint(parsed.message["msg"]),
-            body["price_dollars"], body["yes_bid_dollars"], body["yes_ask_dollars"],
-            body["yes_bid_size_fp"], body["yes_ask_size_fp"], body["last_trade_size_fp"],
-            body["volume_fp"], body["open_interest_fp"], body["dollar_volume"],
-            body["dollar_open_interest"], self._sending_ts(parsed), frame.received_at,
-            self.gatherer_id,
-        ))
+    def _ticker(self, frame: Frame, parsed: Parsed, values: dict, outcome: Outcome) -> None:
+        values["fingerprint"] = fingerprint(parsed.message["msg"])
 
 
-ROWS: dict[str, Callable[[Stream, Frame, Parsed, Outcome], None]] = {
-    "orderbook_snapshot": Stream._snapshot,
-    "orderbook_delta": Stream._delta,
-    "trade": Stream._trade,
-    "ticker": Stream._ticker,
+def _sending_ts(parsed: Parsed) -> datetime | None:
+    """The exchange's send time from the envelope, when it sent a valid one."""
+    try:
+        return timestamp_ms(parsed.message, "sending_ts_ms", optional=True)
+    except Invalid:
+        return None
+
+
+Completion = Callable[[Stream, Frame, Parsed, dict, Outcome], None]
+
+# Message types that become rows: their table, and what the stream adds to the message's
+# columns (stream state: dup ordinals, key scope, fingerprint, gap recovery; None: nothing).
+ROWS: dict[str, tuple[str, Completion | None]] = {
+    "orderbook_snapshot": ("orderbook_snapshots", Stream._snapshot),
+    "orderbook_delta": ("orderbook_deltas", Stream._delta),
+    "trade": ("trades", None),
+    "ticker": ("tickers", Stream._ticker),
 }

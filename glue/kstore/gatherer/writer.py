@@ -35,6 +35,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from kstore import catalog
+from kstore.copyload import Load
 from kstore.gatherer import batch
 from kstore.gatherer.rows import TABLE_COLUMNS
 
@@ -59,7 +60,7 @@ class UnwrittenRows(RuntimeError):
 class _Lane:
     """One table's queue, the writes it has in flight, and its counters."""
 
-    spec: batch.TableSql
+    table: str
     pool: str
     width: int
     rows: deque = field(default_factory=deque)
@@ -86,8 +87,9 @@ class Writers:
         self.pool_size, self.max_queue, self.gatherer_id = pool_size, max_queue, gatherer_id
         self.rows_per_write = batch_rows * batches_per_write
         self.max_backoff = max_backoff
-        self._lanes = {table: _Lane(batch.table_sql(table), pool, len(TABLE_COLUMNS[table]))
+        self._lanes = {table: _Lane(table, pool, len(TABLE_COLUMNS[table]))
                        for pool, tables in self.pools.items() for table in tables}
+        self._loads: dict[str, Load] = {}  # filled by the first connection of each pool
         self._pools: dict[str, AsyncConnectionPool] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._dispatchers: list[asyncio.Task] = []
@@ -97,13 +99,13 @@ class Writers:
     async def start(self, *, wait: float | None = None) -> None:
         """Opens the pools and starts writing. Connections are made in the background (rows
         queue meanwhile); with `wait`, returns only once every pool is connected, or raises
-        psycopg_pool.PoolTimeout after that many seconds."""
+        psycopg_pool.PoolTimeout after that many seconds. Each connection reads the tables'
+        column types (once per writer) and creates its staging tables before its first write."""
         for name, tables in self.pools.items():
-            specs = [self._lanes[table].spec for table in tables]
             pool = AsyncConnectionPool(
                 self.dsn, min_size=self.pool_size, max_size=self.pool_size, open=False,
                 name=f"kstore-writer-{name}",
-                configure=lambda conn, s=specs: batch.prepare(conn, s),
+                configure=lambda conn, t=tables: batch.prepare(conn, t, self._loads),
                 kwargs={"autocommit": True, "application_name": f"kstore-writer-{name}"},
             )
             self._pools[name], self._slots[name] = pool, asyncio.Semaphore(self.pool_size)
@@ -202,11 +204,12 @@ class Writers:
         while True:
             try:
                 async with self._pools[lane.pool].connection() as conn:
-                    outcome = await batch.write(conn, lane.spec, rows, self.gatherer_id)
+                    outcome = await batch.write(conn, self._loads[lane.table], rows,
+                                                self.gatherer_id)
                 break
             except Exception as exc:  # noqa: BLE001 -- every failure is retried, none drops rows
                 lane.counts["failures"] += 1
-                _log_failure(lane.spec.table, len(rows), exc, backoff)
+                _log_failure(lane.table, len(rows), exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
         del lane.in_flight[key]
@@ -221,7 +224,7 @@ class Writers:
         counts["batches"] += 1
         lane.latencies.extend(committed_at - put for put in put_times)
         for row, reason in outcome.rejected:
-            log.warning("%s: row quarantined: %s: %.500r", lane.spec.table, reason, row)
+            log.warning("%s: row quarantined: %s: %.500r", lane.table, reason, row)
 
     async def _drain(self) -> None:
         await asyncio.gather(*self._dispatchers)
@@ -242,7 +245,7 @@ class Writers:
             lane.warned_at = now
             log.warning("%s: %d rows queued (max_queue %d): the database is not keeping up; "
                         "rows are kept in memory, none is dropped",
-                        lane.spec.table, len(lane.rows), self.max_queue)
+                        lane.table, len(lane.rows), self.max_queue)
 
     def _lane_stats(self, lane: _Lane) -> dict:
         in_flight = sum(len(rows) for rows in lane.in_flight.values())
