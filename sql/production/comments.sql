@@ -16,20 +16,33 @@ comment on column kstore.tickers.merged_at is
 -- ---------------------------------------------------------------- kstore.feed_gaps
 
 comment on table kstore.feed_gaps is
-'Sequence gaps every gatherer detected, merged: one row per (gatherer_id, gap_id), updated '
+'Breaks in the feed every gatherer saw (seq jumps, reconnects, dropped subscriptions), merged: one row per (gatherer_id, gap_id), updated '
 'when the gatherer marks the gap recovered.';
 comment on column kstore.feed_gaps.gatherer_id is 'Gatherer that detected the gap.';
 comment on column kstore.feed_gaps.gap_id is 'Gap number on that gatherer.';
 comment on column kstore.feed_gaps.connection_id is 'WebSocket connection of the gap.';
 comment on column kstore.feed_gaps.sid is 'Subscription id whose seq jumped.';
 comment on column kstore.feed_gaps.channel is 'Channel of the subscription (orderbook_delta).';
-comment on column kstore.feed_gaps.expected_seq is 'The seq that should have come next.';
-comment on column kstore.feed_gaps.received_seq is 'The seq that came instead.';
-comment on column kstore.feed_gaps.detected_at is 'Gatherer clock when the jump was seen.';
+comment on column kstore.feed_gaps.expected_seq is
+'The seq that should have come next; null for a break that is not a seq jump.';
+comment on column kstore.feed_gaps.received_seq is
+'The seq that came instead; null for a break that is not a seq jump.';
+comment on column kstore.feed_gaps.detected_at is 'Gatherer clock when the break was seen.';
 comment on column kstore.feed_gaps.recovered_at is
-'When every market of the subscription had a fresh snapshot; null while open.';
+'When every book affected had a fresh snapshot (other channels: subscribed again); '
+'null while open.';
 comment on column kstore.feed_gaps.recovery is
-'get_snapshot (snapshots asked for) or resubscribe (the next connection); null while open.';
+'get_snapshot (snapshots asked for) or resubscribe (a new subscription); null while open.';
+comment on column kstore.feed_gaps.cause is
+'What broke the feed: seq_jump, silence (no frame for the silence timeout), closed (the server '
+'closed the connection), error (the connection failed), buffer_overflow (error 25), '
+'unknown_sid (error 7).';
+comment on column kstore.feed_gaps.market_ticker is
+'The order book affected; null for a seq jump (every market of the sid) or another channel.';
+comment on column kstore.feed_gaps.last_frame_at is
+'Gatherer clock of the last frame received on the connection before the break.';
+comment on column kstore.feed_gaps.resumed_at is
+'Gatherer clock of the first frame after the break (new connection or new subscription).';
 
 -- ---------------------------------------------------------------- reference history
 
