@@ -81,6 +81,7 @@ class Gatherer:
         self.health = Health()
         self.heartbeat = heartbeat_path(settings, gatherer_id)
         self.hard_exit = False  # the CLI process: exit even when the event loop is wedged
+        self.writers_clean = True
 
     def _markets_of(self, connection_id: str, sid: int) -> set[str]:
         return self.connection.markets_of(connection_id, sid)
@@ -129,19 +130,19 @@ class Gatherer:
         await _within("background tasks", asyncio.gather(*helpers, *self.tasks,
                                                           return_exceptions=True), min(2, left()))
         clean = await _within("writers", self._close_writers(left() * 0.8), left())
+        clean = clean and self.writers_clean
         if clean:  # the run's stop promises every row of it is committed
-            await _within("capture run", runs.stop(self.ts_dsn, run_id), left())
+            clean = await _within("capture run", runs.stop(self.ts_dsn, run_id), left())
         unwritten = await self.gaps.close(max(0.1, left() - 0.5))
         await _within("REST client", self.rest.close(), left())
-        return bool(clean) and unwritten == 0
+        return clean and unwritten == 0
 
-    async def _close_writers(self, timeout: float) -> bool:
+    async def _close_writers(self, timeout: float) -> None:
         try:
             await self.writers.close(timeout)
-            return True
         except UnwrittenRows as exc:
+            self.writers_clean = False
             log.error("gather: %s", exc)
-            return False
 
     def _arm_hard_exit(self) -> None:
         """In the CLI process, a timer thread ends it when the bound runs out, whatever the
@@ -285,10 +286,11 @@ async def _stop_after(stop: asyncio.Event, seconds: float) -> None:
     stop.set()
 
 
-async def _within(what: str, awaitable, seconds: float):
-    """The awaitable's result, or False when it did not finish within `seconds`."""
+async def _within(what: str, awaitable, seconds: float) -> bool:
+    """True when the awaitable finished within `seconds` (else it is cancelled and logged)."""
     try:
-        return await asyncio.wait_for(awaitable, seconds)
+        await asyncio.wait_for(awaitable, seconds)
+        return True
     except (TimeoutError, asyncio.TimeoutError):
         log.error("gather: shutdown: %s did not finish within %.1f s; left", what, seconds)
         return False
