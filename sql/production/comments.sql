@@ -16,7 +16,8 @@ comment on column kstore.tickers.merged_at is
 -- ---------------------------------------------------------------- kstore.feed_gaps
 
 comment on table kstore.feed_gaps is
-'Breaks in the feed every gatherer saw (seq jumps, reconnects, dropped subscriptions), merged: one row per (gatherer_id, gap_id), updated '
+'Breaks in the feed every gatherer saw (seq jumps, reconnects, dropped subscriptions), '
+'merged: one row per (gatherer_id, gap_id), updated '
 'when the gatherer marks the gap recovered.';
 comment on column kstore.feed_gaps.gatherer_id is 'Gatherer that detected the gap.';
 comment on column kstore.feed_gaps.gap_id is 'Gap number on that gatherer.';
