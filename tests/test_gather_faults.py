@@ -263,3 +263,87 @@ def test_the_watchdog_restarts_a_child_whose_heartbeat_stops(tmp_path):
     finally:
         for proc in procs:
             proc.stop(1)
+
+
+# -- item 5 on a scripted exchange: retry, split, stop ---------------------------------------
+
+def book(market: str) -> dict:
+    return {"market_ticker": market, "market_id": "0c7a3b1e-8a51-4f0e-9a4e-3f1d2b6c7a8" +
+            market[-1], "yes_dollars_fp": [["0.4100", "1.00"]]}
+
+
+class ScriptedExchange:
+    """A real WebSocket server that answers the n-th order-book subscribe with error
+    `refuse[n]`, and any other subscribe with `subscribed` and a snapshot of each market."""
+
+    def __init__(self, refuse: dict[int, int]):
+        self.refuse, self.books, self.sids = refuse, [], iter(range(1, 1000))
+
+    async def serve(self, ws) -> None:
+        async for raw in ws:
+            command = json.loads(raw)
+            if command["cmd"] != "subscribe":
+                continue
+            params = command["params"]
+            if params["channels"] == ["orderbook_delta"]:
+                self.books.append(params["market_tickers"])
+                code = self.refuse.get(len(self.books) - 1)
+                if code is not None:
+                    await ws.send(json.dumps({"id": command["id"], "type": "error",
+                                              "msg": {"code": code, "msg": "refused"}}))
+                    continue
+            for channel in params["channels"]:
+                sid = next(self.sids)
+                await ws.send(json.dumps({"id": command["id"], "type": "subscribed",
+                                          "msg": {"channel": channel, "sid": sid}}))
+                for seq, market in enumerate(params.get("market_tickers", []), 1):
+                    await ws.send(json.dumps({"type": "orderbook_snapshot", "sid": sid,
+                                              "seq": seq, "msg": book(market)}))
+
+
+def gather_scripted(server, tmp_path, refuse: dict[int, int]):
+    from websockets.asyncio.server import serve
+    frames = tmp_path / "markets.jsonl"  # the replay serves REST: markets A and B
+    frames.write_text("".join(json.dumps({"json": {
+        "type": "orderbook_snapshot", "sid": 1, "seq": n, "msg": book(market)}})
+        + "\n" for n, market in enumerate((A, B), 1)))
+    ts, rel = server.database("gatherer_ts"), server.database("gatherer_rel")
+    exchange = ScriptedExchange(refuse)
+
+    async def scenario():
+        async with serve(exchange.serve, "127.0.0.1", 0) as ws_server:
+            port = ws_server.sockets[0].getsockname()[1]
+            settings = server.settings(
+                gatherers=["g1"], dsn={"g1_ts": ts.dsn_as(WRITER), "g1_rel": rel.dsn_as(WRITER)},
+                kalshi={"ws_url": f"ws://127.0.0.1:{port}/", "rest_url": sim.rest_url},
+                gather={"status_interval": 1, "snapshot_interval": 3600,
+                        "registry_interval": 3600})
+            return await Gatherer(settings, "g1").run(2.5)
+
+    options = SimulatorOptions(port=0, replay=frames, anchor_ms=ANCHOR_MS, ping_interval=None)
+    with SimulatorThread(options) as sim:
+        summary = asyncio.run(scenario())
+    return summary, exchange.books, ts.dsn
+
+
+BOOKS = "select market_ticker from kstore.orderbook_snapshots where source = 'ws' order by 1"
+
+
+@pytest.mark.parametrize("code", [10, 17, 18])
+def test_a_server_side_error_is_retried(plain_server, tmp_path, code):
+    summary, books, ts = gather_scripted(plain_server, tmp_path, {0: code})
+
+    assert books == [[A, B], [A, B]] and summary["connects"] == 1
+    assert stored(ts, BOOKS) == [(A,), (B,)]
+
+
+def test_the_market_limit_splits_the_subscription(plain_server, tmp_path):
+    summary, books, ts = gather_scripted(plain_server, tmp_path, {0: 26, 2: 26})
+
+    assert books == [[A, B], [A], [B]], "B alone still refused: left out, with a log line"
+    assert stored(ts, BOOKS) == [(A,)]
+
+
+def test_a_malformed_command_stops_the_gatherer_with_a_reason(plain_server, tmp_path):
+    with pytest.raises(errors.CommandRefused, match="refused subscribe with error 11"):
+        gather_scripted(plain_server, tmp_path, {0: 11})
