@@ -347,3 +347,37 @@ def test_the_market_limit_splits_the_subscription(plain_server, tmp_path):
 def test_a_malformed_command_stops_the_gatherer_with_a_reason(plain_server, tmp_path):
     with pytest.raises(errors.CommandRefused, match="refused subscribe with error 11"):
         gather_scripted(plain_server, tmp_path, {0: 11})
+
+
+# -- item 7: supervision ----------------------------------------------------------------------
+
+def test_a_crashing_component_is_restarted_then_declared_failed(caplog):
+    from kstore.gatherer.retry import Health, supervise
+    calls = []
+
+    async def crashes():
+        calls.append(1)
+        raise ValueError("bad answer")
+
+    async def heals():
+        calls.append(2)
+        if calls.count(2) < 3:
+            raise KeyError("transient")
+
+    async def scenario():
+        health, stop = Health(), asyncio.Event()
+        health.stop = stop
+        await supervise("healing", heals, health, stop, max_crashes=5)
+        assert health.failed is None and not stop.is_set()
+        await supervise("books", crashes, health, stop, max_crashes=4)
+        return health, stop
+
+    with caplog.at_level("ERROR", logger="kstore.gather"):
+        health, stop = asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert calls.count(2) == 3 and calls.count(1) == 4
+    assert health.errors == {"healing": 2, "books": 4} and stop.is_set()
+    assert health.failed == "books failed 4 times in a row (ValueError: bad answer)"
+    logged = [r.getMessage() for r in caplog.records if "books failed" in r.getMessage()]
+    assert [line.split("; ")[1] for line in logged] == [
+        "restarting it", "stopping so that the supervisor restarts the gatherer"], \
+        "one line per streak of identical failures, one when giving up"

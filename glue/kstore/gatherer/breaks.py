@@ -71,6 +71,11 @@ class OpenBreaks:
         for found in self.channels.pop(channel, []):
             self.log.recovered(found, "resubscribe")
 
+    def keep_books(self, markets: set[str]) -> None:
+        """Forgets the open breaks of books no longer subscribed: their rows stay open (never
+        re-based), and memory stays bounded by the markets subscribed."""
+        self.books = {m: found for m, found in self.books.items() if m in markets}
+
     def snapshot(self, market: str) -> None:
         for found in self.books.pop(market, []):
             self.log.recovered(found, "resubscribe")

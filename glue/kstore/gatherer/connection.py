@@ -135,6 +135,7 @@ class Connection:
     async def _subscribe_all(self, session: Session) -> None:
         await self.subscribe(session, Subscription("firehose", []), list(FIREHOSE_CHANNELS))
         markets = self.markets()
+        self.breaks.keep_books(set(markets))
         size = self.gather.markets_per_subscription
         for start in range(0, len(markets), size):
             await self.subscribe(session, Subscription(BOOK_CHANNEL, markets[start:start + size]))

@@ -307,7 +307,8 @@ def _on_signals(stop: asyncio.Event, arm=None) -> None:
 
     def handler(signum, frame) -> None:
         arm()
-        loop.call_soon_threadsafe(stop.set)
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(stop.set)
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, handler)
