@@ -227,6 +227,33 @@ def test_sigterm_ends_the_gatherer_within_the_bound_when_the_database_stops_answ
         server.stop()
 
 
+def test_sigterm_is_not_held_up_by_an_exchange_that_never_answers_at_start(plain_server):
+    import socket
+    mute = socket.create_server(("127.0.0.1", 0))  # accepts, never answers
+    port = mute.getsockname()[1]
+
+    class Mute:
+        ws_url, rest_url = f"ws://127.0.0.1:{port}/", f"http://127.0.0.1:{port}/trade-api/v2"
+
+    try:
+        ts, env = start_gatherer(plain_server, None, Mute)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kstore.cli", "gather", "--gatherer", "g1"], env=env,
+            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while stored(ts, "select count(*) from ops.capture_runs") == [(0,)]:
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.2)
+        time.sleep(1)  # the registry's first REST call is pending
+        elapsed, out, err = sigterm(process)
+    finally:
+        mute.close()
+    assert elapsed < 5, (elapsed, err)
+    assert process.returncode == 0 and json.loads(out.strip().splitlines()[-1])["connects"] == 0
+    assert stored(ts, "select count(*) from ops.capture_runs where stopped_at is not null") \
+        == [(1,)]
+
+
 # -- item 8: the watchdog of kstore up --------------------------------------------------------
 
 BEATING = """

@@ -92,12 +92,14 @@ class Gatherer:
         _on_signals(stop, self._arm_hard_exit if self.hard_exit else None)
         await self.writers.start()
         await self.gaps.start()
-        run_id = await runs.begin(self.ts_dsn)
         helpers: list[asyncio.Task] = []
-        try:
-            await self.registry.load()
-            helpers = self._helpers(stop, duration)
-            await self.connection.run(stop)
+        run_id = None
+        try:  # a database or exchange that does not answer at start cannot delay a SIGTERM
+            run_id = await _unless_stopped(stop, runs.begin(self.ts_dsn))
+            await _unless_stopped(stop, self.registry.load())
+            if not stop.is_set():
+                helpers = self._helpers(stop, duration)
+                await self.connection.run(stop)
         finally:
             stop.set()
             clean = await self._shutdown(helpers, run_id)
@@ -284,6 +286,20 @@ async def _wait(stop: asyncio.Event, seconds: float) -> bool:
 async def _stop_after(stop: asyncio.Event, seconds: float) -> None:
     await _wait(stop, seconds)
     stop.set()
+
+
+async def _unless_stopped(stop: asyncio.Event, awaitable):
+    """The awaitable's result, or None (it is cancelled) when `stop` is set first."""
+    task = asyncio.ensure_future(awaitable)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if not task.done():
+        task.cancel()
+        return None
+    return task.result()
 
 
 async def _within(what: str, awaitable, seconds: float) -> bool:
