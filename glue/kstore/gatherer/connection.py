@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from urllib.parse import urlparse
 
 import websockets
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from kstore.gatherer import errors
 from kstore.gatherer.breaks import Break, OpenBreaks
@@ -109,9 +109,10 @@ class Connection:
                     raise AuthRefused(f"exchange refused the signed handshake: HTTP {status} "
                                       f"{body} (check KSTORE_KALSHI__KEY_ID and the key)") from exc
                 log.warning("gather: handshake failed: HTTP %s", status)
-            except (OSError, ConnectionClosed, asyncio.TimeoutError) as exc:
+            except (OSError, WebSocketException, asyncio.TimeoutError) as exc:
                 log.warning("gather: connection lost: %s", exc or type(exc).__name__)
-                self._broken(cause(exc, self.session))
+                if not stop.is_set():
+                    self._broken(cause(exc, self.session))
             if self.session is not None:
                 self.orphans += self.stream.forget_connection(self.session.connection_id)
                 self.session = None
