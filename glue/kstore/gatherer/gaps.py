@@ -66,14 +66,16 @@ class GapLog:
 
     async def close(self, timeout: float | None = None) -> int:
         """Writes the queued events within `timeout` seconds; returns how many were not."""
+        left = 0
         try:
             await asyncio.wait_for(self.queue.join(), timeout)
         except (TimeoutError, asyncio.TimeoutError):
+            left = self.unwritten + 1  # the queue's and the one being retried
             log.error("gather: %d feed_gaps events not written when the shutdown bound ran out",
-                      self.unwritten + 1)
+                      left)
         if self.task is not None:
             self.task.cancel()
-        return self.unwritten
+        return left
 
     async def _drain(self) -> None:
         conn, backoff, streak = None, Backoff(first=0.2, ceiling=5.0), None

@@ -82,6 +82,7 @@ class Gatherer:
         self.heartbeat = heartbeat_path(settings, gatherer_id)
         self.hard_exit = False  # the CLI process: exit even when the event loop is wedged
         self.writers_clean = True
+        self.signalled = False  # a SIGTERM/SIGINT bounds the shutdown
 
     def _markets_of(self, connection_id: str, sid: int) -> set[str]:
         return self.connection.markets_of(connection_id, sid)
@@ -89,7 +90,7 @@ class Gatherer:
     async def run(self, duration: float | None = None) -> dict:
         stop = asyncio.Event()
         self.health.stop = stop
-        _on_signals(stop, self._arm_hard_exit if self.hard_exit else None)
+        previous = _on_signals(stop, self._signalled)
         await self.writers.start()
         await self.gaps.start()
         helpers: list[asyncio.Task] = []
@@ -103,6 +104,8 @@ class Gatherer:
         finally:
             stop.set()
             clean = await self._shutdown(helpers, run_id)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         summary = self.summary()
         if self.health.failed or not clean:
             raise GatherFailed(self.health.failed or "shutdown: data left unwritten within "
@@ -122,20 +125,23 @@ class Gatherer:
         return [asyncio.create_task(loop) for loop in loops]
 
     async def _shutdown(self, helpers: list[asyncio.Task], run_id: int | None) -> bool:
-        """Flush and commit within gather.shutdown_timeout; True when nothing was left."""
-        bound = self.settings.gather.shutdown_timeout
-        deadline = time.monotonic() + max(0.5, bound - 1)  # the hard exit comes at `bound`
-        left = lambda: max(0.1, deadline - time.monotonic())  # noqa: E731
-        self._arm_hard_exit()
+        """Flush and commit, within gather.shutdown_timeout after a signal or a failure (the
+        end of --duration waits for every row); True when nothing was left unwritten."""
+        deadline = None
+        if self.signalled or self.health.failed:  # the hard exit comes at the bound
+            deadline = time.monotonic() + max(0.5, self.settings.gather.shutdown_timeout - 1)
+            self._arm_hard_exit()
+        left = lambda share=1.0, spare=0.0: (  # noqa: E731
+            None if deadline is None else max(0.1, (deadline - time.monotonic()) * share - spare))
         for task in [*helpers, *self.tasks]:  # REST retries must not hold up the flush
             task.cancel()
         await _within("background tasks", asyncio.gather(*helpers, *self.tasks,
-                                                          return_exceptions=True), min(2, left()))
-        clean = await _within("writers", self._close_writers(left() * 0.8), left())
+                                                          return_exceptions=True), 2)
+        clean = await _within("writers", self._close_writers(left(0.8)), left())
         clean = clean and self.writers_clean
         if clean:  # the run's stop promises every row of it is committed
             clean = await _within("capture run", runs.stop(self.ts_dsn, run_id), left())
-        unwritten = await self.gaps.close(max(0.1, left() - 0.5))
+        unwritten = await self.gaps.close(left(spare=0.5))
         await _within("REST client", self.rest.close(), left())
         return clean and unwritten == 0
 
@@ -145,6 +151,10 @@ class Gatherer:
         except UnwrittenRows as exc:
             self.writers_clean = False
             log.error("gather: %s", exc)
+
+    def _signalled(self) -> None:
+        self.signalled = True
+        self._arm_hard_exit()
 
     def _arm_hard_exit(self) -> None:
         """In the CLI process, a timer thread ends it when the bound runs out, whatever the
@@ -312,22 +322,18 @@ async def _within(what: str, awaitable, seconds: float) -> bool:
         return False
 
 
-def _on_signals(stop: asyncio.Event, arm=None) -> None:
-    """SIGTERM/SIGINT stop the gatherer; with `arm` (the CLI process) the handler also arms
-    the hard exit from the signal itself, so a wedged event loop cannot delay it."""
+def _on_signals(stop: asyncio.Event, signalled) -> dict:
+    """SIGTERM/SIGINT call `signalled` and stop the gatherer; returns the handlers replaced.
+    A plain signal handler: the hard exit it arms (CLI process) cannot be delayed by a wedged
+    event loop."""
     loop = asyncio.get_running_loop()
-    if arm is None:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        return
 
     def handler(signum, frame) -> None:
-        arm()
+        signalled()
         if not loop.is_closed():
             loop.call_soon_threadsafe(stop.set)
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, handler)
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
 
 
 def _hard_exit(bound: float) -> None:
