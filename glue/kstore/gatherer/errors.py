@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from websockets.exceptions import ConnectionClosed
+
 from kstore.gatherer.retry import Backoff
 
 log = logging.getLogger("kstore.gather")
@@ -101,7 +103,10 @@ async def _resend(session, command_id: int, command: tuple) -> None:
         return
     await asyncio.sleep(Backoff(first=0.5, ceiling=10.0, attempt=attempt).next())
     subscription = session.pending.pop(command_id, None)
-    new_id = await session.send(cmd, params, attempt + 1)
+    try:
+        new_id = await session.send(cmd, params, attempt + 1)
+    except ConnectionClosed:
+        return  # the reconnect resubscribes everything
     if subscription is not None:
         session.pending[new_id] = subscription
 
