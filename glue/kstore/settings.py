@@ -49,7 +49,12 @@ class GatherSettings(BaseModel):
     registry_interval: float = Field(60, gt=0, description="seconds between REST refreshes")
     silence_timeout: float = Field(30, gt=0, description="no frame for this long: reconnect")
     backoff_max: float = Field(60, gt=0)
-    status_interval: float = Field(5, gt=0)
+    status_interval: float = Field(5, gt=0, description="seconds between status lines and "
+                                   "heartbeats")
+    shutdown_timeout: float = Field(15, gt=0, description="SIGTERM: exit within this many "
+                                    "seconds, committing what the databases accept by then")
+    stall_timeout: float = Field(60, gt=0, description="kstore up restarts a gatherer whose "
+                                 "heartbeat is older than this")
 
 
 class LakeSettings(BaseModel):

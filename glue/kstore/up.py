@@ -6,7 +6,10 @@ build + export of the layers) runs every TRANSFORM_EVERY seconds and once more a
 a status line is printed every few seconds. With --duration the simulator ends its feed after
 that many seconds; then the gatherers are stopped (they flush), the deduplicator makes a final
 catch-up pass, and `kstore audit --truth FILE --target production` can demand exactness.
-Children log to <home>/logs/<name>.log.
+Children log to <home>/logs/<name>.log. A gatherer that is alive but whose heartbeat
+(<home>/run/<id>.heartbeat, touched by its status loop) is older than gather.stall_timeout is
+wedged: it is stopped (SIGTERM, then SIGKILL after its shutdown bound) and restarted
+(decision 0022).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kstore import dedup, migrate, topology
+from kstore.gatherer.run import heartbeat_path
 from kstore.pgcluster import free_port
 from kstore.settings import Settings
 
@@ -36,11 +40,24 @@ class Child:
     env: dict
     process: subprocess.Popen | None = None
     restarts: int = 0
+    heartbeat: Path | None = None  # a file the child touches while it makes progress
+    started: float = 0.0
 
     def start(self) -> None:
+        self.started = time.time()
         with open(self.log, "a") as log:
             self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT,
                                             env=self.env, start_new_session=True)
+
+    def silent_for(self, now: float | None = None) -> float:
+        """Seconds since the child's last heartbeat (or its start, if later); 0 without one."""
+        if self.heartbeat is None or not self.alive():
+            return 0.0
+        try:
+            beat = self.heartbeat.stat().st_mtime
+        except OSError:
+            beat = 0.0
+        return (now or time.time()) - max(beat, self.started)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -52,6 +69,7 @@ class Child:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                self.process.wait()
         return self.process.returncode if self.process else None
 
 
@@ -76,7 +94,8 @@ def children(settings: Settings, simulate_args: list[str]) -> list[Child]:
     wait = ["--wait-for-subscribers", str(len(settings.gatherers))]
     made = [Child("simulator", [*cli, "simulate", "--port", str(port), *wait, *simulate_args],
                   logs / "simulator.log", env)]
-    made += [Child(gid, [*cli, "gather", "--gatherer", gid], logs / f"{gid}.log", env)
+    made += [Child(gid, [*cli, "gather", "--gatherer", gid], logs / f"{gid}.log", env,
+                   heartbeat=heartbeat_path(settings, gid).resolve())
              for gid in settings.gatherers]
     made.append(Child("dedup", [*cli, "dedup"], logs / "dedup.log", env))
     made.append(Child("exporter", [*cli, "export"], logs / "exporter.log", env))
@@ -126,9 +145,26 @@ def _supervise(settings: Settings, procs: list[Child], feed_ends: bool, stopping
                 print(f"kstore up: {child.name} exited with {child.process.returncode}; "
                       f"restarting (restart {child.restarts})", flush=True)
                 child.start()
+        restart_stalled(procs, settings.gather.stall_timeout, settings.gather.shutdown_timeout)
         if time.monotonic() - last_status >= STATUS_EVERY:
             last_status = time.monotonic()
             print(status_line(settings, procs), flush=True)
+
+
+def restart_stalled(procs: list[Child], stall_timeout: float, grace: float) -> list[str]:
+    """The watchdog: restarts every child alive whose heartbeat is older than stall_timeout
+    (SIGTERM, SIGKILL after `grace` seconds); returns their names."""
+    restarted = []
+    for child in procs:
+        silent = child.silent_for()
+        if silent > stall_timeout:
+            child.restarts += 1
+            print(f"kstore up: {child.name} is alive but its heartbeat stopped {silent:.0f} s "
+                  f"ago; restarting (restart {child.restarts})", flush=True)
+            child.stop(grace)
+            child.start()
+            restarted.append(child.name)
+    return restarted
 
 
 def status_line(settings: Settings, procs: list[Child]) -> str:

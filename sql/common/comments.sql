@@ -74,18 +74,40 @@ select ops.comment_columns('kstore.feed_gaps', array[
     ['gap_id', 'Gap number on the gatherer that detected it (identity there).'],
     ['gatherer_id', 'Gatherer that detected the gap.'],
     ['connection_id', 'WebSocket connection of the gap.'],
-    ['sid', 'Subscription id whose seq jumped.'],
-    ['channel', 'Channel of the subscription (orderbook_delta).'],
-    ['expected_seq', 'The seq that should have come next.'],
-    ['received_seq', 'The seq that came instead.'],
-    ['detected_at', 'Gatherer clock when the jump was seen.'],
+    ['sid', 'Subscription id whose seq jumped, or that the break interrupted.'],
+    ['channel', 'Channel of the subscription.'],
+    [
+        'expected_seq',
+        'The seq that should have come next; null for a break that is not a seq jump.'
+    ],
+    ['received_seq', 'The seq that came instead; null for a break that is not a seq jump.'],
+    ['detected_at', 'Gatherer clock when the break was seen.'],
     [
         'recovered_at',
-        'When every market of the subscription had a fresh snapshot; null while open.'
+        'When every book affected had a fresh snapshot (other channels: subscribed again); '
+        || 'null while open.'
     ],
     [
         'recovery',
-        'get_snapshot (snapshots asked for) or resubscribe (the next connection); null while open.'
+        'get_snapshot (snapshots asked for) or resubscribe (a new subscription); null while open.'
+    ],
+    [
+        'cause',
+        'What broke the feed: seq_jump, silence (no frame for the silence timeout), closed (the '
+        || 'server closed the connection), error (the connection failed), buffer_overflow '
+        || '(error 25), unknown_sid (error 7).'
+    ],
+    [
+        'market_ticker',
+        'The order book affected; null for a seq jump (every market of the sid) or another channel.'
+    ],
+    [
+        'last_frame_at',
+        'Gatherer clock of the last frame received on the connection before the break.'
+    ],
+    [
+        'resumed_at',
+        'Gatherer clock of the first frame after the break (new connection or new subscription).'
     ]
 ]);
 

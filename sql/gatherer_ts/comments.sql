@@ -4,7 +4,8 @@
 -- Re-runnable; tests/pgtap/common/test_comments.sql fails on a missing comment.
 
 comment on table kstore.feed_gaps is
-'Sequence gaps this gatherer detected on a subscription, and how they were recovered.';
+'Breaks in the feed this gatherer saw (seq jumps, reconnects, dropped subscriptions), and how '
+'they were recovered.';
 
 comment on table kstore.quarantine is
 'Every frame (or REST book) that failed validation, with its raw bytes and the reason: '

@@ -16,7 +16,8 @@ select ops.comment_columns('kstore.trades', array[
 -- ---------------------------------------------------------------- kstore.feed_gaps
 
 comment on table kstore.feed_gaps is
-'Sequence gaps every gatherer detected, merged: one row per (gatherer_id, gap_id), updated '
+'Breaks in the feed every gatherer saw (seq jumps, reconnects, dropped subscriptions), '
+'merged: one row per (gatherer_id, gap_id), updated '
 'when the gatherer marks the gap recovered.';
 
 -- ---------------------------------------------------------------- reference history

@@ -150,8 +150,8 @@ $$;
 
 drop function if exists ops.reference_key(text);
 
--- ops.pull_feed_gaps(gatherer): the gatherer's recent gaps (two days: recoveries are updates),
--- inserted or brought up to date. Returns the rows changed.
+-- ops.pull_feed_gaps(gatherer): the gatherer's recent gaps (two days: resumption and recovery
+-- are updates), inserted or brought up to date. Returns the rows changed.
 create or replace function ops.pull_feed_gaps(gatherer_id text)
 returns bigint
 language plpgsql as $$
@@ -160,12 +160,15 @@ declare
 begin
     execute format(
         'insert into kstore.feed_gaps (gatherer_id, gap_id, connection_id, sid, channel, '
-        'expected_seq, received_seq, detected_at, recovered_at, recovery) '
+        'expected_seq, received_seq, detected_at, recovered_at, recovery, cause, '
+        'market_ticker, last_frame_at, resumed_at) '
         'select gatherer_id, gap_id, connection_id, sid, channel, expected_seq, received_seq, '
-        'detected_at, recovered_at, recovery from %I.feed_gaps where detected_at >= $1 '
+        'detected_at, recovered_at, recovery, cause, market_ticker, last_frame_at, resumed_at '
+        'from %I.feed_gaps where detected_at >= $1 '
         'on conflict (gatherer_id, gap_id) do update set recovered_at = excluded.recovered_at, '
-        'recovery = excluded.recovery '
-        'where feed_gaps.recovered_at is distinct from excluded.recovered_at',
+        'recovery = excluded.recovery, resumed_at = excluded.resumed_at '
+        'where (feed_gaps.recovered_at, feed_gaps.resumed_at) '
+        'is distinct from (excluded.recovered_at, excluded.resumed_at)',
         'gatherer_' || gatherer_id
     ) using now() - interval '2 days';
     get diagnostics changed = row_count;

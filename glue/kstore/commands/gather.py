@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from kstore.gatherer import run as gatherer
+from kstore.gatherer.errors import CommandRefused
 from kstore.settings import Settings
 
 
@@ -20,6 +22,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    summary = gatherer.run(settings, args.gatherer, args.duration)
+    """Exit 1 with a one-line reason when a component could not recover or the exchange
+    refused a command for good (the supervisor restarts the gatherer)."""
+    try:
+        summary = gatherer.run(settings, args.gatherer, args.duration)
+    except gatherer.GatherFailed as exc:
+        print(json.dumps(exc.summary, default=str))
+        print(f"kstore: error: gatherer {args.gatherer}: {exc}", file=sys.stderr)
+        return 1
+    except CommandRefused as exc:
+        print(f"kstore: error: gatherer {args.gatherer}: {exc}", file=sys.stderr)
+        return 1
     print(json.dumps(summary, default=str))
     return 0

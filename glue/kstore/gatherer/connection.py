@@ -4,8 +4,10 @@ Guarantees: every frame received is handed to the stream (rows, quarantine) befo
 is read, and nothing on this path awaits the database. The handshake is signed afresh on every
 connect; a refused signature (HTTP 401/403) is fatal and reported as such; any other failure
 reconnects with exponential backoff and jitter and resubscribes everything. A seq gap asks the
-exchange for fresh snapshots of that subscription's markets (`get_snapshot`); error 25 (the
-exchange dropped a subscription) resubscribes it.
+exchange for fresh snapshots of that subscription's markets (`get_snapshot`); error replies are
+handled per the table of kstore.gatherer.errors. Every reconnect and every subscription the
+exchange dropped is a break (kstore.gatherer.breaks): feed_gaps rows with the cause, and fresh
+snapshots of every book.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from datetime import datetime, timezone
 from urllib.parse import urlparse
 
 import websockets
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
+from kstore.gatherer import errors
+from kstore.gatherer.breaks import Break, OpenBreaks
 from kstore.gatherer.parse import Frame
 from kstore.gatherer.rest import signer
 from kstore.gatherer.stream import Outcome, Stream
@@ -56,20 +60,28 @@ class Session:
     commands: itertools.count = field(default_factory=lambda: itertools.count(1))
     pending: dict[int, Subscription] = field(default_factory=dict)
     by_sid: dict[int, Subscription] = field(default_factory=dict)
+    sent: dict[int, tuple[str, dict | None, int]] = field(default_factory=dict)
+    frame_at: datetime | None = None  # receive time of the frame being handled
+    last_frame_at: datetime | None = None  # and of the frame before it
+    failure: str | None = None  # why we closed it ourselves
 
-    async def send(self, cmd: str, params: dict | None = None) -> int:
+    async def send(self, cmd: str, params: dict | None = None, attempt: int = 0) -> int:
+        """Sends a command; `sent` keeps it (and its retry count) for its error reply."""
         command_id = next(self.commands)
         message = {"id": command_id, "cmd": cmd, **({"params": params} if params else {})}
+        self.sent[command_id] = (cmd, params, attempt)
         await self.ws.send(json.dumps(message))
         return command_id
 
 
 class Connection:
     def __init__(self, kalshi: KalshiSettings, gather: GatherSettings, stream: Stream,
-                 on_outcome, markets):
+                 on_outcome, markets, breaks: OpenBreaks | None = None, spawn=None):
         self.kalshi, self.gather, self.stream = kalshi, gather, stream
         self.on_outcome = on_outcome  # async callback(session, outcome) for gaps, lifecycle
         self.markets = markets  # callable: the market tickers to subscribe order books for
+        self.breaks = breaks if breaks is not None else OpenBreaks(_NoLog())
+        self.spawn = spawn or asyncio.ensure_future  # runs a background coroutine (retries)
         self.sign = signer(kalshi)
         self.session: Session | None = None
         self.connects = 0
@@ -97,8 +109,10 @@ class Connection:
                     raise AuthRefused(f"exchange refused the signed handshake: HTTP {status} "
                                       f"{body} (check KSTORE_KALSHI__KEY_ID and the key)") from exc
                 log.warning("gather: handshake failed: HTTP %s", status)
-            except (OSError, ConnectionClosed, asyncio.TimeoutError) as exc:
+            except (OSError, WebSocketException, asyncio.TimeoutError) as exc:
                 log.warning("gather: connection lost: %s", exc or type(exc).__name__)
+                if not stop.is_set():
+                    self._broken(cause(exc, self.session))
             if self.session is not None:
                 self.orphans += self.stream.forget_connection(self.session.connection_id)
                 self.session = None
@@ -122,6 +136,7 @@ class Connection:
     async def _subscribe_all(self, session: Session) -> None:
         await self.subscribe(session, Subscription("firehose", []), list(FIREHOSE_CHANNELS))
         markets = self.markets()
+        self.breaks.keep_books(set(markets))
         size = self.gather.markets_per_subscription
         for start in range(0, len(markets), size):
             await self.subscribe(session, Subscription(BOOK_CHANNEL, markets[start:start + size]))
@@ -157,11 +172,22 @@ class Connection:
         raw = raw.encode() if isinstance(raw, str) else raw
         frame = Frame(raw, datetime.now(timezone.utc), session.connection_id,
                       self.gather.use_yes_price)
+        self.breaks.frame(frame.received_at)
+        session.frame_at = frame.received_at
         outcome = self.stream.accept(frame)
-        handler = CONTROL.get(outcome.parsed.type)
-        if handler is not None and outcome.parsed.reason is None:
-            await handler(self, session, outcome)
+        parsed = outcome.parsed
+        handler = CONTROL.get(parsed.type)
+        if handler is not None and parsed.reason is None:
+            try:
+                await handler(self, session, outcome)
+            except (errors.CommandRefused, ConnectionClosed):
+                raise
+            except Exception as exc:  # noqa: BLE001 -- a reply we cannot act on is logged
+                log.error("gather: %s reply not handled: %r", parsed.type, exc)
+        if parsed.type == "orderbook_snapshot" and parsed.reason is None:
+            self.breaks.snapshot(parsed.body.get("market_ticker"))
         await self.on_outcome(self, session, outcome)
+        session.last_frame_at = frame.received_at
 
     async def _subscribed(self, session: Session, outcome: Outcome) -> None:
         message = outcome.parsed.message
@@ -170,20 +196,41 @@ class Connection:
         if subscription is None or not isinstance(msg, dict):
             return
         channel, sid = msg.get("channel"), msg.get("sid")
-        if channel == BOOK_CHANNEL or subscription.channel == "firehose":
-            owner = subscription if channel == BOOK_CHANNEL else Subscription(channel, [])
-            owner.sid = sid
-            session.by_sid[sid] = owner
+        owner = subscription if subscription.channel == channel else Subscription(channel, [])
+        owner.sid = sid
+        session.by_sid[sid] = owner
+        self.breaks.subscribed(channel, session.frame_at)
 
     async def _error(self, session: Session, outcome: Outcome) -> None:
-        message = outcome.parsed.message
-        msg = message.get("msg") or {}
-        code = msg.get("code") if isinstance(msg, dict) else None
-        log.warning("gather: exchange error %s: %s", code, msg)
-        lost = session.by_sid.pop(message.get("sid"), None)
-        if code == 25 and lost is not None:  # the exchange dropped it: subscribe again
-            channels = [lost.channel]
-            await self.subscribe(session, Subscription(lost.channel, lost.markets), channels)
+        await errors.handle(self, session, outcome.parsed.message)
+
+    def book_sids(self, session: Session) -> list[int]:
+        return sorted(sid for sid, s in session.by_sid.items() if s.channel == BOOK_CHANNEL)
+
+    async def renew(self, session: Session, sids: list[int], why: str,
+                    unsubscribe: bool) -> None:
+        """The exchange no longer serves these subscriptions: a break per book (or channel),
+        then the same markets subscribed again (their snapshots re-base every book)."""
+        lost = [session.by_sid.pop(sid) for sid in sids if sid in session.by_sid]
+        if not lost:
+            return
+        if unsubscribe:
+            await session.send("unsubscribe", {"sids": [s.sid for s in lost]})
+        now = datetime.now(timezone.utc)
+        self.breaks.add([found for s in lost
+                         for found in breaks_of(session, s, why, now)], reconnect=False)
+        for s in lost:
+            await self.subscribe(session, Subscription(s.channel, s.markets), [s.channel])
+
+    def _broken(self, why: str) -> None:
+        """The session ended: every subscription it carried is a break, resumed by the next
+        connection's first frame and recovered by its subscriptions."""
+        session = self.session
+        if session is None or session.last_frame_at is None:
+            return
+        now = datetime.now(timezone.utc)
+        found = [b for s in session.by_sid.values() for b in breaks_of(session, s, why, now)]
+        self.breaks.add(found, reconnect=True)
 
     async def request_snapshots(self, session: Session, sid: int, markets: set[str]) -> None:
         if markets:
@@ -212,6 +259,33 @@ CONTROL = {
     "subscribed": Connection._subscribed,
     "error": Connection._error,
 }
+
+
+def breaks_of(session: Session, subscription: Subscription, why: str, now: datetime) -> list:
+    """One break per book of a book subscription, one for any other channel."""
+    markets = subscription.markets if subscription.channel == BOOK_CHANNEL else [None]
+    return [Break(session.connection_id, subscription.sid, subscription.channel, why, market,
+                  session.last_frame_at, now) for market in markets]
+
+
+def cause(exc: BaseException, session: Session | None) -> str:
+    """silence (no frame for the silence timeout), closed (the server sent a close frame),
+    error (we gave up on it, or it dropped without a close frame, or a socket error)."""
+    if isinstance(exc, asyncio.TimeoutError):
+        return "silence"
+    if session is not None and session.failure is not None:
+        return "error"
+    if isinstance(exc, ConnectionClosed) and exc.rcvd is not None and exc.rcvd_then_sent:
+        return "closed"
+    return "error"
+
+
+class _NoLog:
+    """A GapLog stand-in for a connection used without one (tests of the socket alone)."""
+
+    def detected(self, gap) -> None: ...
+    def resumed(self, gap, at) -> None: ...
+    def recovered(self, gap, how) -> None: ...
 
 
 def _backoff(attempt: int, ceiling: float) -> float:

@@ -6,26 +6,36 @@ to feed_gaps; REST books are polled on a budget. On SIGTERM/SIGINT or at the end
 it stops reading, flushes every buffer, commits and returns: no received frame is lost. The
 run's start and clean stop are rows in `ts` (gatherer.runs), which let the exporter close the
 current window once every gatherer has stopped and been merged.
+
+Decision 0022: no background task dies silently (kstore.gatherer.retry: logged, counted in the
+status line, restarted with backoff; one that cannot recover stops the gatherer, which raises
+GatherFailed: a non-zero exit for its supervisor). Shutdown is bounded by
+`gather.shutdown_timeout`: whatever the databases have not accepted by then is reported and
+left, and the CLI process exits even if the event loop itself is wedged. The status loop
+touches `<home>/run/<gatherer>.heartbeat`; `kstore up` restarts a gatherer whose heartbeat stops.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import threading
 import time
-
-import psycopg
+from pathlib import Path
 
 from kstore import roles, topology
 from kstore.gatherer import runs
+from kstore.gatherer.breaks import OpenBreaks
 from kstore.gatherer.connection import Connection
 from kstore.gatherer.gaps import GapLog
 from kstore.gatherer.registry import Registry
-from kstore.gatherer.rest import ExchangeError, RestClient
+from kstore.gatherer.rest import RestClient
+from kstore.gatherer.retry import Backoff, Health, first_line, supervise
 from kstore.gatherer.snapshots import snapshot_loop
 from kstore.gatherer.stream import Outcome, Stream
-from kstore.gatherer.writer import Writers
+from kstore.gatherer.writer import UnwrittenRows, Writers
 from kstore.settings import Settings, SettingsError
 
 log = logging.getLogger("kstore.gather")
@@ -35,6 +45,19 @@ SETTLING = frozenset({"determined", "settled", "deactivated"})
 
 def _dsn(settings: Settings, name: str) -> str:
     return topology.dsn_for(settings, name, WRITER)
+
+
+def heartbeat_path(settings: Settings, gatherer_id: str) -> Path:
+    """The file a running gatherer touches every status interval (kstore up watches it)."""
+    return settings.home / "run" / f"{gatherer_id}.heartbeat"
+
+
+class GatherFailed(RuntimeError):
+    """A component could not recover, or shutdown left data unwritten: exit non-zero."""
+
+    def __init__(self, reason: str, summary: dict):
+        super().__init__(reason)
+        self.summary = summary
 
 
 class Gatherer:
@@ -48,45 +71,103 @@ class Gatherer:
         self.writers = Writers(ts_dsn, g.batch_rows, g.batch_delay, g.pool_size,
                                g.queue_warn_rows, gatherer_id=gatherer_id)
         self.gaps = GapLog(ts_dsn, gatherer_id)
+        self.breaks = OpenBreaks(self.gaps)
         self.rest = RestClient(settings.kalshi, g.rest_rate)
         self.registry = Registry(_dsn(settings, f"{gatherer_id}_rel"), self.rest, gatherer_id)
         self.stream = Stream(gatherer_id, self.writers.put, self._markets_of)
         self.connection = Connection(settings.kalshi, g, self.stream, self._on_outcome,
-                                     self.registry.subscribable)
+                                     self.registry.subscribable, self.breaks, self._spawn)
         self.tasks: set[asyncio.Task] = set()
+        self.health = Health()
+        self.heartbeat = heartbeat_path(settings, gatherer_id)
+        self.hard_exit = False  # the CLI process: exit even when the event loop is wedged
+        self.writers_clean = True
+        self.signalled = False  # a SIGTERM/SIGINT bounds the shutdown
 
     def _markets_of(self, connection_id: str, sid: int) -> set[str]:
         return self.connection.markets_of(connection_id, sid)
 
     async def run(self, duration: float | None = None) -> dict:
         stop = asyncio.Event()
-        _on_signals(stop)
+        self.health.stop = stop
+        previous = _on_signals(stop, self._signalled)
         await self.writers.start()
         await self.gaps.start()
-        run_id = await runs.begin(self.ts_dsn)
         helpers: list[asyncio.Task] = []
-        try:
-            await self.registry.load()
-            helpers = [asyncio.create_task(loop) for loop in (
-                self._status_loop(stop), self._registry_loop(stop),
-                snapshot_loop(self.rest, self.registry.subscribable, self.stream.sink,
-                              self.gatherer_id, self.settings.gather.snapshot_interval, stop))]
-            if duration is not None:
-                helpers.append(asyncio.create_task(_stop_after(stop, duration)))
-            await self.connection.run(stop)
+        run_id = None
+        try:  # a database or exchange that does not answer at start cannot delay a SIGTERM
+            run_id = await _unless_stopped(stop, runs.begin(self.ts_dsn))
+            await _unless_stopped(stop, self.registry.load())
+            if not stop.is_set():
+                helpers = self._helpers(stop, duration)
+                await self.connection.run(stop)
         finally:
             stop.set()
-            for task in helpers:  # REST retries must not hold up the flush
-                task.cancel()
-            await asyncio.gather(*helpers, *self.tasks, return_exceptions=True)
-            await self.writers.close()
-            await runs.stop(self.ts_dsn, run_id)  # every row of the run is committed by now
-            await self.gaps.close()
-            await self.rest.close()
-        return self.summary()
+            clean = await self._shutdown(helpers, run_id)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        summary = self.summary()
+        if self.health.failed or not clean:
+            raise GatherFailed(self.health.failed or "shutdown: data left unwritten within "
+                               f"{self.settings.gather.shutdown_timeout:g} s", summary)
+        return summary
+
+    def _helpers(self, stop: asyncio.Event, duration: float | None) -> list[asyncio.Task]:
+        g = self.settings.gather
+        books = lambda: snapshot_loop(self.rest, self.registry.subscribable,  # noqa: E731
+                                      self.stream.sink, self.gatherer_id, g.snapshot_interval,
+                                      stop, self.health.errors)
+        loops = [self._status_loop(stop), supervise("registry", lambda: self._registry_loop(stop),
+                                                    self.health, stop),
+                 supervise("rest books", books, self.health, stop)]
+        if duration is not None:
+            loops.append(_stop_after(stop, duration))
+        return [asyncio.create_task(loop) for loop in loops]
+
+    async def _shutdown(self, helpers: list[asyncio.Task], run_id: int | None) -> bool:
+        """Flush and commit, within gather.shutdown_timeout after a signal or a failure (the
+        end of --duration waits for every row); True when nothing was left unwritten."""
+        deadline = None
+        if self.signalled or self.health.failed:  # the hard exit comes at the bound
+            deadline = time.monotonic() + max(0.5, self.settings.gather.shutdown_timeout - 1)
+            self._arm_hard_exit()
+        left = lambda share=1.0, spare=0.0: (  # noqa: E731
+            None if deadline is None else max(0.1, (deadline - time.monotonic()) * share - spare))
+        for task in [*helpers, *self.tasks]:  # REST retries must not hold up the flush
+            task.cancel()
+        await _within("background tasks", asyncio.gather(*helpers, *self.tasks,
+                                                          return_exceptions=True), 2)
+        clean = await _within("writers", self._close_writers(left(0.8)), left())
+        clean = clean and self.writers_clean
+        if clean:  # the run's stop promises every row of it is committed
+            clean = await _within("capture run", runs.stop(self.ts_dsn, run_id), left())
+        unwritten = await self.gaps.close(left(spare=0.5))
+        await _within("REST client", self.rest.close(), left())
+        return clean and unwritten == 0
+
+    async def _close_writers(self, timeout: float) -> None:
+        try:
+            await self.writers.close(timeout)
+        except UnwrittenRows as exc:
+            self.writers_clean = False
+            log.error("gather: %s", exc)
+
+    def _signalled(self) -> None:
+        self.signalled = True
+        self._arm_hard_exit()
+
+    def _arm_hard_exit(self) -> None:
+        """In the CLI process, a timer thread ends it when the bound runs out, whatever the
+        event loop is doing."""
+        if self.hard_exit and not getattr(self, "_timer", None):
+            self._timer = threading.Timer(self.settings.gather.shutdown_timeout, _hard_exit,
+                                          [self.settings.gather.shutdown_timeout])
+            self._timer.daemon = True
+            self._timer.start()
 
     async def _on_outcome(self, connection: Connection, session, outcome: Outcome) -> None:
         if outcome.gap is not None:
+            outcome.gap.last_frame_at = session.last_frame_at
             self.gaps.detected(outcome.gap)
             await connection.request_snapshots(session, outcome.gap.sid, outcome.gap.pending)
         for gap in outcome.recovered:
@@ -110,32 +191,73 @@ class Gatherer:
     async def _event_changed(self, body: dict) -> None:
         await self.registry.fetch_event(body["event_ticker"])
 
-    def _spawn(self, coroutine) -> None:
+    def _spawn(self, coroutine) -> asyncio.Task:
+        """A background task (lifecycle fetches, command retries) whose failure is logged and
+        counted, never lost."""
         task = asyncio.create_task(coroutine)
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            self.health.errors["tasks"] += 1
+            log.error("gather: background task failed (%s: %s)", type(exc).__name__,
+                      first_line(exc))
 
     async def _registry_loop(self, stop: asyncio.Event) -> None:
-        """Incremental refreshes; an unreachable exchange or database is retried next round."""
-        while not await _wait(stop, self.settings.gather.registry_interval):
+        """Incremental refreshes; any failure is logged once per streak, counted, and retried
+        with backoff (never later than the next round)."""
+        interval, backoff, last = self.settings.gather.registry_interval, Backoff(), None
+        wait = interval
+        while not await _wait(stop, wait):
             try:
                 await self.registry.refresh()
-            except (ExchangeError, psycopg.OperationalError) as exc:
-                log.warning("gather: registry refresh failed: %s", exc)
+                wait, last = interval, None
+                backoff.reset()
+            except Exception as exc:  # noqa: BLE001 -- the registry must outlive any failure
+                self.health.errors["registry"] += 1
+                text = f"{type(exc).__name__}: {first_line(exc)}"
+                if text != last:
+                    log.warning("gather: registry refresh failed (%s); retrying", text)
+                wait, last = min(interval, backoff.next()), text
 
     async def _status_loop(self, stop: asyncio.Event) -> None:
         previous, started = self.writers.stats(), time.monotonic()
+        self._beat()
         while not await _wait(stop, self.settings.gather.status_interval):
             now = self.writers.stats()
             elapsed, started = time.monotonic() - started, time.monotonic()
             log.info("%s", status_line(self.gatherer_id, previous, now, elapsed, self.stream,
-                                       self.gaps))
+                                       self.gaps, self.health))
             previous = now
+            self._check_components()
+            self._beat()
+
+    def _check_components(self) -> None:
+        dead = self.writers.dead()
+        if dead:
+            self.health.fail(f"writer {', '.join(dead)} stopped")
+        task = self.gaps.task
+        if task is not None and task.done():
+            self.health.fail("the gap log stopped")
+
+    def _beat(self) -> None:
+        """The heartbeat: pid and frames read, rewritten (mtime) while the loop runs."""
+        try:
+            self.heartbeat.parent.mkdir(parents=True, exist_ok=True)
+            self.heartbeat.write_text(f"{os.getpid()} {self.stream.counts['frames']}\n")
+        except OSError as exc:
+            self.health.errors["heartbeat"] += 1
+            log.warning("gather: heartbeat %s not written: %s", self.heartbeat, exc)
 
     def summary(self) -> dict:
         return {"gatherer": self.gatherer_id, "stream": dict(self.stream.counts),
                 "gaps": dict(self.gaps.counts), "writers": self.writers.stats(),
-                "connects": self.connection.connects, "rest_requests": self.rest.requests}
+                "connects": self.connection.connects, "rest_requests": self.rest.requests,
+                "errors": dict(self.health.errors), "failed": self.health.failed}
 
 
 LIFECYCLE = {
@@ -145,7 +267,7 @@ LIFECYCLE = {
 
 
 def status_line(gid: str, before: dict, after: dict, elapsed: float, stream: Stream,
-                gaps: GapLog) -> str:
+                gaps: GapLog, health: Health | None = None) -> str:
     rates = []
     for table in (name for name in after.get("tables", {}) if name != "quarantine"):
         rows = _committed(after, table) - _committed(before, table)
@@ -153,7 +275,9 @@ def status_line(gid: str, before: dict, after: dict, elapsed: float, stream: Str
     queue = sum(t.get("queued", 0) for t in after.get("tables", {}).values())
     return (f"{gid}: {', '.join(rates)} | queue {queue} | gaps {gaps.counts['detected']} "
             f"({gaps.open} open) | quarantined {stream.counts['quarantined']} | "
-            f"duplicates {stream.counts['duplicates']}")
+            f"duplicates {stream.counts['duplicates']} | errors: write retries "
+            f"{after.get('failures', 0)}, gap log {gaps.counts.get('failures', 0)}"
+            f"{', ' + health.summary() if health and health.errors else ''}")
 
 
 def _committed(stats: dict, table: str) -> int:
@@ -174,11 +298,53 @@ async def _stop_after(stop: asyncio.Event, seconds: float) -> None:
     stop.set()
 
 
-def _on_signals(stop: asyncio.Event) -> None:
+async def _unless_stopped(stop: asyncio.Event, awaitable):
+    """The awaitable's result, or None (it is cancelled) when `stop` is set first."""
+    task = asyncio.ensure_future(awaitable)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if not task.done():
+        task.cancel()
+        return None
+    return task.result()
+
+
+async def _within(what: str, awaitable, seconds: float) -> bool:
+    """True when the awaitable finished within `seconds` (else it is cancelled and logged)."""
+    try:
+        await asyncio.wait_for(awaitable, seconds)
+        return True
+    except (TimeoutError, asyncio.TimeoutError):
+        log.error("gather: shutdown: %s did not finish within %.1f s; left", what, seconds)
+        return False
+
+
+def _on_signals(stop: asyncio.Event, signalled) -> dict:
+    """SIGTERM/SIGINT call `signalled` and stop the gatherer; returns the handlers replaced.
+    A plain signal handler: the hard exit it arms (CLI process) cannot be delayed by a wedged
+    event loop."""
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+
+    def handler(signum, frame) -> None:
+        signalled()
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(stop.set)
+
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+
+def _hard_exit(bound: float) -> None:
+    log.critical("gather: shutdown did not finish within %g s; exiting with what is committed",
+                 bound)
+    logging.shutdown()
+    os._exit(3)
 
 
 def run(settings: Settings, gatherer_id: str, duration: float | None = None) -> dict:
-    return asyncio.run(Gatherer(settings, gatherer_id).run(duration))
+    """The CLI's gatherer: raises GatherFailed (exit non-zero) when it could not recover."""
+    gatherer = Gatherer(settings, gatherer_id)
+    gatherer.hard_exit = True
+    return asyncio.run(gatherer.run(duration))

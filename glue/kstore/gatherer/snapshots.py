@@ -2,7 +2,8 @@
 
 Every `interval` seconds, one GET /markets/{ticker}/orderbook per subscribed market, paced by
 the REST client's token bucket (the Basic tier's ~20 reads/s by default). A book that fails
-validation is quarantined like a bad frame.
+validation is quarantined like a bad frame. Any other failure of one market's book (a
+malformed answer, a bug) is logged once per streak, counted in `errors` and never ends the loop.
 """
 
 from __future__ import annotations
@@ -10,22 +11,33 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import Counter
 from datetime import datetime, timezone
 
 from kstore.gatherer.parse import REST_BOOK, Invalid, validate
 from kstore.gatherer.rest import ExchangeError, RestClient
+from kstore.gatherer.retry import first_line
 from kstore.gatherer.rows import row_of
 
 log = logging.getLogger("kstore.gather")
 
 
 async def snapshot_loop(rest: RestClient, markets, put, gatherer_id: str, interval: float,
-                        stop: asyncio.Event) -> None:
+                        stop: asyncio.Event, errors: Counter | None = None) -> None:
+    errors = errors if errors is not None else Counter()
+    last = None
     while not stop.is_set():
         for ticker in markets():
             if stop.is_set():
                 return
-            await snapshot_one(rest, ticker, put, gatherer_id)
+            try:
+                await snapshot_one(rest, ticker, put, gatherer_id)
+            except Exception as exc:  # noqa: BLE001 -- one book never stops the others
+                errors["rest books"] += 1
+                text = f"{type(exc).__name__}: {first_line(exc)}"
+                if text != last:
+                    log.error("gather: REST book %s failed (%s)", ticker, text)
+                last = text
         try:
             await asyncio.wait_for(stop.wait(), timeout=interval)
         except asyncio.TimeoutError:

@@ -153,6 +153,11 @@ class Writers:
             for pool in self._pools.values():
                 await pool.close()
 
+    def dead(self) -> list[str]:
+        """The tables whose dispatcher ended before close(): their rows are no longer written."""
+        return [task.get_name() for task in self._dispatchers
+                if task.done() and not self._closing]
+
     def stats(self) -> dict:
         """Per table: rows queued, in flight, committed (= inserted + already present +
         quarantined), inserted, quarantined, batches (write transactions committed), failures

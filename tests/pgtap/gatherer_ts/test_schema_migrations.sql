@@ -16,7 +16,8 @@ select results_eq(
             (12, 'xact_ids'),
             (13, 'dedup_ack_xid'),
             (14, 'capture_runs'),
-            (15, 'table_catalog')
+            (15, 'table_catalog'),
+            (16, 'feed_gaps_breaks')
     $$,
     'every later migration file of migrations/gatherer_ts/ is recorded once, in version order'
 );

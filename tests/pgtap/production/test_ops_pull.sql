@@ -10,7 +10,7 @@
 -- a no-op.
 
 begin;
-select plan(20);
+select plan(23);
 
 select results_eq(
     $$
@@ -295,6 +295,38 @@ select is(
 );
 
 reset role;
+
+-- A reconnect is a break per book (decision 0021): no seq, a cause, a span that resumes later.
+insert into gatherer_tap.feed_gaps (
+    gatherer_id, gap_id, connection_id, sid, channel, detected_at, cause, market_ticker,
+    last_frame_at
+)
+values (
+    'tap', 2, 'c1', 4, 'orderbook_delta', now(), 'silence', 'KXM1', now() - interval '40 seconds'
+);
+
+set local role kstore_dedup;
+
+select is(ops.pull_feed_gaps('tap'), 1::bigint, 'a break is merged');
+
+reset role;
+
+update gatherer_tap.feed_gaps set resumed_at = now()
+where gap_id = 2;
+
+set local role kstore_dedup;
+
+select is(ops.pull_feed_gaps('tap'), 1::bigint, 'a break that resumed is brought up to date');
+
+reset role;
+
+select results_eq(
+    $$select cause, market_ticker, expected_seq, now() - last_frame_at, resumed_at = now()
+      from kstore.feed_gaps where gatherer_id = 'tap' order by gap_id$$,
+    $$values ('seq_jump', null, 10::bigint, null::interval, null::boolean),
+             ('silence', 'KXM1', null, interval '40 seconds', true)$$,
+    'cause, book and span reach production (a row from before the columns is a seq jump)'
+);
 
 select * from finish();  -- noqa: AM04
 rollback;

@@ -82,11 +82,15 @@ select results_eq(
             ('connection_id', 'text', true, null),
             ('sid', 'integer', true, null),
             ('channel', 'text', false, null),
-            ('expected_seq', 'bigint', true, null),
-            ('received_seq', 'bigint', true, null),
+            ('expected_seq', 'bigint', false, null),
+            ('received_seq', 'bigint', false, null),
             ('detected_at', 'timestamp with time zone', true, null),
             ('recovered_at', 'timestamp with time zone', false, null),
-            ('recovery', 'text', false, null)
+            ('recovery', 'text', false, null),
+            ('cause', 'text', true, '''seq_jump''::text'),
+            ('market_ticker', 'text', false, null),
+            ('last_frame_at', 'timestamp with time zone', false, null),
+            ('resumed_at', 'timestamp with time zone', false, null)
     $$,
     'kstore.feed_gaps: columns as merged from the gatherers (gap_id is the gatherer''s)'
 );
