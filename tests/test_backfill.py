@@ -326,12 +326,14 @@ def test_a_table_the_catalog_does_not_backfill_is_a_one_line_error(gatherers, ta
     assert "trades" in message
 
 
-def test_windows_follow_the_utc_grid():
+def test_windows_follow_the_utc_grid(gatherer_ts):
     start = datetime(2025, 6, 10, 10, 30, tzinfo=timezone.utc)
-    edges = backfill.windows(start, start + timedelta(hours=1, minutes=45), timedelta(hours=1))
-    assert [(a.strftime("%H:%M"), b.strftime("%H:%M")) for a, b in edges] == [
+    edges = backfill.windows(gatherer_ts, start, start + timedelta(hours=1, minutes=45),
+                             timedelta(hours=1))
+    assert [(a.astimezone(timezone.utc).strftime("%H:%M"), b.astimezone(timezone.utc)
+             .strftime("%H:%M")) for a, b in edges] == [
         ("10:30", "11:00"), ("11:00", "12:00"), ("12:00", "12:15")]
-    assert backfill.windows(SINCE, UNTIL, timedelta(days=1)) == [(SINCE, UNTIL)]
+    assert backfill.windows(gatherer_ts, SINCE, UNTIL, timedelta(days=1)) == [(SINCE, UNTIL)]
 
 
 def test_the_target_is_written_as_its_writer_role():

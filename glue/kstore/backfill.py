@@ -33,7 +33,6 @@ from kstore.settings import Settings, SettingsError
 
 WRITER = roles.GATHERER_WRITER
 NEVER_COPIED = frozenset({"xact_id", "merged_at"})
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 WINDOW_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 # A window's COPY and insert can run far longer than the writer role's 10 s bound for live
 # batches. An open window only holds back the target's transaction horizon, so merging that
@@ -138,15 +137,20 @@ def writer_dsn(db: topology.Database) -> str:
     return db.dsn_for(WRITER)
 
 
-def windows(since: datetime, until: datetime, step: timedelta) -> list[tuple[datetime, datetime]]:
-    """[since, until) cut on the UTC grid of `step`: hourly windows are whole hours except the
-    first and last, so a window stays inside one partition or chunk."""
-    edges, start = [], since
-    while start < until:
-        end = min(EPOCH + ((start - EPOCH) // step + 1) * step, until)
-        edges.append((start, end))
-        start = end
-    return edges
+WINDOWS_SQL = """
+select greatest(w, %(since)s), least(w + %(step)s, %(until)s)
+from generate_series(ops.window_start(%(since)s, %(step)s), %(until)s, %(step)s) as w
+where w < %(until)s
+order by w
+"""
+
+
+def windows(conn: psycopg.Connection, since: datetime, until: datetime,
+            step: timedelta) -> list[tuple[datetime, datetime]]:
+    """[since, until) cut on kstore's one time grid (ops.window_start): hourly windows are whole
+    hours except the first and last, so a window stays inside one partition or chunk."""
+    rows = conn.execute(WINDOWS_SQL, {"since": since, "until": until, "step": step}).fetchall()
+    return [(start, end) for start, end in rows]
 
 
 def table_copy(source: psycopg.Connection, target: psycopg.Connection, table: str,
@@ -199,7 +203,8 @@ def copy_window_retrying(source: psycopg.Connection, target: psycopg.Connection,
 def run(plan: Plan, progress: bool = True) -> Result:
     """Backfills every table of `plan`, window after window; returns the counts per table."""
     result = Result(plan)
-    edges = windows(plan.since, plan.until, plan.window)
+    with psycopg.connect(writer_dsn(plan.target), autocommit=True) as target:
+        edges = windows(target, plan.since, plan.until, plan.window)
     bar = tqdm(total=len(edges) * len(plan.tables), unit="window", file=sys.stderr,
                desc=f"backfill {_label(plan.source)} -> {_label(plan.target)}",
                disable=not progress, dynamic_ncols=True)
