@@ -1,9 +1,10 @@
 """Market registry: series, events and markets from REST into the gatherer's `rel` database.
 
-A full load at start, then incremental refreshes (`min_updated_ts`), plus an immediate refetch
-when a lifecycle message names a market or event. Rows are upserted; the schema keeps the
-newest version (ops.keep_newest), so the order in which answers arrive does not matter. The
-registry also knows which markets the order-book subscriptions should cover.
+A full load at start, then incremental refreshes (`min_updated_ts`), plus, when a lifecycle
+message names a market or event, the version the frame itself states (kstore.gatherer.lifecycle,
+decision 0024) and an immediate refetch. Rows are upserted; the schema keeps the newest version
+(ops.keep_newest), so the order in which answers arrive does not matter. The registry also
+knows which markets the order-book subscriptions should cover.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from datetime import datetime, timezone
 import psycopg
 from psycopg.types.json import Jsonb
 
+from kstore.gatherer import lifecycle
+from kstore.gatherer.parse import Invalid
 from kstore.gatherer.rest import ExchangeError, RestClient
 
 log = logging.getLogger("kstore.gather")
@@ -57,6 +60,8 @@ KEYS = {"series": "series_ticker", "events": "event_ticker", "markets": "market_
 
 def upsert_sql(table: str) -> str:
     columns = [*COLUMNS[table], "observed_at", "raw"]
+    if table != "series":  # a REST answer is a REST version (decision 0024)
+        columns.append("version_source")
     updates = ", ".join(f"{column} = excluded.{column}" for column in columns[1:])
     return (f"insert into kstore.{table} ({', '.join(columns)}) "
             f"values ({', '.join('%s' for _ in columns)}) "
@@ -67,7 +72,7 @@ def row(table: str, obj: dict, observed_at: datetime, known: dict | None = None)
     """Column values from the object as sent; `known` fills fields it lacks (raw stays as sent)."""
     values = [obj.get(source, (known or {}).get(source)) for source in COLUMNS[table].values()]
     values = [json.dumps(v) if isinstance(v, dict) else v for v in values]
-    return (*values, observed_at, Jsonb(obj))
+    return (*values, observed_at, Jsonb(obj), *(() if table == "series" else ("rest",)))
 
 
 class Registry:
@@ -78,7 +83,7 @@ class Registry:
         self.statuses: dict[str, str] = {}
         self.event_series: dict[str, str] = {}
         self.last_refresh: float | None = None
-        self.counts = {"series": 0, "events": 0, "markets": 0, "rejected": 0}
+        self.counts = {"series": 0, "events": 0, "markets": 0, "rejected": 0, "frames": 0}
 
     def subscribable(self) -> list[str]:
         return sorted(t for t, status in self.statuses.items() if status in SUBSCRIBED_STATUSES)
@@ -116,6 +121,32 @@ class Registry:
             return
         if isinstance(answer.get(key), dict):
             await self.store(table, [answer[key]])
+
+    async def apply_frame(self, kind: str, msg: dict, received_at: datetime) -> None:
+        """The version a lifecycle frame states, as of its receive time (newest wins in SQL);
+        a frame that cannot be read, or a row the database refuses, is logged and counted."""
+        try:
+            version = lifecycle.read(kind, msg)
+        except Invalid as exc:
+            self.counts["rejected"] += 1
+            log.warning("registry: %s frame not applied: %s", kind, exc)
+            return
+        key = version.columns[version.key]
+        known = {"series_ticker": self.event_series.get(version.columns.get("event_ticker", key))}
+        sql, params = lifecycle.statement(version, received_at, datetime.now(timezone.utc),
+                                          known)
+        async with await psycopg.AsyncConnection.connect(self.dsn) as conn:
+            try:
+                await conn.execute(sql, params)
+                self.counts["frames"] += 1
+            except (psycopg.DataError, psycopg.IntegrityError) as exc:
+                self.counts["rejected"] += 1
+                log.warning("registry: %s frame rejected: %s", kind, exc)
+                return
+        if version.table == "events" and version.columns.get("series_ticker"):
+            self.event_series[key] = version.columns["series_ticker"]
+        if version.table == "markets" and version.columns.get("status"):
+            self.statuses[key] = version.columns["status"]
 
     async def store(self, table: str, objects: Iterable[dict]) -> None:
         """Upsert each object in its own savepoint: a bad one is quarantined, not fatal."""

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import signal
 import time
+from datetime import datetime, timezone
 
 import psycopg
 
@@ -97,18 +98,21 @@ class Gatherer:
             connection.orphans = []
         handler = LIFECYCLE.get(outcome.parsed.type)
         if handler is not None and outcome.parsed.reason is None:
-            self._spawn(handler(self, outcome.parsed.body))
+            self._spawn(handler(self, outcome.parsed, datetime.now(timezone.utc)))
 
-    async def _market_changed(self, body: dict) -> None:
-        ticker, kind = body["market_ticker"], body["event_type"]
+    async def _market_changed(self, parsed, received_at: datetime) -> None:
+        """The frame's own version first (decision 0024), then REST confirms and completes it."""
+        await self.registry.apply_frame(parsed.type, parsed.message["msg"], received_at)
+        ticker, kind = parsed.body["market_ticker"], parsed.body["event_type"]
         if kind == "created":
             await self.connection.add_markets([ticker])
         await self.registry.fetch_market(ticker)
         if kind in SETTLING and ticker not in self.registry.subscribable():
             await self.connection.remove_markets([ticker])
 
-    async def _event_changed(self, body: dict) -> None:
-        await self.registry.fetch_event(body["event_ticker"])
+    async def _event_changed(self, parsed, received_at: datetime) -> None:
+        await self.registry.apply_frame(parsed.type, parsed.message["msg"], received_at)
+        await self.registry.fetch_event(parsed.body["event_ticker"])
 
     def _spawn(self, coroutine) -> None:
         task = asyncio.create_task(coroutine)

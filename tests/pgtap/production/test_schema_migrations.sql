@@ -27,7 +27,8 @@ select results_eq(
             (22, 'transform_role'),
             (23, 'export_cursors'),
             (24, 'dedup_cursors_source_stopped'),
-            (25, 'table_catalog')
+            (25, 'table_catalog'),
+            (27, 'lifecycle_versions')
     $$,
     'every later migration file of migrations/production/ is recorded once, in version order'
 );
