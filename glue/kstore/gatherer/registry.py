@@ -9,11 +9,12 @@ knows which markets the order-book subscriptions should cover.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -84,6 +85,8 @@ class Registry:
         self.event_series: dict[str, str] = {}
         self.last_refresh: float | None = None
         self.counts = {"series": 0, "events": 0, "markets": 0, "rejected": 0, "frames": 0}
+        self._frames = asyncio.Lock()  # lifecycle frames are applied one at a time, in order
+        self._last_frame = datetime.min.replace(tzinfo=timezone.utc)
 
     def subscribable(self) -> list[str]:
         return sorted(t for t, status in self.statuses.items() if status in SUBSCRIBED_STATUSES)
@@ -124,7 +127,9 @@ class Registry:
 
     async def apply_frame(self, kind: str, msg: dict, received_at: datetime) -> None:
         """The version a lifecycle frame states, as of its receive time (newest wins in SQL);
-        a frame that cannot be read, or a row the database refuses, is logged and counted."""
+        a frame that cannot be read, or a row the database refuses, is logged and counted.
+        Frames are applied in the order they arrive (the caller's tasks start in that order),
+        each at a distinct time: `created` then `activated` in one millisecond is two versions."""
         try:
             version = lifecycle.read(kind, msg)
         except Invalid as exc:
@@ -132,21 +137,31 @@ class Registry:
             log.warning("registry: %s frame not applied: %s", kind, exc)
             return
         key = version.columns[version.key]
-        known = {"series_ticker": self.event_series.get(version.columns.get("event_ticker", key))}
-        sql, params = lifecycle.statement(version, received_at, datetime.now(timezone.utc),
-                                          known)
+        async with self._frames:
+            event = version.columns.get("event_ticker", key)
+            known = {"series_ticker": self.event_series.get(event)}
+            self._last_frame = max(received_at, self._last_frame + timedelta(microseconds=1))
+            sql, params = lifecycle.statement(version, self._last_frame,
+                                              datetime.now(timezone.utc), known)
+            if await self._execute(kind, sql, params):
+                self._remember_frame(version.table, key, version.columns)
+
+    def _remember_frame(self, table: str, key: str, columns: dict) -> None:
+        if table == "events" and columns.get("series_ticker"):
+            self.event_series[key] = columns["series_ticker"]
+        if table == "markets" and columns.get("status"):
+            self.statuses[key] = columns["status"]
+
+    async def _execute(self, kind: str, sql: str, params: list) -> bool:
         async with await psycopg.AsyncConnection.connect(self.dsn) as conn:
             try:
                 await conn.execute(sql, params)
-                self.counts["frames"] += 1
             except (psycopg.DataError, psycopg.IntegrityError) as exc:
                 self.counts["rejected"] += 1
                 log.warning("registry: %s frame rejected: %s", kind, exc)
-                return
-        if version.table == "events" and version.columns.get("series_ticker"):
-            self.event_series[key] = version.columns["series_ticker"]
-        if version.table == "markets" and version.columns.get("status"):
-            self.statuses[key] = version.columns["status"]
+                return False
+        self.counts["frames"] += 1
+        return True
 
     async def store(self, table: str, objects: Iterable[dict]) -> None:
         """Upsert each object in its own savepoint: a bad one is quarantined, not fatal."""
