@@ -120,8 +120,8 @@ def test_an_event_lifecycle_frame_makes_the_row_rest_does_not_know(plain_server)
 
 def test_a_newer_rest_version_overrides_the_frame(plain_server, tmp_path):
     ticker = "KXLC-26DEC-DETERMINED"
-    newer = {"ticker": ticker, "event_ticker": "KXLC-26DEC", "title": "Fresh", "status": "finalized",
-             "result": "yes", "settlement_value_dollars": "1.0000",
+    newer = {"ticker": ticker, "event_ticker": "KXLC-26DEC", "title": "Fresh",
+             "status": "finalized", "result": "yes", "settlement_value_dollars": "1.0000",
              "updated_time": "2031-01-01T00:00:00Z"}
     dbs = gather(plain_server, with_rest(tmp_path, "determined.jsonl", ticker, newer))
     assert market(dbs["g1_rel"].dsn, ticker, "status, title, version_source, updated_time, "
@@ -139,8 +139,8 @@ def test_an_older_rest_version_completes_but_never_overwrites_the_frame(plain_se
     dbs = gather(plain_server, with_rest(tmp_path, "created.jsonl", ticker, older))
     assert market(dbs["g1_rel"].dsn, ticker, "status, title, market_type, yes_bid, "
                   "version_source, updated_time > now() - interval '1 hour', raw ->> 'title', "
-                  "raw -> 'price_ranges' is not null") == ("initialized", "Will it rain?", "binary", D("0.42"), "ws", True,
-                        "Will it rain?", True)
+                  "raw -> 'price_ranges' is not null") == (
+        "initialized", "Will it rain?", "binary", D("0.42"), "ws", True, "Will it rain?", True)
 
 
 def test_a_frame_older_than_the_rest_version_changes_nothing(plain_server):
