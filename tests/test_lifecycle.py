@@ -44,10 +44,10 @@ def gather(plain_server, frames: Path, production: bool = False) -> dict:
             dsn={"g1_ts": dbs["g1_ts"].dsn_as(WRITER), "g1_rel": dbs["g1_rel"].dsn_as(WRITER)},
             kalshi={"ws_url": server.ws_url, "rest_url": server.rest_url},
             gather={"status_interval": 1, "snapshot_interval": 3600, "registry_interval": 3600})
-        started = datetime.now(timezone.utc)
-        asyncio.run(Gatherer(settings, "g1").run(2.5))
+        started, gatherer = datetime.now(timezone.utc), Gatherer(settings, "g1")
+        asyncio.run(gatherer.run(2.5))
         assert server.sim.played.is_set()
-    dbs["started"] = started
+    dbs["started"], dbs["statuses"] = started, gatherer.registry.statuses
     return dbs
 
 
@@ -104,6 +104,7 @@ def test_each_market_event_type_is_stored_from_the_frame(plain_server, fixture):
                            "where market_ticker = %(ticker)s",
                            {"started": dbs["started"], "ticker": ticker}).fetchone()
     assert row == expected
+    assert dbs["statuses"][ticker] == expected[0], "the registry's status is the row's"
 
 
 def test_an_event_lifecycle_frame_makes_the_row_rest_does_not_know(plain_server):
@@ -184,7 +185,7 @@ def test_an_unreadable_lifecycle_field_is_refused_with_its_name(msg, reason):
 def test_the_production_merge_carries_the_frames_version(plain_server):
     dbs = gather(plain_server, FRAMES / "created.jsonl", production=True)
     settings = plain_server.settings(gatherers=["g1"], dsn={
-        name: db.dsn for name, db in dbs.items() if name != "started"})
+        name: dbs[name].dsn for name in ("g1_ts", "g1_rel", "production")})
     dedup.attach(settings, dbs["production"])
     columns = "market_ticker, status, title, open_time, version_source, updated_time, raw"
     with psycopg.connect(dbs["production"].dsn, autocommit=True) as conn:

@@ -66,7 +66,8 @@ def upsert_sql(table: str) -> str:
     updates = ", ".join(f"{column} = excluded.{column}" for column in columns[1:])
     return (f"insert into kstore.{table} ({', '.join(columns)}) "
             f"values ({', '.join('%s' for _ in columns)}) "
-            f"on conflict ({KEYS[table]}) do update set {updates}")
+            f"on conflict ({KEYS[table]}) do update set {updates}"
+            + (" returning status" if table == "markets" else ""))  # the row's, once decided
 
 
 def row(table: str, obj: dict, observed_at: datetime, known: dict | None = None) -> tuple:
@@ -172,14 +173,27 @@ class Registry:
                 known = {"series_ticker": self.event_series.get(obj.get("event_ticker"))}
                 try:
                     async with conn.transaction():
-                        await conn.execute(upsert_sql(table), row(table, obj, observed_at, known))
+                        cursor = await conn.execute(upsert_sql(table),
+                                                    row(table, obj, observed_at, known))
+                        if table == "markets":
+                            self._status(obj, await cursor.fetchone())
                     self.counts[table] += 1
                 except (psycopg.DataError, psycopg.IntegrityError) as exc:
                     self.counts["rejected"] += 1
                     log.warning("registry: %s object rejected: %s", table, exc)
+                    if table == "markets":
+                        self._status(obj, None)
 
     def _remember(self, table: str, obj: dict) -> None:
         if table == "events" and obj.get("event_ticker"):
             self.event_series[obj["event_ticker"]] = obj.get("series_ticker")
-        if table == "markets" and obj.get("ticker"):
+
+    def _status(self, obj: dict, stored: tuple | None) -> None:
+        """A market's status is its row's: a REST answer older than the row (a stale answer
+        after a lifecycle frame) does not change it (decision 0024)."""
+        if not obj.get("ticker"):
+            return
+        if stored is not None:
+            self.statuses[obj["ticker"]] = stored[0] or ""
+        elif obj["ticker"] not in self.statuses:
             self.statuses[obj["ticker"]] = obj.get("status") or ""

@@ -102,10 +102,10 @@ class Gatherer:
 
     async def _market_changed(self, parsed, received_at: datetime) -> None:
         """The frame's own version first (decision 0024), then REST confirms and completes it."""
-        await self.registry.apply_frame(parsed.type, parsed.message["msg"], received_at)
         ticker, kind = parsed.body["market_ticker"], parsed.body["event_type"]
         if kind == "created":
             await self.connection.add_markets([ticker])
+        await self.registry.apply_frame(parsed.type, parsed.message["msg"], received_at)
         await self.registry.fetch_market(ticker)
         if kind in SETTLING and ticker not in self.registry.subscribable():
             await self.connection.remove_markets([ticker])
