@@ -45,6 +45,11 @@ select ops.comment_columns('kstore.events', array[
     [
         'observed_at',
         'Gatherer clock when this version was fetched (decides when updated_time is absent).'
+    ],
+    [
+        'version_source',
+        'rest: this version is a REST object (updated_time from the exchange); ws: an '
+        'event_lifecycle frame (updated_time is its receive time). Decision 0024.'
     ]
 ]);
 
@@ -83,5 +88,16 @@ select ops.comment_columns('kstore.markets', array[
         'observed_at',
         'Gatherer clock when this version was fetched (decides when updated_time is absent).'
     ],
-    ['raw', 'The REST object exactly as sent (jsonb), including fields without a column.']
+    [
+        'raw',
+        'The REST object as sent (jsonb), with the fields of newer lifecycle frames merged in '
+        '(decision 0024).'
+    ],
+    [
+        'version_source',
+        'rest: this version is a REST object (updated_time from the exchange); ws: a '
+        'market_lifecycle_v2 frame (updated_time is its receive time). Decision 0024.'
+    ],
+    ['determination_ts', 'When the market was determined (lifecycle determination_ts).'],
+    ['is_deactivated', 'Pause flag of the last deactivated lifecycle frame (true: paused).']
 ]);

@@ -1,22 +1,26 @@
 """Market registry: series, events and markets from REST into the gatherer's `rel` database.
 
-A full load at start, then incremental refreshes (`min_updated_ts`), plus an immediate refetch
-when a lifecycle message names a market or event. Rows are upserted; the schema keeps the
-newest version (ops.keep_newest), so the order in which answers arrive does not matter. The
-registry also knows which markets the order-book subscriptions should cover.
+A full load at start, then incremental refreshes (`min_updated_ts`), plus, when a lifecycle
+message names a market or event, the version the frame itself states (kstore.gatherer.lifecycle,
+decision 0024) and an immediate refetch. Rows are upserted; the schema keeps the newest version
+(ops.keep_newest), so the order in which answers arrive does not matter. The registry also
+knows which markets the order-book subscriptions should cover.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import psycopg
 from psycopg.types.json import Jsonb
 
+from kstore.gatherer import lifecycle
+from kstore.gatherer.parse import Invalid
 from kstore.gatherer.rest import ExchangeError, RestClient
 
 log = logging.getLogger("kstore.gather")
@@ -57,17 +61,20 @@ KEYS = {"series": "series_ticker", "events": "event_ticker", "markets": "market_
 
 def upsert_sql(table: str) -> str:
     columns = [*COLUMNS[table], "observed_at", "raw"]
+    if table != "series":  # a REST answer is a REST version (decision 0024)
+        columns.append("version_source")
     updates = ", ".join(f"{column} = excluded.{column}" for column in columns[1:])
     return (f"insert into kstore.{table} ({', '.join(columns)}) "
             f"values ({', '.join('%s' for _ in columns)}) "
-            f"on conflict ({KEYS[table]}) do update set {updates}")
+            f"on conflict ({KEYS[table]}) do update set {updates}"
+            + (" returning status" if table == "markets" else ""))  # the row's, once decided
 
 
 def row(table: str, obj: dict, observed_at: datetime, known: dict | None = None) -> tuple:
     """Column values from the object as sent; `known` fills fields it lacks (raw stays as sent)."""
     values = [obj.get(source, (known or {}).get(source)) for source in COLUMNS[table].values()]
     values = [json.dumps(v) if isinstance(v, dict) else v for v in values]
-    return (*values, observed_at, Jsonb(obj))
+    return (*values, observed_at, Jsonb(obj), *(() if table == "series" else ("rest",)))
 
 
 class Registry:
@@ -78,7 +85,9 @@ class Registry:
         self.statuses: dict[str, str] = {}
         self.event_series: dict[str, str] = {}
         self.last_refresh: float | None = None
-        self.counts = {"series": 0, "events": 0, "markets": 0, "rejected": 0}
+        self.counts = {"series": 0, "events": 0, "markets": 0, "rejected": 0, "frames": 0}
+        self._frames = asyncio.Lock()  # lifecycle frames are applied one at a time, in order
+        self._last_frame = datetime.min.replace(tzinfo=timezone.utc)
 
     def subscribable(self) -> list[str]:
         return sorted(t for t, status in self.statuses.items() if status in SUBSCRIBED_STATUSES)
@@ -117,6 +126,44 @@ class Registry:
         if isinstance(answer.get(key), dict):
             await self.store(table, [answer[key]])
 
+    async def apply_frame(self, kind: str, msg: dict, received_at: datetime) -> None:
+        """The version a lifecycle frame states, as of its receive time (newest wins in SQL);
+        a frame that cannot be read, or a row the database refuses, is logged and counted.
+        Frames are applied in the order they arrive (the caller's tasks start in that order),
+        each at a distinct time: `created` then `activated` in one millisecond is two versions."""
+        try:
+            version = lifecycle.read(kind, msg)
+        except Invalid as exc:
+            self.counts["rejected"] += 1
+            log.warning("registry: %s frame not applied: %s", kind, exc)
+            return
+        key = version.columns[version.key]
+        async with self._frames:
+            event = version.columns.get("event_ticker", key)
+            known = {"series_ticker": self.event_series.get(event)}
+            self._last_frame = max(received_at, self._last_frame + timedelta(microseconds=1))
+            sql, params = lifecycle.statement(version, self._last_frame,
+                                              datetime.now(timezone.utc), known)
+            if await self._execute(kind, sql, params):
+                self._remember_frame(version.table, key, version.columns)
+
+    def _remember_frame(self, table: str, key: str, columns: dict) -> None:
+        if table == "events" and columns.get("series_ticker"):
+            self.event_series[key] = columns["series_ticker"]
+        if table == "markets" and columns.get("status"):
+            self.statuses[key] = columns["status"]
+
+    async def _execute(self, kind: str, sql: str, params: list) -> bool:
+        async with await psycopg.AsyncConnection.connect(self.dsn) as conn:
+            try:
+                await conn.execute(sql, params)
+            except (psycopg.DataError, psycopg.IntegrityError) as exc:
+                self.counts["rejected"] += 1
+                log.warning("registry: %s frame rejected: %s", kind, exc)
+                return False
+        self.counts["frames"] += 1
+        return True
+
     async def store(self, table: str, objects: Iterable[dict]) -> None:
         """Upsert each object in its own savepoint: a bad one is quarantined, not fatal."""
         observed_at = datetime.now(timezone.utc)
@@ -126,14 +173,27 @@ class Registry:
                 known = {"series_ticker": self.event_series.get(obj.get("event_ticker"))}
                 try:
                     async with conn.transaction():
-                        await conn.execute(upsert_sql(table), row(table, obj, observed_at, known))
+                        cursor = await conn.execute(upsert_sql(table),
+                                                    row(table, obj, observed_at, known))
+                        if table == "markets":
+                            self._status(obj, await cursor.fetchone())
                     self.counts[table] += 1
                 except (psycopg.DataError, psycopg.IntegrityError) as exc:
                     self.counts["rejected"] += 1
                     log.warning("registry: %s object rejected: %s", table, exc)
+                    if table == "markets":
+                        self._status(obj, None)
 
     def _remember(self, table: str, obj: dict) -> None:
         if table == "events" and obj.get("event_ticker"):
             self.event_series[obj["event_ticker"]] = obj.get("series_ticker")
-        if table == "markets" and obj.get("ticker"):
+
+    def _status(self, obj: dict, stored: tuple | None) -> None:
+        """A market's status is its row's: a REST answer older than the row (a stale answer
+        after a lifecycle frame) does not change it (decision 0024)."""
+        if not obj.get("ticker"):
+            return
+        if stored is not None:
+            self.statuses[obj["ticker"]] = stored[0] or ""
+        elif obj["ticker"] not in self.statuses:
             self.statuses[obj["ticker"]] = obj.get("status") or ""

@@ -23,6 +23,7 @@ import os
 import signal
 import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from kstore import roles, topology
@@ -178,18 +179,21 @@ class Gatherer:
             connection.orphans = []
         handler = LIFECYCLE.get(outcome.parsed.type)
         if handler is not None and outcome.parsed.reason is None:
-            self._spawn(handler(self, outcome.parsed.body))
+            self._spawn(handler(self, outcome.parsed, datetime.now(timezone.utc)))
 
-    async def _market_changed(self, body: dict) -> None:
-        ticker, kind = body["market_ticker"], body["event_type"]
+    async def _market_changed(self, parsed, received_at: datetime) -> None:
+        """The frame's own version first (decision 0024), then REST confirms and completes it."""
+        ticker, kind = parsed.body["market_ticker"], parsed.body["event_type"]
         if kind == "created":
             await self.connection.add_markets([ticker])
+        await self.registry.apply_frame(parsed.type, parsed.message["msg"], received_at)
         await self.registry.fetch_market(ticker)
         if kind in SETTLING and ticker not in self.registry.subscribable():
             await self.connection.remove_markets([ticker])
 
-    async def _event_changed(self, body: dict) -> None:
-        await self.registry.fetch_event(body["event_ticker"])
+    async def _event_changed(self, parsed, received_at: datetime) -> None:
+        await self.registry.apply_frame(parsed.type, parsed.message["msg"], received_at)
+        await self.registry.fetch_event(parsed.body["event_ticker"])
 
     def _spawn(self, coroutine) -> asyncio.Task:
         """A background task (lifecycle fetches, command retries) whose failure is logged and

@@ -15,7 +15,8 @@ select results_eq(
             (5, 'markets'),
             (6, 'grants'),
             (7, 'changed_xids'),
-            (8, 'table_catalog')
+            (8, 'table_catalog'),
+            (9, 'lifecycle_versions')
     $$,
     'every migration file of migrations/gatherer_rel/ is recorded once, in version order'
 );

@@ -28,7 +28,8 @@ select results_eq(
             (23, 'export_cursors'),
             (24, 'dedup_cursors_source_stopped'),
             (25, 'table_catalog'),
-            (26, 'feed_gaps_breaks')
+            (26, 'feed_gaps_breaks'),
+            (27, 'lifecycle_versions')
     $$,
     'every later migration file of migrations/production/ is recorded once, in version order'
 );

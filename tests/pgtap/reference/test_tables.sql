@@ -53,7 +53,8 @@ select results_eq(
             ('changed_at', 'timestamp with time zone', true, 'clock_timestamp()'),
             ('raw', 'jsonb', true, null),
             ('content_hash', 'text', false, 'md5((raw)::text)'),
-            ('changed_xid', 'xid8', true, 'pg_current_xact_id()')
+            ('changed_xid', 'xid8', true, 'pg_current_xact_id()'),
+            ('version_source', 'text', true, '''rest''::text')
     $$,
     'kstore.events: columns, exact types, not-null and defaults'
 );
@@ -92,7 +93,10 @@ select results_eq(
             ('changed_at', 'timestamp with time zone', true, 'clock_timestamp()'),
             ('raw', 'jsonb', true, null),
             ('content_hash', 'text', false, 'md5((raw)::text)'),
-            ('changed_xid', 'xid8', true, 'pg_current_xact_id()')
+            ('changed_xid', 'xid8', true, 'pg_current_xact_id()'),
+            ('version_source', 'text', true, '''rest''::text'),
+            ('determination_ts', 'timestamp with time zone', false, null),
+            ('is_deactivated', 'boolean', false, null)
     $$,
     'kstore.markets: columns, exact types, not-null and defaults'
 );

@@ -1,0 +1,1 @@
+../gatherer_rel/V0009__lifecycle_versions.sql
