@@ -12,6 +12,7 @@ from kstore.gatherer.parse import Frame, parse
 from kstore.gatherer.stream import Stream, fingerprint
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+MS = int(NOW.timestamp() * 1000)  # exchange times sit next to the receive time (plausible)
 
 
 def frame(message: dict | str, connection: str = "c1") -> Frame:
@@ -19,7 +20,7 @@ def frame(message: dict | str, connection: str = "c1") -> Frame:
     return Frame(raw.encode(), NOW, connection)
 
 
-def delta(seq: int, price: str = "0.4200", size: str = "-54.00", ts_ms: int | None = 1_000):
+def delta(seq: int, price: str = "0.4200", size: str = "-54.00", ts_ms: int | None = MS + 1_000):
     msg = {"market_ticker": "FED-23DEC-T3.00", "price_dollars": price, "delta_fp": size,
            "side": "yes"}
     if ts_ms is not None:
@@ -42,7 +43,7 @@ def captured():
 
 def test_identical_deltas_in_one_millisecond_get_increasing_ordinals(captured):
     stream, rows = captured
-    for seq, ts in ((1, 1_000), (2, 1_000), (3, 1_000), (4, 1_001)):
+    for seq, ts in ((1, MS + 1_000), (2, MS + 1_000), (3, MS + 1_000), (4, MS + 1_001)):
         stream.accept(frame(delta(seq, ts_ms=ts)))
     assert [row[5] for _, row in rows] == [0, 1, 2, 0]
 
@@ -50,14 +51,14 @@ def test_identical_deltas_in_one_millisecond_get_increasing_ordinals(captured):
 def test_a_duplicate_seq_is_dropped_and_never_becomes_a_second_row(captured):
     stream, rows = captured
     for seq in (1, 2, 2, 3):
-        stream.accept(frame(delta(seq, ts_ms=1_000 + seq)))
+        stream.accept(frame(delta(seq, ts_ms=MS + 1_000 + seq)))
     assert len(rows) == 3 and stream.counts["duplicates"] == 1
 
 
 def test_a_gap_is_reported_and_recovered_by_snapshots_of_every_market(captured):
     stream, rows = captured
     stream.accept(frame(delta(1)))
-    outcome = stream.accept(frame(delta(5, ts_ms=2_000)))
+    outcome = stream.accept(frame(delta(5, ts_ms=MS + 2_000)))
     assert (outcome.gap.expected_seq, outcome.gap.received_seq) == (2, 5)
     assert len(rows) == 2, "the frame after the gap is a real event: stored"
     assert stream.accept(frame(snapshot(6))).recovered == []
@@ -119,11 +120,11 @@ def test_trade_and_ticker_rows_are_built_by_column_name(captured):
     stream, rows = captured
     trade = {"trade_id": "3c5f4c1e-8c66-4c4e-9d2a-1f0e6a7b8c9d", "market_ticker": "M-1",
              "yes_price_dollars": "0.360000", "no_price_dollars": "0.640000",
-             "count_fp": "136.00", "taker_outcome_side": "no", "ts_ms": 1_000}
-    ticker = {"market_ticker": "M-1", "ts_ms": 2_000, "price_dollars": "0.48",
+             "count_fp": "136.00", "taker_outcome_side": "no", "ts_ms": MS + 1_000}
+    ticker = {"market_ticker": "M-1", "ts_ms": MS + 2_000, "price_dollars": "0.48",
               "yes_bid_dollars": "0.47", "volume_fp": "1000.00", "dollar_volume": 480}
     stream.accept(frame({"type": "trade", "sid": 1, "seq": 1, "msg": trade,
-                         "sending_ts_ms": 1_001}))
+                         "sending_ts_ms": MS + 1_001}))
     stream.accept(frame({"type": "ticker", "sid": 3, "seq": 1, "msg": ticker}))
     (_, trade_row), (_, ticker_row) = rows
     traded = dict(zip(TABLE_COLUMNS["trades"], trade_row))
