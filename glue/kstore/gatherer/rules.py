@@ -135,8 +135,10 @@ seq_number = partial(integer, bounds=UINT64)   # seq bigint: a seq above it is n
 
 def timestamp_ms(msg: dict, key: str = "ts_ms", optional: bool = False) -> datetime | None:
     value = msg.get(key)
-    if value is None and optional:
-        return None
+    if value is None:
+        if optional:
+            return None
+        raise Invalid(f"missing field {key}")
     if type(value) is not int or not MS_RANGE[0] <= value <= MS_RANGE[1]:
         raise Invalid(f"{key} is not a Unix millisecond time: {value!r}")
     return EPOCH + timedelta(milliseconds=value)
