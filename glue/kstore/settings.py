@@ -50,6 +50,9 @@ class GatherSettings(BaseModel):
     silence_timeout: float = Field(30, gt=0, description="no frame for this long: reconnect")
     backoff_max: float = Field(60, gt=0)
     status_interval: float = Field(5, gt=0)
+    time_tolerance: float = Field(
+        86_400, gt=0, description="seconds an exchange time may lie from the receive time; "
+        "farther (or in seconds, not ms) is implausible: the frame is quarantined")
 
 
 class LakeSettings(BaseModel):

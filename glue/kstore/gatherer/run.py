@@ -14,6 +14,7 @@ import asyncio
 import logging
 import signal
 import time
+from datetime import timedelta
 
 import psycopg
 
@@ -50,7 +51,8 @@ class Gatherer:
         self.gaps = GapLog(ts_dsn, gatherer_id)
         self.rest = RestClient(settings.kalshi, g.rest_rate)
         self.registry = Registry(_dsn(settings, f"{gatherer_id}_rel"), self.rest, gatherer_id)
-        self.stream = Stream(gatherer_id, self.writers.put, self._markets_of)
+        self.stream = Stream(gatherer_id, self.writers.put, self._markets_of,
+                             timedelta(seconds=settings.gather.time_tolerance))
         self.connection = Connection(settings.kalshi, g, self.stream, self._on_outcome,
                                      self.registry.subscribable)
         self.tasks: set[asyncio.Task] = set()
