@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -137,3 +137,49 @@ def test_trade_and_ticker_rows_are_built_by_column_name(captured):
         Decimal("0.48"), Decimal("0.47"), None, Decimal("1000.00"))
     assert (ticked["dollar_volume"], ticked["fingerprint"]) == (480, fingerprint(ticker))
     assert ticked["received_at"] == NOW and ticked["sending_ts"] is None
+
+
+def test_oversized_and_too_deep_frames_are_quarantined_with_their_bytes(captured):
+    stream, rows = captured
+    huge = json.dumps({**delta(1), "pad": "x" * (1 << 20)}).encode()
+    deep = b"[" * 100_000 + b"]" * 100_000
+    for raw in (huge, deep):
+        stream.accept(Frame(raw, NOW, "c1"))
+    assert [(table, row[4]) for table, row in rows] == [("quarantine", huge), ("quarantine", deep)]
+    assert rows[0][1][3].startswith("oversized") and rows[1][1][3].startswith("too deep")
+
+
+def test_an_unexpected_error_quarantines_the_frame_and_capture_goes_on(captured, monkeypatch):
+    from kstore.gatherer import stream as stream_module
+
+    def broken(*args):
+        raise RuntimeError("a bug")
+    stream, rows = captured
+    monkeypatch.setitem(stream_module.ROWS, "orderbook_delta", ("orderbook_deltas", broken))
+    raw = json.dumps(delta(1)).encode()
+    outcome = stream.accept(Frame(raw, NOW, "c1"))
+    assert outcome.parsed.reason == "internal error: RuntimeError: a bug"
+    assert rows == [("quarantine", ("g1", "c1", NOW, outcome.parsed.reason, raw))]
+    monkeypatch.undo()
+    stream.accept(frame(delta(2)))
+    assert rows[-1][0] == "orderbook_deltas"
+
+
+def test_a_row_the_database_rejects_is_quarantined_with_its_frame_bytes(captured):
+    from kstore.gatherer.batch import quarantine_row
+
+    stream, rows = captured
+    raw = json.dumps(delta(1)).encode()
+    stream.accept(Frame(raw, NOW, "c1"))
+    [(table, row)] = rows
+    assert row.raw == raw and tuple(row) == row
+    assert quarantine_row(table, row, "23514 check violated", "g1") == (
+        "g1", "c1", NOW, "orderbook_deltas: 23514 check violated", raw)
+
+
+def test_time_tolerance_is_a_setting_of_the_stream():
+    rows: list = []
+    strict = Stream("g1", lambda table, row: rows.append(table), time_tolerance=timedelta(seconds=1))
+    strict.accept(frame(delta(1, ts_ms=MS + 1_001)))
+    strict.accept(frame(delta(2, ts_ms=MS + 999)))
+    assert rows == ["quarantine", "orderbook_deltas"]

@@ -6,12 +6,16 @@ raises anything else. msgspec's decoder is strict where the standard library is 
 refuses invalid UTF-8, raw control characters, lone surrogate escapes (`"\\ud800"`), NaN and
 Infinity, and trailing data; a BOM, `\\u0000` escapes, nesting and duplicate keys are checked
 here. Integers of any size decode exactly; their ranges are the field rules' job.
+
+Duplicate keys cost a count, not a parse: the decoded objects' keys are counted (with the depth
+check) and compared with the `":` in the bytes, which are never fewer than the key tokens of a
+compact frame; only when they differ, or a key may end in whitespace, does the standard
+library re-parse the frame to find a repeated key.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import msgspec
@@ -22,7 +26,6 @@ MAX_FRAME_BYTES = 1 << 20
 MAX_DEPTH = 16  # Kalshi's deepest documented frame nests 5 levels (lifecycle metadata)
 BOM = b"\xef\xbb\xbf"
 _decoder = msgspec.json.Decoder()
-_KEY_END = re.compile(rb'"\s*:')  # every key ends so; string contents may too (never fewer)
 
 
 def decode(raw: bytes) -> Any:
@@ -38,16 +41,21 @@ def decode(raw: bytes) -> Any:
         raise Invalid("too deep: nesting beyond the decoder's limit") from None
     if b"\\u0000" in raw:
         raise Invalid("nul: a string holds a \\u0000 character")
-    keys = _count_keys(value)
-    if keys != len(_KEY_END.findall(raw)):
+    if (_count_keys(value, raw) != raw.count(b'":') or b'" ' in raw or b'"\n' in raw
+            or b'"\r' in raw or b'"\t' in raw):
         _refuse_duplicates(raw)
     return value
 
 
-def _count_keys(value: Any) -> int:
-    """Object keys in `value`, all levels; raises Invalid beyond MAX_DEPTH."""
+def _count_keys(value: Any, raw: bytes) -> int:
+    """Object keys in `value`, all levels; raises Invalid beyond MAX_DEPTH. Every object and
+    list of `value` has its `{` or `[` in `raw` (strings may hold more), so an envelope whose
+    `msg` is an object, in a frame with two `{` and no `[`, holds no other container."""
     if type(value) is not dict and type(value) is not list:
         return 0
+    msg = value.get("msg") if type(value) is dict else None
+    if type(msg) is dict and raw.count(b"{") == 2 and b"[" not in raw:
+        return len(value) + len(msg)
     keys, stack = 0, [(value, 1)]
     while stack:
         node, depth = stack.pop()
@@ -63,11 +71,18 @@ def _count_keys(value: Any) -> int:
 
 
 def _refuse_duplicates(raw: bytes) -> None:
-    """The exact check, run only when the cheap count cannot rule duplicates out (a key-like
-    `":` inside a string): an object with a repeated key is refused."""
+    """The exact check, run only when the cheap count cannot rule duplicates out (a `":`
+    inside a string, or whitespace before a colon): an object with a repeated key is refused."""
     def pairs(items: list[tuple[str, Any]]) -> dict:
-        names = [name for name, _ in items]
-        if len(set(names)) != len(names):
-            raise Invalid(f"duplicate key in an object: {sorted(names)!r}")
-        return dict(items)
-    json.loads(raw, object_pairs_hook=pairs)
+        found = dict(items)
+        if len(found) != len(items):
+            seen: set[str] = set()
+            repeated = next(name for name, _ in items if name in seen or seen.add(name))
+            raise Invalid(f"duplicate key in an object: {repeated[:100]!r}")
+        return found
+    try:
+        json.loads(raw, object_pairs_hook=pairs)
+    except Invalid:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise Invalid(f"not JSON: {exc}") from None
