@@ -183,3 +183,12 @@ def test_time_tolerance_is_a_setting_of_the_stream():
     strict.accept(frame(delta(1, ts_ms=MS + 1_001)))
     strict.accept(frame(delta(2, ts_ms=MS + 999)))
     assert rows == ["quarantine", "orderbook_deltas"]
+
+
+def test_a_falsy_non_list_side_is_not_an_empty_book_and_reasons_stay_storable(captured):
+    stream, rows = captured
+    empty = {**snapshot(1), "msg": {"market_ticker": "FED-23DEC-T3.00", "yes_dollars_fp": ""}}
+    assert "not a list of levels" in parse(frame(empty)).reason
+    stream._quarantine(frame(delta(1)), "bad \ud800 value \x00" + "x" * 1000)
+    reason = rows[-1][1][3]
+    assert len(reason) <= 520 and "\x00" not in reason and reason.encode("utf-8")

@@ -163,7 +163,11 @@ def flag(msg: dict, key: str, optional: bool = False) -> bool:
 
 def levels(msg: dict, key: str, optional: bool = True) -> tuple[list[Decimal], list[Decimal]]:
     """A side's `[price, size]` levels as parallel lists ascending by price (absent = empty)."""
-    raw = msg.get(key) if not optional else (msg.get(key) or [])
+    raw = msg.get(key)
+    if raw is None:
+        if not optional:
+            raise Invalid(f"missing field {key}")
+        raw = []
     if type(raw) is not list:
         raise Invalid(f"{key} is not a list of levels")
     pairs = []

@@ -141,7 +141,7 @@ class Stream:
         self.counts["quarantined"] += 1
         self.sink("quarantine", row_of("quarantine", {
             "gatherer_id": self.gatherer_id, "connection_id": frame.connection_id,
-            "received_at": frame.received_at, "reason": reason[:MAX_REASON].replace("\x00", ""),
+            "received_at": frame.received_at, "reason": _printable(reason),
             "raw": frame.raw}))
 
     def _values(self, frame: Frame, parsed: Parsed) -> dict:
@@ -185,6 +185,12 @@ class Stream:
 
     def _ticker(self, frame: Frame, parsed: Parsed, values: dict, outcome: Outcome) -> None:
         values["fingerprint"] = fingerprint(parsed.message["msg"])
+
+
+def _printable(reason: str) -> str:
+    """A reason PostgreSQL text takes: bounded, no NUL, lone surrogates escaped."""
+    text = reason[:MAX_REASON].replace("\x00", "")
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 Completion = Callable[[Stream, Frame, Parsed, dict, Outcome], None]
