@@ -160,3 +160,18 @@ def test_a_mutated_delta_is_a_row_exactly_when_the_oracle_says_valid(raw):
     rows = accept(raw)  # none: the mutation made a control reply
     assert len(rows) <= 1
     assert any(table == "orderbook_deltas" for table, _ in rows) == oracle(raw), (raw, rows)
+
+
+@FUZZ
+@given(deltas(), st.sampled_from([(",", ":"), (", ", ": "), (",", " :"), (" ,\n", "\t:\r\n")]),
+       st.sampled_from(["market_ticker", "side", "price_dollars", "ts_ms"]),
+       st.sampled_from(['":', 'a\\":b', ""]))
+def test_a_duplicate_key_is_refused_whatever_the_whitespace_and_strings(
+        message, separators, key, trap):
+    message["msg"]["market_id"] = trap  # a key-like `":` inside a string must not hide it
+    raw = json.dumps(message, separators=separators)
+    value = json.dumps(message["msg"][key])
+    doubled = raw.replace(f'"{key}"', f'"{key}"{separators[1]}{value}{separators[0]}"{key}"', 1)
+    parsed = parse(Frame(doubled.encode(), NOW, "c1"))
+    assert parsed.reason is not None and parsed.reason.startswith("duplicate key"), doubled
+    assert parse(Frame(raw.encode(), NOW, "c1")).reason is None, raw
