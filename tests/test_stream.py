@@ -179,7 +179,8 @@ def test_a_row_the_database_rejects_is_quarantined_with_its_frame_bytes(captured
 
 def test_time_tolerance_is_a_setting_of_the_stream():
     rows: list = []
-    strict = Stream("g1", lambda table, row: rows.append(table), time_tolerance=timedelta(seconds=1))
+    strict = Stream("g1", lambda table, row: rows.append(table),
+                    time_tolerance=timedelta(seconds=1))
     strict.accept(frame(delta(1, ts_ms=MS + 1_001)))
     strict.accept(frame(delta(2, ts_ms=MS + 999)))
     assert rows == ["quarantine", "orderbook_deltas"]

@@ -20,8 +20,8 @@ from typing import Any, NamedTuple
 
 from kstore.gatherer.decode import MAX_FRAME_BYTES, decode  # noqa: F401 (re-exported)
 from kstore.gatherer.rules import (  # noqa: F401 (readers re-exported for the tables' users)
-    BOOK_SIDE, SIDE, Invalid, Reader, _dict, book_side_of, flag, integer, legacy, levels,
-    nonzero_size, price, seq_number, sid_number, signed_size, size, symbol, text, timestamp_ms,
+    BOOK_SIDE, SIDE, Invalid, Reader, book_side_of, flag, integer, legacy, levels, nonzero_size,
+    object_of, price, seq_number, sid_number, signed_size, size, symbol, text, timestamp_ms,
     uuid_text)
 
 DATA_TYPES = ("orderbook_snapshot", "orderbook_delta", "trade", "ticker",
@@ -60,7 +60,8 @@ def parse(frame: Frame, tolerance: timedelta = TIME_TOLERANCE) -> Parsed:
         window = (frame.received_at - tolerance, frame.received_at + tolerance)
         parsed = envelope(message, window)
         if parsed.type in DATA_TYPES:
-            parsed.body = validate(COLUMNS[parsed.type], _dict(message.get("msg"), "msg"), window)
+            parsed.body = validate(COLUMNS[parsed.type], object_of(message.get("msg"), "msg"),
+                                   window)
         elif parsed.type not in CONTROL_TYPES:
             raise Invalid(f"unknown message type {parsed.type!r}")
     except Invalid as exc:

@@ -42,7 +42,7 @@ class Invalid(ValueError):
     """A frame that does not match the exchange's schema; the message is the reason."""
 
 
-def _dict(value: Any, name: str) -> dict:
+def object_of(value: Any, name: str) -> dict:
     if type(value) is not dict:
         raise Invalid(f"{name} is not an object")
     return value
