@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 
 from kstore.gatherer.parse import Frame
+from kstore.gatherer.rows import Row
 from kstore.gatherer.stream import Stream
 from kstore.simulator.replay_file import load
 from test_replay import ANCHOR_MS, FED, NY, at, gather_replay, stored
+from test_writer import delta as delta_row, put_all, rows_of, run, ts_dsn  # noqa: F401 (fixture)
 
 CONFORMANCE = Path(__file__).parent / "frames" / "conformance"
 FILES = sorted(path.name for path in CONFORMANCE.glob("*.jsonl"))
@@ -120,3 +122,18 @@ def test_legacy_payloads_are_quarantined_or_mapped_never_an_empty_book(plain_ser
     assert stored(ts_dsn, """select trade_id::text, ts, taker_outcome_side, taker_book_side
         from kstore.trades""") == [
         ("0f6c2b8e-1d3a-4b5c-9e7f-a1b2c3d4e5f6", at(310), "yes", "bid")]
+
+
+def test_a_row_the_database_rejects_keeps_its_frame_bytes_in_quarantine(ts_dsn):
+    """Rows carry their frame's bytes to the writer: a row only the database refuses (here a
+    zero delta, which parse would refuse first) is quarantined with them, not a dump."""
+    def framed(row: tuple, n: int) -> Row:
+        framed_row = Row(row)
+        framed_row.raw = b'{"frame":%d}' % n
+        return framed_row
+    rows = [framed(delta_row(n), n) for n in range(50)]
+    rows[7] = framed(delta_row(7, size="0.00"), 7)
+    run(put_all(ts_dsn, "orderbook_deltas", rows))
+    [(raw, reason)] = rows_of(ts_dsn, "select raw, reason from kstore.quarantine")
+    assert bytes(raw) == b'{"frame":7}' and reason.startswith("orderbook_deltas: 23514 ")
+    assert rows_of(ts_dsn, "select count(*) from kstore.orderbook_deltas") == [(49,)]
