@@ -193,3 +193,24 @@ def test_a_falsy_non_list_side_is_not_an_empty_book_and_reasons_stay_storable(ca
     stream._quarantine(frame(delta(1)), "bad \ud800 value \x00" + "x" * 1000)
     reason = rows[-1][1][3]
     assert len(reason) <= 520 and "\x00" not in reason and reason.encode("utf-8")
+
+
+@pytest.mark.parametrize("message, reason", [
+    ({"id": [1], "type": "subscribed", "msg": {"channel": "trade", "sid": 1}}, "id is not"),
+    ({"id": 1, "type": "subscribed", "msg": {"channel": "trade", "sid": {"a": 1}}}, "sid is not"),
+    ({"id": 1, "type": "subscribed", "msg": {"sid": 1}}, "missing field channel"),
+    ({"id": 1, "type": "error", "msg": {"code": "25"}}, "code is not"),
+    ({"id": 1, "type": "error", "msg": "overflow"}, "msg is not an object"),
+])
+def test_a_malformed_control_reply_is_quarantined_before_any_handler(message, reason):
+    parsed = parse(frame(message))
+    assert parsed.reason is not None and reason in parsed.reason and parsed.message is None
+
+
+def test_documented_control_replies_pass():
+    for message in ({"id": 1, "type": "subscribed", "msg": {"channel": "trade", "sid": 1}},
+                    {"sid": 2, "type": "unsubscribed"},
+                    {"id": 123, "sid": 456, "seq": 222, "type": "ok", "market_tickers": ["M-1"]},
+                    {"id": 123, "type": "error", "msg": {"code": 6, "msg": "Already subscribed"}},
+                    {"type": "error", "msg": {"code": 25, "msg": "Subscription buffer overflow"}}):
+        assert parse(frame(message)).reason is None, message

@@ -62,6 +62,8 @@ def parse(frame: Frame, tolerance: timedelta = TIME_TOLERANCE) -> Parsed:
         if parsed.type in DATA_TYPES:
             parsed.body = validate(COLUMNS[parsed.type], object_of(message.get("msg"), "msg"),
                                    window)
+        elif parsed.type in CONTROL:
+            parsed.body = validate(CONTROL[parsed.type], object_of(message.get("msg", {}), "msg"))
         elif parsed.type not in CONTROL_TYPES:
             raise Invalid(f"unknown message type {parsed.type!r}")
     except Invalid as exc:
@@ -111,6 +113,7 @@ def _legacy(name: str) -> tuple[str, Reader]:
 
 
 ENVELOPE: tuple[Field, ...] = (
+    Field("id", "id", integer, True),  # the command id a reply echoes
     Field("sid", "sid", sid_number, True),
     Field("seq", "seq", seq_number, True),
     Field("sending_ts", "sending_ts_ms", timestamp_ms, True, near_receipt=True),
@@ -164,6 +167,19 @@ COLUMNS: dict[str, tuple[Field, ...]] = {
     "event_lifecycle": (
         Field("event_ticker", "event_ticker", symbol),
         Field("series_ticker", "series_ticker", symbol, True),
+    ),
+}
+
+# Control replies whose `msg` the connection acts on (KALSHI-API §3.3): typed here, so a
+# malformed reply is quarantined instead of reaching a handler. An absent `msg` reads as {}.
+CONTROL: dict[str, tuple[Field, ...]] = {
+    "subscribed": (
+        Field("channel", "channel", text),
+        Field("sid", "sid", sid_number, False),
+    ),
+    "error": (
+        Field("code", "code", integer, True),
+        Field("message", "msg", text, True),
     ),
 }
 
