@@ -62,9 +62,13 @@ def parse(frame: Frame, tolerance: timedelta = TIME_TOLERANCE) -> Parsed:
         if parsed.type in DATA_TYPES:
             parsed.body = validate(COLUMNS[parsed.type], object_of(message.get("msg"), "msg"),
                                    window)
-        elif parsed.type in CONTROL:
-            parsed.body = validate(CONTROL[parsed.type], object_of(message.get("msg", {}), "msg"))
-        elif parsed.type not in CONTROL_TYPES:
+        elif parsed.type in CONTROL_TYPES:
+            validate(REPLY, message)
+            if parsed.type in CONTROL:  # `ok` and `unsubscribed`: nothing acted on beyond it
+                msg = message.get("msg")
+                parsed.body = validate(CONTROL[parsed.type], {} if msg is None else object_of(
+                    msg, "msg"))
+        else:
             raise Invalid(f"unknown message type {parsed.type!r}")
     except Invalid as exc:
         return Parsed(type=_type_or_none(message), reason=str(exc))
@@ -113,7 +117,6 @@ def _legacy(name: str) -> tuple[str, Reader]:
 
 
 ENVELOPE: tuple[Field, ...] = (
-    Field("id", "id", integer, True),  # the command id a reply echoes
     Field("sid", "sid", sid_number, True),
     Field("seq", "seq", seq_number, True),
     Field("sending_ts", "sending_ts_ms", timestamp_ms, True, near_receipt=True),
@@ -172,6 +175,7 @@ COLUMNS: dict[str, tuple[Field, ...]] = {
 
 # Control replies whose `msg` the connection acts on (KALSHI-API §3.3): typed here, so a
 # malformed reply is quarantined instead of reaching a handler. An absent `msg` reads as {}.
+REPLY: tuple[Field, ...] = (Field("id", "id", integer, True),)  # the command id echoed
 CONTROL: dict[str, tuple[Field, ...]] = {
     "subscribed": (
         Field("channel", "channel", text),
