@@ -160,6 +160,7 @@ def test_an_unexpected_error_quarantines_the_frame_and_capture_goes_on(captured,
     outcome = stream.accept(Frame(raw, NOW, "c1"))
     assert outcome.parsed.reason == "internal error: RuntimeError: a bug"
     assert rows == [("quarantine", ("g1", "c1", NOW, outcome.parsed.reason, raw))]
+    assert stream.failures == {"RuntimeError": 1}
     monkeypatch.undo()
     stream.accept(frame(delta(2)))
     assert rows[-1][0] == "orderbook_deltas"

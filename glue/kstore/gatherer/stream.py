@@ -71,6 +71,7 @@ class Stream:
                  time_tolerance: timedelta = TIME_TOLERANCE):
         self.gatherer_id = gatherer_id
         self.time_tolerance = time_tolerance
+        self.failures: dict[str, int] = {}  # unexpected errors while handling a frame, by kind
         self._sink = sink
         self.markets_of = markets_of
         self.last_seq: dict[tuple[str, int], int] = {}
@@ -88,7 +89,9 @@ class Stream:
         try:
             return self._accept(frame)
         except Exception as exc:  # a bug or a resource limit, never a reason to stop capture
-            log.exception("gather: frame handling failed; the frame is quarantined")
+            if type(exc).__name__ not in self.failures:  # logged once per kind, then counted
+                log.exception("gather: frame handling failed; the frame is quarantined")
+            self.failures[type(exc).__name__] = self.failures.get(type(exc).__name__, 0) + 1
             reason = f"internal error: {type(exc).__name__}: {exc}"
             self._quarantine(frame, reason)
             return Outcome(Parsed(reason=reason))
