@@ -55,6 +55,9 @@ class GatherSettings(BaseModel):
                                     "seconds, committing what the databases accept by then")
     stall_timeout: float = Field(60, gt=0, description="kstore up restarts a gatherer whose "
                                  "heartbeat is older than this")
+    time_tolerance: float = Field(
+        86_400, gt=0, description="seconds an exchange time may lie from the receive time; "
+        "farther (or in seconds, not ms) is implausible: the frame is quarantined")
 
 
 class LakeSettings(BaseModel):

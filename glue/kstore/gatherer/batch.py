@@ -113,7 +113,8 @@ def reason_of(error: BaseException) -> str:
 
 def quarantine_row(table: str, row, reason: str, gatherer_id: str) -> tuple:
     """A kstore.quarantine row (TABLE_COLUMNS order) for a row `table` cannot take. Built only
-    from values that cannot fail the quarantine insert; raw is the row as JSON, by column."""
+    from values that cannot fail the quarantine insert; raw is the exact bytes of the frame the
+    row came from (rows.Row), or the row as JSON, by column, for a row no frame made."""
     columns = TABLE_COLUMNS[table]
     try:
         values = dict(zip(columns, row, strict=True))
@@ -126,7 +127,8 @@ def quarantine_row(table: str, row, reason: str, gatherer_id: str) -> tuple:
         "received_at": received if isinstance(received, datetime) and received.tzinfo
         else _now(),
         "reason": f"{table}: {reason}".replace("\x00", ""),
-        "raw": json.dumps({"table": table, "row": values}, default=str).encode(),
+        "raw": raw if isinstance(raw := getattr(row, "raw", None), bytes)
+        else json.dumps({"table": table, "row": values}, default=str).encode(),
     })
 
 

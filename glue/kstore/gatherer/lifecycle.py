@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 from psycopg.types.json import Jsonb
 
-from kstore.gatherer.parse import EPOCH, Invalid, Reader, one_of, price, symbol, text
+from kstore.gatherer.rules import EPOCH, Invalid, Reader, one_of, price, symbol, text
 
 
 def seconds(msg: dict, key: str) -> datetime | None:

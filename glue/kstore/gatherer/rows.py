@@ -6,6 +6,10 @@ Rows are built by column name (`row_of`), from mappings whose keys are these col
 are the database's own (kstore.copyload reads them from pg_attribute). Values are Python types
 psycopg adapts exactly: Decimal for prices and sizes, aware datetime for times,
 str/int/bool/None otherwise. Prices and sizes are never floats.
+
+A row built from a frame is a `Row`: a tuple that also carries the frame's exact bytes (`raw`),
+so a row the database rejects is quarantined with the bytes that were received
+(kstore.gatherer.batch.quarantine_row), not a dump of the row.
 """
 
 from __future__ import annotations
@@ -38,7 +42,18 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
 _GETTERS = {table: itemgetter(*columns) for table, columns in TABLE_COLUMNS.items()}
 
 
-def row_of(table: str, values: Mapping) -> tuple:
+class Row(tuple):
+    """A row (TABLE_COLUMNS order) and `raw`, the bytes of the frame it was built from."""
+
+    raw: bytes
+
+
+def row_of(table: str, values: Mapping, raw: bytes | None = None) -> tuple:
     """The row of `table` (TABLE_COLUMNS order) from values by column name; keys that are not
-    columns of `table` are ignored, a column without a value raises KeyError."""
-    return _GETTERS[table](values)
+    columns of `table` are ignored, a column without a value raises KeyError. With `raw`, a
+    `Row` that carries those frame bytes."""
+    if raw is None:
+        return _GETTERS[table](values)
+    row = Row(_GETTERS[table](values))
+    row.raw = raw
+    return row

@@ -23,7 +23,7 @@ import os
 import signal
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from kstore import roles, topology
@@ -75,7 +75,8 @@ class Gatherer:
         self.breaks = OpenBreaks(self.gaps)
         self.rest = RestClient(settings.kalshi, g.rest_rate)
         self.registry = Registry(_dsn(settings, f"{gatherer_id}_rel"), self.rest, gatherer_id)
-        self.stream = Stream(gatherer_id, self.writers.put, self._markets_of)
+        self.stream = Stream(gatherer_id, self.writers.put, self._markets_of,
+                             timedelta(seconds=settings.gather.time_tolerance))
         self.connection = Connection(settings.kalshi, g, self.stream, self._on_outcome,
                                      self.registry.subscribable, self.breaks, self._spawn)
         self.tasks: set[asyncio.Task] = set()

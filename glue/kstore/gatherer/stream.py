@@ -8,7 +8,11 @@ tells the connection what to do next. Guarantees:
   exchange event), and the sid's books stay "unrecovered" until a snapshot of each arrives;
 - identical delta tuples (market, ts, side, price, delta) get dup_ordinal 0, 1, … in arrival
   order, so two equal orders in the same millisecond are two rows on every gatherer;
-- every frame that fails validation becomes one quarantine row; nothing else is affected.
+- every frame that fails validation becomes one quarantine row with its exact bytes; nothing
+  else is affected, and no input raises out of `accept` (an unexpected error while handling a
+  frame quarantines it with the error as the reason, and is logged);
+- rows carry their frame's bytes (rows.Row), so a row the database rejects is quarantined with
+  them too.
 Rows are built by column name: the message's columns (kstore.gatherer.parse.COLUMNS), the
 frame's and envelope's (received_at, connection, sid, seq, …) and the stream's own (`ROWS`).
 """
@@ -17,14 +21,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 
-from kstore.gatherer.parse import Frame, Invalid, Parsed, parse, timestamp_ms
+from kstore.gatherer.parse import TIME_TOLERANCE, Frame, Parsed, parse
 from kstore.gatherer.rows import row_of
 
+log = logging.getLogger(__name__)
+
 Sink = Callable[[str, tuple], None]
+MAX_REASON = 500  # characters of a quarantine reason (it may quote a field's value)
 
 
 @dataclass
@@ -59,8 +67,11 @@ def fingerprint(msg: dict) -> int:
 
 class Stream:
     def __init__(self, gatherer_id: str, sink: Sink,
-                 markets_of: Callable[[str, int], set[str]] = lambda conn, sid: set()):
+                 markets_of: Callable[[str, int], set[str]] = lambda conn, sid: set(),
+                 time_tolerance: timedelta = TIME_TOLERANCE):
         self.gatherer_id = gatherer_id
+        self.time_tolerance = time_tolerance
+        self.failures: dict[str, int] = {}  # unexpected errors while handling a frame, by kind
         self._sink = sink
         self.markets_of = markets_of
         self.last_seq: dict[tuple[str, int], int] = {}
@@ -75,7 +86,18 @@ class Stream:
 
     def accept(self, frame: Frame) -> Outcome:
         self.counts["frames"] += 1
-        parsed = parse(frame)
+        try:
+            return self._accept(frame)
+        except Exception as exc:  # a bug or a resource limit, never a reason to stop capture
+            if type(exc).__name__ not in self.failures:  # logged once per kind, then counted
+                log.exception("gather: frame handling failed; the frame is quarantined")
+            self.failures[type(exc).__name__] = self.failures.get(type(exc).__name__, 0) + 1
+            reason = f"internal error: {type(exc).__name__}: {exc}"
+            self._quarantine(frame, reason)
+            return Outcome(Parsed(reason=reason))
+
+    def _accept(self, frame: Frame) -> Outcome:
+        parsed = parse(frame, self.time_tolerance)
         outcome = Outcome(parsed)
         if parsed.reason is not None:  # before the seq check: a bad frame may reuse a seq
             self._quarantine(frame, parsed.reason)
@@ -89,7 +111,7 @@ class Stream:
             values = self._values(frame, parsed)
             if complete is not None:
                 complete(self, frame, parsed, values, outcome)
-            self.sink(table, row_of(table, values))
+            self.sink(table, row_of(table, values, frame.raw))
         return outcome
 
     def forget_connection(self, connection_id: str) -> list[Gap]:
@@ -122,7 +144,8 @@ class Stream:
         self.counts["quarantined"] += 1
         self.sink("quarantine", row_of("quarantine", {
             "gatherer_id": self.gatherer_id, "connection_id": frame.connection_id,
-            "received_at": frame.received_at, "reason": reason, "raw": frame.raw}))
+            "received_at": frame.received_at, "reason": _printable(reason),
+            "raw": frame.raw}))
 
     def _values(self, frame: Frame, parsed: Parsed) -> dict:
         """The message's columns (parse.COLUMNS) and what the frame and envelope add to them."""
@@ -130,7 +153,7 @@ class Stream:
         values["received_at"], values["connection_id"] = frame.received_at, frame.connection_id
         values["use_yes_price"], values["sid"], values["seq"] = (
             frame.use_yes_price, parsed.sid, parsed.seq)
-        values["sending_ts"], values["gatherer_id"] = _sending_ts(parsed), self.gatherer_id
+        values["sending_ts"], values["gatherer_id"] = parsed.sending_ts, self.gatherer_id
         return values
 
     def _snapshot(self, frame: Frame, parsed: Parsed, values: dict, outcome: Outcome) -> None:
@@ -167,12 +190,10 @@ class Stream:
         values["fingerprint"] = fingerprint(parsed.message["msg"])
 
 
-def _sending_ts(parsed: Parsed) -> datetime | None:
-    """The exchange's send time from the envelope, when it sent a valid one."""
-    try:
-        return timestamp_ms(parsed.message, "sending_ts_ms", optional=True)
-    except Invalid:
-        return None
+def _printable(reason: str) -> str:
+    """A reason PostgreSQL text takes: bounded, no NUL, lone surrogates escaped."""
+    text = reason[:MAX_REASON].replace("\x00", "")
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 Completion = Callable[[Stream, Frame, Parsed, dict, Outcome], None]

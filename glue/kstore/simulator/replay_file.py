@@ -201,7 +201,7 @@ def _b64(value: object) -> bytes:
 def _message(payload: bytes) -> dict | None:
     try:
         message = json.loads(payload)
-    except ValueError:  # not UTF-8 or not JSON: a malformed frame, sent as it is
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, too deep: sent as it is
         return None
     return message if isinstance(message, dict) else None
 
