@@ -168,3 +168,32 @@ begin
         raw = excluded.raw;
 end
 $$;
+
+-- The search_path each role gets in this database (alter role ... in database ... set).
+create or replace function tap.role_search_paths()
+returns table (role_name text, search_path text)
+language sql stable as $$
+    select
+        r.rolname::text as role_name,
+        substr(s.setting, length('search_path=') + 1) as search_path
+    from pg_db_role_setting as d
+    inner join pg_roles as r on d.setrole = r.oid
+    inner join pg_database as db on d.setdatabase = db.oid
+    cross join unnest(d.setconfig) as s (setting)
+    where db.datname = current_database() and s.setting like 'search_path=%'
+$$;
+
+-- The relation a bare name resolves to under a search_path (the caller's path is restored).
+create or replace function tap.resolves(path text, bare_name text)
+returns regclass
+language plpgsql as $$
+declare
+    saved text := current_setting('search_path');
+    found regclass;
+begin
+    perform set_config('search_path', path, true);
+    found := to_regclass(bare_name);
+    perform set_config('search_path', saved, true);
+    return found;
+end
+$$;
