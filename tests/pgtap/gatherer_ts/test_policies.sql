@@ -5,7 +5,7 @@
 -- timeseries/test_table_policies.sql.
 
 begin;
-select plan(2);
+select plan(1);
 
 select results_eq(
     $$select * from ops.effective_policies order by table_name::text$$,
@@ -30,24 +30,6 @@ select results_eq(
             )
     $$,
     'every time-series table has the gatherer default policy'
-);
-
--- The file declares only what differs from the defaults: trades' segmentby (its key leads
--- with trade_id, unique per trade); chunks of a day and the rest of compression are derived.
-select results_eq(
-    $$
-        select table_name::text, chunk_interval, compress_segmentby, compress_orderby
-        from ops.table_policies
-        order by table_name::text
-    $$,
-    $$
-        values
-            ('kstore.orderbook_deltas', interval '1 day', null, null),
-            ('kstore.orderbook_snapshots', interval '1 day', null, null),
-            ('kstore.tickers', interval '1 day', null, null),
-            ('kstore.trades', interval '1 day', 'market_ticker', null)
-    $$,
-    'the policy file declares horizons, and a segmentby only where the key would mislead'
 );
 
 select * from finish();  -- noqa: AM04
