@@ -1,8 +1,8 @@
 -- The storage policy a gatherer declares (DESIGN §1, policies/gatherer_ts.sql): a local buffer,
 -- so 1-day chunks, compression after 1 day and short retention (trades 30, deltas 7, snapshots
 -- 30, tickers 7 days). Checked as applied (ops.effective_policies: null compression settings
--- derived from the key) and as declared. ops.table_policies itself:
--- timeseries/test_table_policies.sql.
+-- derived from the key); as declared: timeseries/test_declared_policies.sql. ops.table_policies
+-- itself: timeseries/test_table_policies.sql.
 
 begin;
 select plan(1);
