@@ -39,6 +39,7 @@ from kstore.topology import Database
 
 WRITER = "kstore_gatherer_writer"
 STOP_TIMEOUT = 60
+STABLE = 5  # seconds without a new committed row after the feed: the gatherer is done
 TABLES = ("trades", "orderbook_deltas", "tickers", "orderbook_snapshots", "quarantine")
 
 
@@ -47,10 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=measure.positive(), default=20_000,
                         help="mutated frames to send (default: %(default)s)")
     parser.add_argument("--rate", type=measure.positive(float), default=2_000,
-                        help="valid events/s; each is followed by one mutant (default: %(default)s)")
+                        help="valid events/s, each followed by one mutant (default: %(default)s)")
     parser.add_argument("--markets", type=measure.positive(), default=20,
                         help="markets the simulator lists")
-    parser.add_argument("--seed", type=int, default=1, help="simulator seed (same seed, same mutants)")
+    parser.add_argument("--seed", type=int, default=1,
+                        help="simulator seed (same seed, same mutants)")
     parser.add_argument("--mutations", default="", help="comma list (default: all): "
                         + ",".join(MUTATIONS))
     parser.add_argument("--exclude", default="", help="comma list of mutations to leave out")
@@ -70,7 +72,8 @@ def mutations(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    """One fuzz run on a throw-away cluster; prints the report; 0 when nothing crashed or was lost."""
+    """One fuzz run on a throw-away cluster; prints the report; exit status 0 when nothing
+    crashed and nothing was lost."""
     names = mutations(args)
     server = ScratchServer("plain", find_pg_bin(settings.pg_bin)).start()
     try:
@@ -119,8 +122,9 @@ def _simulator(port: int, args, names: list[str], tmp: Path) -> subprocess.Popen
                "--lifecycle-rate", "0", "--faults", "fuzz", "--malformed-probability", "1",
                "--buffer-limit", str(10 ** 9), "--truth", str(tmp / "truth.jsonl"),
                "--fuzz-log", str(tmp / "mutants.tsv"), "--fuzz-mutations", ",".join(names)]
-    with open(tmp / "simulator.log", "w") as log:
-        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    with open(tmp / "simulator.log", "w") as log:  # SIGINT stops it, even from a background job
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _gatherer(port: int, ts: Database, rel: Database, tmp: Path) -> subprocess.Popen:
@@ -143,10 +147,10 @@ def _gatherer(port: int, ts: Database, rel: Database, tmp: Path) -> subprocess.P
 def _wait_feed(simulator: subprocess.Popen, gatherer: subprocess.Popen, dsn: str,
                feed: float) -> bool:
     """Waits until the feed's time is over and the gatherer's committed rows stopped changing
-    for 3 s, then stops the simulator (SIGINT: it flushes and logs its summary); True when the
-    gatherer died meanwhile."""
+    for STABLE s, then stops the simulator (SIGINT: it flushes and logs its summary); True
+    when the gatherer died meanwhile."""
     stable, last, until = 0, None, time.monotonic() + feed
-    while stable < 3:
+    while stable < STABLE:
         time.sleep(1)
         if gatherer.poll() is not None:
             return True
@@ -231,7 +235,8 @@ def report(result: dict) -> str:
         audit.render(result["audit"]),
         f"mutated frames {sent}, valid events {events}: fed in"
         f" {result['simulator'].get('feed_seconds', 0):.0f} s, all committed after"
-        f" {result['seconds']:.0f} s ({(sent + events) / max(result['seconds'], 1e-9):.0f} frames/s)",
+        f" {result['seconds']:.0f} s"
+        f" ({(sent + events) / max(result['seconds'], 1e-9):.0f} frames/s)",
         f"crashes {crashes(result)} (died before stop: {result['died']}, exit code on SIGTERM:"
         f" {result['exit_code']}); lost valid neighbours {lost(result)}"
         f" (quarantine rows that are no mutant's bytes: rows the database refused, stored as"
