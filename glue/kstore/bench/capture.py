@@ -243,8 +243,8 @@ def _profiled(server: ScratchServer, settings: Settings, args, rate: int) -> str
 # name (or, for a built-in, its name); the rest is "other".
 AREAS = (("idle (epoll wait)", "poll' of 'select.epoll"), ("parse", "gatherer/parse.py"),
          ("stream", "gatherer/stream.py"), ("connection", "gatherer/connection.py"),
-         ("gatherer, other modules", "gatherer/"), ("json", "json/"), ("websockets", "websockets/"),
-         ("psycopg", "psycopg"), ("asyncio", "asyncio/"))
+         ("gatherer, other modules", "gatherer/"), ("json", "json/"),
+         ("websockets", "websockets/"), ("psycopg", "psycopg"), ("asyncio", "asyncio/"))
 
 
 def _areas(stats: pstats.Stats) -> str:
