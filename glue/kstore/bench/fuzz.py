@@ -18,6 +18,7 @@ result; the frames/s of the run is printed for the record.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -109,7 +110,17 @@ def fuzz(server: ScratchServer, settings: Settings, args, names: list[str], tmp:
     return {"died": died, "exit_code": exit_code, "seconds": seconds,
             "simulator": simulator_summary, "mutants": classify(ts.dsn, tmp / "mutants.tsv"),
             "audit": audit.audit(local, audit.load_truth(tmp / "truth.jsonl"), "g1"),
+            "gatherer": _last_json((tmp / "gatherer.out").read_text()),
             "stderr": (tmp / "gatherer.err").read_text()[-2000:]}
+
+
+def _last_json(output: str) -> dict:
+    """The gatherer's summary (its last stdout line); {} when it printed none (it died)."""
+    lines = output.strip().splitlines()
+    try:
+        return json.loads(lines[-1]) if lines else {}
+    except ValueError:
+        return {}
 
 
 def _simulator(port: int, args, names: list[str], tmp: Path) -> subprocess.Popen:
@@ -244,6 +255,15 @@ def report(result: dict) -> str:
         f"mutants quarantined {sent - valid}, stayed valid {valid}: rows they added {new_rows}"
         f" (extra + duplicated, at most the mutants that stayed valid: {new_rows <= valid})",
     ]
+    lines.append(_gatherer_line(result["gatherer"]))
     if crashes(result):
         lines.append("gatherer stderr (tail):\n" + result["stderr"])
     return "\n".join(lines)
+
+
+def _gatherer_line(summary: dict) -> str:
+    stream = summary.get("stream", {})
+    return (f"gatherer: frames {stream.get('frames')}, quarantined {stream.get('quarantined')},"
+            f" seq duplicates {stream.get('duplicates')}, connections {summary.get('connects')}"
+            f" (frames queued for a lost connection are never sent: the audit counts them"
+            f" missing)")
