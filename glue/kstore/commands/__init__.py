@@ -20,6 +20,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("bench capture", "kstore.bench.capture"),
     ("bench dedup", "kstore.bench.dedup"),
     ("bench export", "kstore.bench.export"),
+    ("bench fuzz", "kstore.bench.fuzz"),
     ("dedup", "kstore.commands.dedup"),
     ("backfill", "kstore.commands.backfill"),
     ("export", "kstore.commands.export"),

@@ -7,8 +7,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .mutations import mutation_names
+
 DEFAULT_PORT = 8765
-FAULTS = ("gaps", "disconnects", "duplicates", "malformed", "slow")
+FAULTS = ("gaps", "disconnects", "duplicates", "malformed", "slow", "fuzz")
 
 
 class SimulatorOptions(BaseModel):
@@ -42,6 +44,9 @@ class SimulatorOptions(BaseModel):
         1, ge=0, description="hold the feed until this many connections subscribed (0: start at once)"
     )
 
+    fuzz_log: Path | None = Field(None, description="with --faults fuzz: name and sha256 of each mutant")
+    fuzz_mutations: tuple[str, ...] = Field((), description="with --faults fuzz: these only (default all)")
+
     replay: Path | None = Field(None, description="serve this frame file instead of generating (README)")
     replay_speed: float = Field(1.0, ge=0, description="pace of recorded at_ms: 1 = as recorded, 0 = ignore")
 
@@ -51,6 +56,11 @@ class SimulatorOptions(BaseModel):
     @classmethod
     def _parse_faults(cls, value: object) -> frozenset[str]:
         return parse_faults(value)
+
+    @field_validator("fuzz_mutations", mode="before")
+    @classmethod
+    def _parse_mutations(cls, value: object) -> tuple[str, ...]:
+        return mutation_names(value)
 
 
 def parse_faults(value: object) -> frozenset[str]:
@@ -86,6 +96,8 @@ _FLAGS: dict[str, tuple[str, dict]] = {
     "--buffer-limit": ("buffer_limit", {"type": int, "help": "queued frames per connection before error 25"}),
     "--anchor-ms": ("anchor_ms", {"type": int, "help": "simulated clock origin (Unix ms)"}),
     "--wait-for-subscribers": ("wait_for_subscribers", {"type": int, "help": "start the feed after N subscribers (default 1; 0 = at once)"}),
+    "--fuzz-log": ("fuzz_log", {"type": Path, "help": "with --faults fuzz: log each mutant here"}),
+    "--fuzz-mutations": ("fuzz_mutations", {"help": "with --faults fuzz: comma list (default all)"}),
     "--replay": ("replay", {"type": Path, "help": "replay this frame file byte for byte (see README)"}),
     "--replay-speed": ("replay_speed", {"type": float, "help": "pace of the file's at_ms (1 = as recorded, 0 = ignore)"}),
 }

@@ -24,6 +24,7 @@ from . import commands, rest
 from kstore.kalshi_auth import Verifier
 from .faults import Dice, next_fire
 from .generator import FeedEvent, Generator
+from .mutations import Mutator
 from .options import SimulatorOptions, parse_faults
 from .session import CLOSE, Session
 from .truth import TruthWriter
@@ -164,6 +165,7 @@ class Simulator(ExchangeServer):
                          options.duplicate_probability, options.malformed_probability)
         self.sessions: list[Session] = []
         self.injected: deque = deque(maxlen=100_000)  # (connection serial, catalogue name, sha256)
+        self.mutator = Mutator(options.seed, options.fuzz_log, list(options.fuzz_mutations))
         self.stats = {"connections": 0, "events": 0, "dropped": 0, "disconnects": 0, "slow": 0}
         self.now_ms = wall_ms()
         self.feed_started = asyncio.Event()
@@ -194,13 +196,15 @@ class Simulator(ExchangeServer):
     def _finish(self) -> None:
         if self._truth:
             self._truth.close()  # complete once wait_stopped() returns
+        self.mutator.close()
 
     def summary(self) -> dict:
         """Counters plus the achieved feed rate (events per second since the feed started)."""
         end = self._feed_end if self._feed_end is not None else asyncio.get_running_loop().time()
         elapsed = end - self._feed_origin if self._feed_origin is not None else 0.0
         rate = self.generator.index / elapsed if elapsed > 0 else 0.0
-        return {**self.stats, "events": self.generator.index, "feed_seconds": round(elapsed, 3),
+        return {**self.stats, "events": self.generator.index, "mutants": self.mutator.made,
+                "feed_seconds": round(elapsed, 3),
                 "events_per_second": round(rate, 1)}
 
     def start_feed(self) -> None:
@@ -223,7 +227,7 @@ class Simulator(ExchangeServer):
         slot = next(i for i in range(len(used) + 1) if i not in used)
         self.stats["connections"] += 1
         session = Session(ws, slot, self.stats["connections"], connection_faults(self.options, ws.request),
-                          self.dice, self.options.buffer_limit, self.injected)
+                          self.dice, self.options.buffer_limit, self.injected, self.mutator)
         self.sessions.append(session)
         return session
 

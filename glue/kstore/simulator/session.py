@@ -19,8 +19,10 @@ from websockets.exceptions import ConcurrencyError, ConnectionClosed
 from . import frames
 from .faults import CATALOGUE, DUPLICATE, MALFORMED, Dice, RawText, Sample
 from .generator import FeedEvent
+from .mutations import Mutator
 
 SEQUENCED = frozenset({"orderbook_delta"})
+MUTATED = frozenset({"orderbook_delta", "trade", "ticker"})  # the `fuzz` fault's channels
 WRITE_BATCH = 256  # frames per socket write
 CLOSE = object()  # queue sentinel: close with 1001 once everything before it is sent
 
@@ -45,7 +47,8 @@ class Subscription:
 
 class Session:
     def __init__(self, ws: ServerConnection, slot: int, serial: int, faults: frozenset[str],
-                 dice: Dice, buffer_limit: int, record: deque) -> None:
+                 dice: Dice, buffer_limit: int, record: deque,
+                 mutator: Mutator | None = None) -> None:
         self.ws, self.slot, self.serial, self.faults, self.dice = ws, slot, serial, faults, dice
         self.buffer_limit, self.record = buffer_limit, record
         self.subs: dict[int, Subscription] = {}
@@ -58,6 +61,7 @@ class Session:
         self.duplicates_on = "duplicates" in faults
         self.malformed_on = "malformed" in faults
         self.malformed_sent = 0
+        self.mutator = mutator if "fuzz" in faults else None
         self.sent = 0
 
     # -- subscriptions ---------------------------------------------------------------------
@@ -103,6 +107,9 @@ class Session:
         self.push_data(sub, frame)
         if self.duplicates_on and self.dice.hit(DUPLICATE, event.index, self.slot):
             self.push_data(sub, frame)
+        if (self.mutator is not None and sub.channel in MUTATED
+                and self.dice.hit(MALFORMED, event.index, self.slot)):
+            self.push(self.mutator.mutate(frame))
 
     def maybe_malformed(self, event: FeedEvent) -> None:
         """After an event, maybe inject the next catalogue entry (an extra frame, no seq)."""
