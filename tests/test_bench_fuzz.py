@@ -1,9 +1,9 @@
 """`kstore bench fuzz`: mutated copies of valid frames through a live gatherer process (real
 WebSocket, real cluster); 0 crashes and 0 lost valid neighbours, every mutant accounted for.
 
-Mutations that crash today's gatherer or make it lose valid frames are findings of issue 9: each
-has its own case, expected to pass once the parser work lands (xfail, strict=False), and is left
-out of the run that must pass now (KNOWN).
+The mutations that crashed the gatherer or made it lose valid frames before the strict decoder
+(issue 9, decision 0023) each keep a case of their own (FINDINGS), and run in the 20,000-frame
+run with every other mutation.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from hypothesis import given, settings as hsettings, strategies as st
 from kstore.bench import fuzz
 from kstore.simulator.mutations import MUTATIONS, Mutator, mutation_names
 
-# mutation -> what today's gatherer does with it (found by `kstore bench fuzz`, 2026-12-06)
-KNOWN = {
+# mutation -> what the gatherer did with it before decision 0023 (`kstore bench fuzz`, 2026-12-06)
+FINDINGS = {
     "deep_nesting": "json.loads raises RecursionError out of the frame handler: the gatherer dies",
     "deep_nesting_objects": "RecursionError as deep_nesting, with nested objects",
     "huge_integer": "a 5000-digit integer: json.loads raises ValueError (int digit limit), "
@@ -56,17 +56,14 @@ def _accounted(result: dict, frames: int) -> None:
 
 
 def test_20000_mutants_no_crash_no_lost_neighbour(plain_server, tmp_path):
-    result = _run(plain_server, tmp_path, "--frames", "20000", "--rate", "1500",
-                  "--exclude", ",".join(KNOWN))
+    result = _run(plain_server, tmp_path, "--frames", "20000", "--rate", "1500")
     assert fuzz.crashes(result) == 0, result["stderr"]
     assert fuzz.lost(result) == 0, fuzz.report(result)
     _accounted(result, 20_000)
     assert result["mutants"]["truncate"]["quarantined"] == result["mutants"]["truncate"]["sent"]
 
 
-@pytest.mark.parametrize("mutation", [
-    pytest.param(name, marks=pytest.mark.xfail(reason=reason, strict=False))
-    for name, reason in KNOWN.items()])
+@pytest.mark.parametrize("mutation", list(FINDINGS))
 def test_a_finding_no_longer_crashes_or_loses(plain_server, tmp_path, mutation):
     result = _run(plain_server, tmp_path, "--frames", "600", "--rate", "2000",
                   "--mutations", f"truncate,{mutation}")
