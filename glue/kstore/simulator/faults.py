@@ -133,3 +133,14 @@ CATALOGUE: dict[str, Callable[[Sample], Frame]] = {
     "non_utf8_text": lambda s: RawText(_envelope("trade", s, _trade(s)).encode().replace(b"0.3600", b"0.36\xff\xfe")),
     "binary_frame": lambda s: b"\x00\x01\x02\xff\xfe binary garbage \x80",
 }
+
+
+def names_in(value: object, allowed, what: str) -> tuple[str, ...]:
+    """`"a,b"` or an iterable of names -> those names, each one of `allowed` (ValueError names
+    the unknown ones and the choices: `what` is the kind, e.g. "fault")."""
+    names = value.split(",") if isinstance(value, str) else list(value or ())
+    names = [n.strip() for n in names if n and n.strip()]
+    unknown = sorted(set(names) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown {what}(s) {unknown}; choose from {','.join(allowed)}")
+    return tuple(names)

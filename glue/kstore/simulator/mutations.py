@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from .faults import Frame, RawText
+from .faults import Frame, RawText, names_in
 from .units import mix64
 
 Mutation = Callable[[str, int], Frame]  # (valid frame, random 64-bit word) -> mutant
@@ -148,9 +148,4 @@ class Mutator:
 
 def mutation_names(value: object) -> tuple[str, ...]:
     """`"a,b"` or an iterable -> validated mutation names (empty: all of them)."""
-    names = value.split(",") if isinstance(value, str) else list(value or ())
-    names = [n.strip() for n in names if n and n.strip()]
-    unknown = sorted(set(names) - set(MUTATIONS))
-    if unknown:
-        raise ValueError(f"unknown mutation(s) {unknown}; choose from {','.join(MUTATIONS)}")
-    return tuple(names)
+    return names_in(value, MUTATIONS, "mutation")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .faults import names_in
 from .mutations import mutation_names
 
 DEFAULT_PORT = 8765
@@ -65,12 +66,7 @@ class SimulatorOptions(BaseModel):
 
 def parse_faults(value: object) -> frozenset[str]:
     """`"gaps,slow"` or an iterable of names -> validated set of fault names."""
-    names = value.split(",") if isinstance(value, str) else list(value or ())
-    names = [n.strip() for n in names if n and n.strip()]
-    unknown = sorted(set(names) - set(FAULTS))
-    if unknown:
-        raise ValueError(f"unknown fault(s) {unknown}; choose from {','.join(FAULTS)}")
-    return frozenset(names)
+    return frozenset(names_in(value, FAULTS, "fault"))
 
 
 # flag -> (options field, argparse keyword arguments)
