@@ -110,3 +110,25 @@ def run_kstore(*args: str, env: dict | None = None, timeout: float = 120):
         [sys.executable, "-m", "kstore.cli", *args], capture_output=True, text=True,
         env=kstore_env(env), timeout=timeout, cwd=REPO_ROOT,
     )
+
+
+def gather_from_replay(server, frames: Path, anchor_ms: int, seconds: float = 3, **gather):
+    """A real gatherer g1 on fresh ts/rel databases of `server`, fed by the replay of `frames`:
+    (its summary, whether every recorded frame was sent, the ts DSN as owner, its settings)."""
+    import asyncio
+
+    from kstore import roles
+    from kstore.gatherer.run import Gatherer
+    from kstore.simulator import SimulatorOptions, SimulatorThread
+
+    ts, rel = server.database("gatherer_ts"), server.database("gatherer_rel")
+    writer = roles.GATHERER_WRITER
+    options = SimulatorOptions(port=0, replay=frames, anchor_ms=anchor_ms, ping_interval=None)
+    with SimulatorThread(options) as sim:
+        settings = server.settings(
+            gatherers=["g1"], dsn={"g1_ts": ts.dsn_as(writer), "g1_rel": rel.dsn_as(writer)},
+            kalshi={"ws_url": sim.ws_url, "rest_url": sim.rest_url},
+            gather={"status_interval": 1, "snapshot_interval": 3600, "registry_interval": 3600}
+            | gather)
+        summary = asyncio.run(Gatherer(settings, "g1").run(seconds))
+        return summary, sim.sim.played.is_set(), ts.dsn, settings

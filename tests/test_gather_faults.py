@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import PG_BIN, REPO_ROOT, kstore_env
+from conftest import PG_BIN, REPO_ROOT, gather_from_replay, kstore_env
 from kstore.gatherer import errors
 from kstore.gatherer.run import Gatherer, heartbeat_path
 from kstore.simulator import SimulatorOptions, SimulatorThread
@@ -43,16 +43,9 @@ def stored(dsn: str, query: str) -> list[tuple]:
 
 def gather(server, frames: Path, seconds: float = 3, **gather_settings):
     """A real gatherer on fresh ts/rel databases fed by the replay of `frames`."""
-    ts, rel = server.database("gatherer_ts"), server.database("gatherer_rel")
-    options = SimulatorOptions(port=0, replay=frames, anchor_ms=ANCHOR_MS, ping_interval=None)
-    with SimulatorThread(options) as sim:
-        settings = server.settings(
-            gatherers=["g1"], dsn={"g1_ts": ts.dsn_as(WRITER), "g1_rel": rel.dsn_as(WRITER)},
-            kalshi={"ws_url": sim.ws_url, "rest_url": sim.rest_url},
-            gather={"status_interval": 1, "snapshot_interval": 3600, "registry_interval": 3600}
-            | gather_settings)
-        summary = asyncio.run(Gatherer(settings, "g1").run(seconds))
-    return summary, ts.dsn, settings
+    summary, _, ts_dsn, settings = gather_from_replay(server, frames, ANCHOR_MS, seconds,
+                                                      **gather_settings)
+    return summary, ts_dsn, settings
 
 
 # -- item 5: the error table ------------------------------------------------------------------

@@ -20,8 +20,7 @@ from websockets.frames import Close, Frame, Opcode
 from websockets.http11 import Response
 from websockets.uri import parse_uri
 
-from conftest import run_kstore
-from kstore.gatherer.run import Gatherer
+from conftest import gather_from_replay, run_kstore
 from kstore.simulator import ReplayFileError, ReplayServer, SimulatorOptions, SimulatorThread
 from kstore.simulator.replay_file import load
 
@@ -342,16 +341,9 @@ D = Decimal
 def gather_replay(plain_server, frames: Path, seconds: float = 3, **gather) -> tuple[dict, bool, str]:
     """A real gatherer on fresh ts/rel databases fed by the replay of `frames`:
     (its summary, whether every recorded frame was sent, the ts DSN as owner)."""
-    ts, rel = plain_server.database("gatherer_ts"), plain_server.database("gatherer_rel")
-    options = SimulatorOptions(port=0, replay=frames, anchor_ms=ANCHOR_MS, ping_interval=None)
-    with SimulatorThread(options) as server:
-        settings = plain_server.settings(
-            gatherers=["g1"], dsn={"g1_ts": ts.dsn_as(WRITER), "g1_rel": rel.dsn_as(WRITER)},
-            kalshi={"ws_url": server.ws_url, "rest_url": server.rest_url},
-            gather={"status_interval": 1, "snapshot_interval": 3600, "registry_interval": 3600}
-            | gather)
-        summary = asyncio.run(Gatherer(settings, "g1").run(seconds))
-        return summary, server.sim.played.is_set(), ts.dsn
+    summary, played, ts_dsn, _ = gather_from_replay(plain_server, frames, ANCHOR_MS, seconds,
+                                                    **gather)
+    return summary, played, ts_dsn
 
 
 def test_a_gatherer_stores_exactly_the_documented_feed(plain_server):
