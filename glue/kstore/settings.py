@@ -78,6 +78,34 @@ class LakeSettings(BaseModel):
         "merge (clock skew + commit delay) before it is exported")
 
 
+class MetricsSettings(BaseModel):
+    """Prometheus endpoints of the long-running components (docs/status.md). A port of 0 turns
+    that component's endpoint off; gatherer i (its position in `gatherers`) listens on
+    gather_port + i, so several gatherers can share a host."""
+
+    enabled: bool = True
+    host: str = Field("127.0.0.1", description="0.0.0.0 to let a Prometheus on another host in")
+    gather_port: int = Field(9410, ge=0, le=65535)
+    dedup_port: int = Field(9420, ge=0, le=65535)
+    export_port: int = Field(9421, ge=0, le=65535)
+    refresh_interval: float = Field(10, gt=0, description="seconds between reads of "
+                                    "production's state (lag, gaps, lake) into gauges")
+
+
+class StatusSettings(BaseModel):
+    """When `kstore status` (and its gauges) call the system unhealthy; 0 turns a check off."""
+
+    lag_max: float = Field(120, ge=0, description="seconds: merge lag of any gatherer/table")
+    export_stale_max: float = Field(1800, ge=0, description="seconds since the end of the "
+                                    "oldest closed lake window not yet verified")
+    dedup_stale_max: float = Field(300, ge=0, description="seconds since the deduplicator's "
+                                   "last pull of a reachable gatherer")
+    gap_open_age: float = Field(600, ge=0, description="an open feed gap older than this "
+                                "counts as not recovering")
+    gaps_open_max: int = Field(0, ge=0, description="more open gaps older than gap_open_age: "
+                               "unhealthy")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KSTORE_",
@@ -102,6 +130,8 @@ class Settings(BaseSettings):
     kalshi: KalshiSettings = KalshiSettings()
     lake: LakeSettings = LakeSettings()
     gather: GatherSettings = GatherSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    status: StatusSettings = StatusSettings()
 
     @field_validator("gatherers")
     @classmethod

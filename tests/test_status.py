@@ -1,0 +1,160 @@
+"""`kstore status` tells the truth (docs/status.md): on real clusters (three gatherer clusters
+and production reading them through postgres_fdw), merge lag is the age of the oldest gatherer
+row not yet merged, so it grows while a gatherer's horizon is held by an open transaction and
+while a gatherer's cluster is down (then as the time since the last pull); the exit code is 1
+whenever something is unhealthy; `--json` has exactly the documented keys."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from conftest import PG_BIN, REPO_ROOT, run_kstore
+from kstore import status
+from kstore.testing import ScratchTopology, role_dsns, storage_paths
+from test_dedup import WRITER, merge_once, write
+
+QUIET = {"KSTORE_STATUS__EXPORT_STALE_MAX": "0"}  # no exporter runs in these tests
+
+
+@pytest.fixture(scope="module", params=["plain", "timescaledb"])
+def scratch(request):
+    reason = storage_paths(PG_BIN)[request.param]
+    if reason:
+        pytest.skip(reason)
+    started = ScratchTopology(request.param, PG_BIN).start()
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def dbs(scratch):
+    return scratch.fresh()
+
+
+def cli_env(dbs, tmp_path: Path, **extra: str) -> dict:
+    """The CLI's settings: every database by DSN (as its owner), an empty home."""
+    env = {f"KSTORE_DSN__{name.upper()}": dsn for name, dsn in role_dsns(dbs, {}).items()}
+    return env | {"KSTORE_HOME": str(tmp_path)} | QUIET | extra
+
+
+def kstore_status(env: dict) -> tuple[int, dict]:
+    done = run_kstore("status", "--json", env=env)
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def lag(report: dict, gid: str, table: str = "trades") -> dict:
+    return next(r for r in report["dedup"] if r["gatherer"] == gid and r["table"] == table)
+
+
+def merged_everything(scratch, dbs) -> None:
+    for gid in ("g1", "g2", "g3"):
+        write(dbs[f"{gid}_ts"], "trades", range(10))
+    merge_once(scratch, dbs)
+
+
+def test_healthy_then_a_held_horizon_makes_lag_grow_and_status_fail(scratch, dbs, tmp_path):
+    merged_everything(scratch, dbs)
+    env = cli_env(dbs, tmp_path, KSTORE_STATUS__LAG_MAX="2")
+    code, report = kstore_status(env)
+    assert (code, report["problems"]) == (0, []) and report["healthy"]
+    assert lag(report, "g1")["lag_s"] == 0 and lag(report, "g1")["lag_source"] == "rows"
+
+    with psycopg.connect(dbs["g1_ts"].dsn_as(WRITER)) as held:  # a transaction left open
+        write(dbs["g1_ts"], "trades", range(100, 101), conn=held)
+        write(dbs["g1_ts"], "trades", range(200, 210))  # committed behind the held horizon
+        merge_once(scratch, dbs)
+        first = lag(kstore_status(env)[1], "g1")
+        time.sleep(2.5)
+        code, report = kstore_status(env)
+        second = lag(report, "g1")
+        assert second["lag_source"] == "rows" and second["caught_up"]
+        assert second["lag_s"] >= first["lag_s"] + 2, "the lag grows while the horizon is held"
+        assert code == 1 and any(p.startswith("g1/trades merge lag") for p in report["problems"])
+        console = run_kstore("status", env=env)
+        assert console.returncode == 1 and "g1          FAIL" in console.stdout
+        assert "status: UNHEALTHY" in console.stdout and "Traceback" not in console.stderr
+        held.commit()
+
+    merge_once(scratch, dbs)
+    code, report = kstore_status(env)
+    assert (code, lag(report, "g1")["lag_s"]) == (0, 0), "committed and merged: no lag"
+
+
+def test_a_downed_gatherer_cluster_fails_status_and_its_lag_grows(scratch, dbs, tmp_path):
+    merged_everything(scratch, dbs)
+    env = cli_env(dbs, tmp_path, KSTORE_STATUS__LAG_MAX="3")
+    cluster = scratch.servers["g2"].cluster
+    cluster.stop()
+    try:
+        code, report = kstore_status(env)
+        assert code == 1
+        assert {"g2_ts", "g2_rel"} <= {p.split()[0] for p in report["problems"]}
+        first = lag(report, "g2")
+        assert first["lag_source"] == "last_pull" and first["read_error"] == "unreachable"
+        assert lag(report, "g1")["lag_source"] == "rows", "the others are read as usual"
+        # Production's own view, without the CLI's probe: its read fails, it falls back.
+        with psycopg.connect(dbs["production"].dsn, autocommit=True) as conn:
+            rows = conn.execute("select table_name, lag_source, read_error from "
+                                "ops.status_lag() where gatherer_id = 'g2'").fetchall()
+        assert rows and all(source == "last_pull" and error for _, source, error in rows)
+        time.sleep(3.5)
+        code, report = kstore_status(env)
+        assert lag(report, "g2")["lag_s"] >= first["lag_s"] + 3
+        assert any(p.startswith("g2/trades merge lag") and "since its last pull" in p
+                   for p in report["problems"])
+    finally:
+        cluster.start()
+    merge_once(scratch, dbs)
+    assert kstore_status(env)[0] == 0
+
+
+def test_every_database_down_exits_non_zero_with_one_line_per_component(tmp_path):
+    env = {"KSTORE_HOME": str(tmp_path)} | {
+        f"KSTORE_DSN__{name}": "host=127.0.0.1 port=1 dbname=x user=x connect_timeout=1"
+        for name in ("G1_TS", "G1_REL", "PRODUCTION")} | {"KSTORE_GATHERERS": '["g1"]'}
+    done = run_kstore("status", env=env)
+    assert done.returncode == 1 and not done.stderr
+    names = [line.split()[0] for line in done.stdout.splitlines() if not line.startswith(" ")]
+    assert names == ["production", "g1", "dedup", "lake", "reconcile", "status:"]
+    report = json.loads(run_kstore("status", "--json", env=env).stdout)
+    assert not report["healthy"] and len(report["problems"]) == 3
+
+
+def documented_keys() -> dict[str, set[str]]:
+    """docs/status.md: under each `### <path>` heading, a table whose rows start with a key."""
+    keys: dict[str, set[str]] = {}
+    heading = None
+    for line in (REPO_ROOT / "docs" / "status.md").read_text().splitlines():
+        if match := re.match(r"^### `(.+)`", line):
+            heading = match.group(1)
+            keys[heading] = set()
+        elif line.startswith("#"):
+            heading = None
+        elif heading and (match := re.match(r"^\| `([a-z_0-9]+)` \|", line)):
+            keys[heading].add(match.group(1))
+    return keys
+
+
+def test_the_json_report_has_exactly_the_documented_keys(scratch, dbs, tmp_path):
+    merged_everything(scratch, dbs)
+    with psycopg.connect(dbs["production"].dsn, autocommit=True) as conn:  # a reconciliation
+        conn.execute("create table ops.reconciliation (hour timestamptz, missing int,"
+                     " checked_at timestamptz default now())")
+        conn.execute("insert into ops.reconciliation values (now(), 2), (now(), 3)")
+    code, report = kstore_status(cli_env(dbs, tmp_path))
+    documented = documented_keys()
+    assert set(report) == documented["report"]
+    for section in ("databases", "dedup", "gatherers", "lake"):
+        assert report[section], section
+        assert all(set(row) == documented[f"{section}[]"] for row in report[section]), section
+    assert set(report["reconciliation"]) == documented["reconciliation"]
+    assert report["reconciliation"]["totals"]["missing"] == 5
+    assert report["version"] == status.SCHEMA_VERSION and report["lake_health"] is None
+    assert {row["dataset"] for row in report["lake"]} >= {"trades", "markets"}
