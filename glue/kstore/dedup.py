@@ -24,7 +24,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from kstore import catalog, roles, topology
+from kstore import catalog, metrics, roles, topology
 from kstore.settings import Settings, SettingsError
 
 log = logging.getLogger("kstore.dedup")
@@ -93,6 +93,8 @@ class Dedup:
 
     async def run(self, once: bool = False, stop: asyncio.Event | None = None) -> dict:
         stop = stop or asyncio.Event()
+        if not once:  # a long-running deduplicator serves its metrics
+            metrics.serve(self.settings, "dedup")
         await asyncio.gather(*(self._loop(state, once, stop) for state in self.states.values()))
         return {gid: {"pulled": s.pulled, "last_error": s.last_error}
                 for gid, s in self.states.items()}
@@ -150,6 +152,7 @@ class Dedup:
             state.caught_up[table.name] = caught_up
             state.pulled += inserted
             state.count(table.name, read, inserted)
+            metrics.merged(state.gatherer_id, table.name, read, inserted)
             if "gatherer_ts" in table.homes:
                 await _ack(conn, gatherer, state.gatherer_id, table.name, next_xid)
 

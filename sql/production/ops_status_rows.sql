@@ -1,8 +1,8 @@
 -- ops.status_summary(relation): a summary of an optional status relation (ops.reconciliation
 -- from `kstore reconcile`, a lake health view from `kstore lake verify`) without knowing its
 -- columns: {"rows": n, "totals": {column: sum of its numbers}, "newest": {column: greatest
--- value of each *_at / *_until column}}. Null when the relation does not exist (yet), so
--- `kstore status` reports what is there and skips what is not.
+-- value of each *_at / *_until column}}. Null when the relation does not exist (yet) or is not
+-- readable, so `kstore status` reports what is there and skips what is not.
 
 create or replace function ops.status_summary(relation text)
 returns jsonb
@@ -10,7 +10,8 @@ language plpgsql stable as $$
 declare
     summary jsonb;
 begin
-    if to_regclass(relation) is null then
+    if to_regclass(relation) is null
+        or not has_table_privilege(to_regclass(relation), 'select') then
         return null;
     end if;
     execute format(

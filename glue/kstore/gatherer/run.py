@@ -26,7 +26,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from kstore import roles, topology
+from kstore import metrics, roles, topology
 from kstore.gatherer import runs
 from kstore.gatherer.breaks import OpenBreaks
 from kstore.gatherer.connection import Connection
@@ -95,6 +95,7 @@ class Gatherer:
         previous = _on_signals(stop, self._signalled)
         await self.writers.start()
         await self.gaps.start()
+        metrics.watch_gatherer(self)
         helpers: list[asyncio.Task] = []
         run_id = None
         try:  # a database or exchange that does not answer at start cannot delay a SIGTERM

@@ -39,7 +39,7 @@ import duckdb
 import psycopg
 from tqdm import tqdm
 
-from kstore import roles, topology
+from kstore import metrics, roles, topology
 from kstore.lake import manifest, windows
 from kstore.lake.destination import Destination, load_extensions, open_lake, sql_literal
 from kstore.lake.manifest import EMPTY, Stats
@@ -334,6 +334,8 @@ def run(settings: Settings, once: bool = False, interval: float = INTERVAL,
     """--once: one cycle, errors propagate. Else cycles until `stop`; a failed cycle (production
     or the lake unreachable) is logged and retried at the next interval."""
     stop = stop or threading.Event()
+    if not once:  # a long-running exporter serves its metrics
+        metrics.serve(settings, "export")
     while True:
         try:
             reports = cycle(settings, stop)
@@ -342,6 +344,7 @@ def run(settings: Settings, once: bool = False, interval: float = INTERVAL,
                 raise
             log.warning("export: cycle failed: %s", str(exc).strip().splitlines()[0])
             reports = []
+        metrics.exported(reports)
         for report in reports:
             if report.windows or report.skipped or report.marked:
                 log.info("export: %s", report.line())
