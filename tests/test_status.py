@@ -77,6 +77,11 @@ def test_healthy_then_a_held_horizon_makes_lag_grow_and_status_fail(scratch, dbs
         assert second["lag_source"] == "rows" and second["caught_up"]
         assert second["lag_s"] >= first["lag_s"] + 2, "the lag grows while the horizon is held"
         assert code == 1 and any(p.startswith("g1/trades merge lag") for p in report["problems"])
+        with psycopg.connect(dbs["production"].dsn_as("kstore_analyst")) as analyst:
+            source, seconds = analyst.execute(
+                "select lag_source, lag_s from ops.status_lag() where gatherer_id = 'g1'"
+                " and table_name = 'trades'").fetchone()
+        assert source == "rows" and seconds >= 2, "the analyst sees the true lag too"
         console = run_kstore("status", env=env)
         assert console.returncode == 1 and "g1          FAIL" in console.stdout
         assert "status: UNHEALTHY" in console.stdout and "Traceback" not in console.stderr

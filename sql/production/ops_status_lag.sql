@@ -6,14 +6,16 @@
 -- nothing waits. When the gatherer cannot be read (named in `unreachable`, or the read fails),
 -- it is the time since the cursor's last successful pull (lag_source 'last_pull'), null if it
 -- never had one. Ages use the gatherer's receive clock for rows and production's for pulls.
+-- It runs as its owner (the migrating role, which has a postgres_fdw user mapping), so the
+-- roles that watch (analyst, deduplicator, exporter) see true lag without reading gatherers.
 
-create or replace function ops.status_lag(unreachable text [] default '{}')
+create or replace function ops.status_lag(unreachable text[] default '{}')
 returns table (
     gatherer_id text, table_name text, lag_s double precision, lag_source text,
     oldest_unmerged timestamptz, read_error text, caught_up boolean, last_pull_at timestamptz,
     rows_read bigint, rows_inserted bigint, last_error text, source_stopped_at timestamptz
 )
-language plpgsql as $$
+language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
 declare
     c record;
     failed text [] := unreachable;  -- servers (gatherer_kind) that failed once: not retried
@@ -76,3 +78,7 @@ begin
     return oldest;
 end
 $$;
+
+revoke execute on function ops.status_lag(text[]) from public;
+grant execute on function ops.status_lag(text[]) to kstore_analyst, kstore_dedup, kstore_exporter;
+revoke execute on function ops.status_oldest_unmerged(text, text, boolean, xid8) from public;
