@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
@@ -17,7 +18,7 @@ import pytest
 from conftest import PG_BIN, REPO_ROOT, run_kstore
 from kstore import status
 from kstore.testing import ScratchTopology, role_dsns, storage_paths
-from test_dedup import WRITER, merge_once, write
+from test_dedup import INSERTS, WRITER, merge_once, write
 
 QUIET = {"KSTORE_STATUS__EXPORT_STALE_MAX": "0"}  # no exporter runs in these tests
 
@@ -130,6 +131,28 @@ def test_every_database_down_exits_non_zero_with_one_line_per_component(tmp_path
     assert names == ["production", "g1", "dedup", "lake", "reconcile", "status:"]
     report = json.loads(run_kstore("status", "--json", env=env).stdout)
     assert not report["healthy"] and len(report["problems"]) == 3
+
+
+def test_a_stalled_export_fails_status_until_the_lake_holds_every_closed_window(
+        scratch, dbs, tmp_path):
+    merged_everything(scratch, dbs)
+    with psycopg.connect(dbs["g1_ts"].dsn_as(WRITER), autocommit=True) as conn:
+        conn.execute(INSERTS["trades"], {"ids": list(range(500, 510)), "gid": "g1",
+                                         "base": status._now() - timedelta(days=2),
+                                         "received": None})
+    merge_once(scratch, dbs)
+    env = cli_env(dbs, tmp_path, KSTORE_STATUS__EXPORT_STALE_MAX="600")
+    code, report = kstore_status(env)
+    trades = next(row for row in report["lake"] if row["dataset"] == "trades")
+    assert code == 1 and trades["stale_s"] > 47 * 3600 and trades["last_verified_end"] is None
+    assert any(p.startswith("lake: trades: a closed window") for p in report["problems"])
+
+    exported = run_kstore("export", "--once", env=env, timeout=300)
+    assert exported.returncode == 0, exported.stdout + exported.stderr
+    code, report = kstore_status(env)
+    trades = next(row for row in report["lake"] if row["dataset"] == "trades")
+    assert (code, trades["stale_s"], trades["unverified"]) == (0, None, 0), report["problems"]
+    assert trades["last_verified_end"] is not None
 
 
 def documented_keys() -> dict[str, set[str]]:

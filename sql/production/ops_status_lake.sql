@@ -23,7 +23,8 @@ begin
         grain := t.lake_grain;
         closed_until := ops.lake_closed_until(t.name, t.lake_grain, close_after, dead_after);
         pending := ops.status_lake_pending(t.name, t.lake_grain, t.time_column, closed_until);
-        stale_s := greatest(0, extract(epoch from now() - pending));
+        stale_s := case when pending is not null
+            then greatest(0, extract(epoch from now() - pending)) end;
         select max(m.window_end) filter (where m.verified_at is not null), max(m.verified_at),
             count(*) filter (where m.verified_at is null and m.window_end <= closed_until)
         into last_verified_end, last_verified_at, unverified
