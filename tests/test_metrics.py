@@ -59,15 +59,18 @@ def named(samples: dict, name: str) -> list[float]:
     return [v for (sample, _), v in samples.items() if sample == name]
 
 
-def wait_for(what: str, probe, timeout: float, up: subprocess.Popen):
+def scrape_until(port: int, up: subprocess.Popen, timeout: float, name: str,
+                 **labels: str) -> dict:
+    """Scrapes the endpoint until sample `name{labels}` is there with a value > 0 (or, with no
+    labels, any sample of `name` is there); returns every sample of that scrape."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        assert up.poll() is None, f"kstore up ended before {what}"
+        samples = scrape(port)
+        if (value(samples, name, **labels) or 0) > 0 if labels else named(samples, name):
+            return samples
+        assert up.poll() is None, f"kstore up ended before {name}{labels} on port {port}"
         time.sleep(1)
-    raise AssertionError(f"not within {timeout} s: {what}")
+    raise AssertionError(f"not within {timeout} s: {name}{labels} on port {port}")
 
 
 @pytest.fixture
@@ -91,9 +94,8 @@ def test_every_component_serves_its_metrics_during_kstore_up(home):
                           env=kstore_env(env), stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL)
     try:
-        g2 = wait_for("g2 commits trades", lambda: (lambda s: s if value(
-            s, "kstore_gather_rows_total", gatherer="g2", table="trades") else None)(
-            scrape(gather + 1)), 240, up)
+        g2 = scrape_until(gather + 1, up, 240, "kstore_gather_rows_total", gatherer="g2",
+                          table="trades")
         assert value(g2, "kstore_gather_frames_total", gatherer="g2") > 0
         assert value(g2, "kstore_gather_quarantined_frames_total", gatherer="g2") is not None
         assert value(g2, "kstore_gather_writer_backlog_rows", gatherer="g2",
@@ -101,9 +103,8 @@ def test_every_component_serves_its_metrics_during_kstore_up(home):
         assert value(g2, "kstore_rest_requests_total", client="g2") > 0
         assert value(g2, "kstore_rest_budget_used_ratio", client="g2") is not None
 
-        merged = wait_for("the deduplicator merges g1's trades", lambda: (lambda s: s if value(
-            s, "kstore_dedup_rows_merged_total", gatherer="g1", table="trades") else None)(
-            scrape(dedup)), 60, up)
+        merged = scrape_until(dedup, up, 60, "kstore_dedup_rows_merged_total", gatherer="g1",
+                              table="trades")
         assert value(merged, "kstore_dedup_rows_read_total", gatherer="g1", table="trades") > 0
         assert value(merged, "kstore_database_up", database="production") == 1
         lags = [key for key in merged if key[0] == "kstore_merge_lag_seconds"]
@@ -111,8 +112,7 @@ def test_every_component_serves_its_metrics_during_kstore_up(home):
         assert {dict(labels)["source"] for _, labels in lags} == {"rows"}
         assert value(merged, "kstore_feed_gaps", gatherer="g1", state="open") is not None
 
-        lake = wait_for("the exporter's lake gauges", lambda: (lambda s: s if named(
-            s, "kstore_lake_stale_seconds") else None)(scrape(export)), 60, up)
+        lake = scrape_until(export, up, 60, "kstore_lake_stale_seconds")
         assert value(lake, "kstore_database_up", database="g3_ts") == 1
         assert value(lake, "kstore_lake_unverified_windows", dataset="trades") is not None
         assert named(lake, "kstore_healthy")

@@ -175,15 +175,16 @@ async def _pause(stop: asyncio.Event, seconds: float) -> None:
 
 
 def status(settings: Settings) -> list[dict]:
-    """Per gatherer and table: lag in seconds, rows merged, duplicate rate, last error, and
-    when the gatherer's capture stopped (None while it captures, or not yet merged)."""
+    """Per gatherer and table: lag in seconds (ops.status_lag: the age of the oldest row not
+    merged, or the time since the last pull when the gatherer cannot be read; None before the
+    first pull), rows merged, duplicate rate, last error, and when the gatherer's capture
+    stopped (None while it captures, or not yet merged). `kstore status`: kstore.status."""
     db = topology.database(settings, topology.PRODUCTION)
     with psycopg.connect(db.dsn, connect_timeout=5) as conn:
         rows = conn.execute(
-            "select gatherer_id, table_name, case when caught_up then 0"
-            " when watermark > '-infinity' then extract(epoch from now() - watermark) end,"
+            "select gatherer_id, table_name, case when last_pull_at is not null then lag_s end,"
             " rows_inserted, rows_read, last_pull_at, last_error, source_stopped_at"
-            " from ops.dedup_cursors order by 1, 2").fetchall()
+            " from ops.status_lag() order by 1, 2").fetchall()
     return [{"gatherer": g, "table": t, "lag_s": float(lag) if lag is not None else None,
              "rows_merged": ins, "duplicate_rate": round(1 - ins / read, 4) if read else 0.0,
              "last_pull_at": at, "last_error": err, "capture_stopped_at": stopped}
