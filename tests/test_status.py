@@ -155,6 +155,25 @@ def test_a_stalled_export_fails_status_until_the_lake_holds_every_closed_window(
     assert trades["last_verified_end"] is not None
 
 
+def test_a_feed_gap_left_open_fails_status_until_it_is_recovered(scratch, dbs, tmp_path):
+    merged_everything(scratch, dbs)
+    env = cli_env(dbs, tmp_path, KSTORE_STATUS__GAP_OPEN_AGE="60")
+    gap = ("insert into kstore.feed_gaps (gatherer_id, gap_id, connection_id, sid, channel,"
+           " detected_at, cause) values ('g3', %s, 'c1', 1, 'orderbook_delta', %s, 'silence')")
+    with psycopg.connect(dbs["production"].dsn, autocommit=True) as conn:
+        conn.execute(gap, [1, status._now() - timedelta(minutes=5)])  # open for 5 minutes
+        conn.execute(gap, [2, status._now()])  # just detected: its recovery may be coming
+    code, report = kstore_status(env)
+    g3 = next(row for row in report["gatherers"] if row["gatherer"] == "g3")
+    assert (g3["gaps_detected"], g3["gaps_open"], g3["gaps_open_old"]) == (2, 2, 1)
+    assert code == 1 and report["problems"] == [
+        "g3: 1 feed gaps open for more than 60s"]
+    with psycopg.connect(dbs["production"].dsn, autocommit=True) as conn:
+        conn.execute("update kstore.feed_gaps set recovered_at = now(), recovery = 'resubscribe'"
+                     " where gap_id = 1")
+    assert kstore_status(env)[0] == 0
+
+
 def documented_keys() -> dict[str, set[str]]:
     """docs/status.md: under each `### <path>` heading, a table whose rows start with a key."""
     keys: dict[str, set[str]] = {}

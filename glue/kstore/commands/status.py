@@ -83,7 +83,8 @@ def _gatherer(row: dict, report: dict) -> str:
     parts.append(", ".join(down) if down else "ts, rel up")
     if row["lag_s"] is not None:
         since = " since its last pull" if row["lag_source"] == "last_pull" else ""
-        parts.append(f"merge lag {_age(row['lag_s'])}{since} ({row['lag_table']})")
+        table = f" ({row['lag_table']})" if row["lag_s"] > 0 else ""
+        parts.append(f"merge lag {_age(row['lag_s'])}{since}{table}")
     elif any(r["gatherer"] == gid for r in report["dedup"]):
         parts.append("merge lag unknown (never pulled)")
     if row["newest_row_at"] is not None:
