@@ -41,10 +41,13 @@ def collect(settings: Settings, parts: tuple[str, ...] = PARTS) -> dict:
     unreachable = [gid for gid in settings.gatherers
                    if not (up.get(f"{gid}_ts") and up.get(f"{gid}_rel"))]
     if up.get(topology.PRODUCTION):
-        _read_production(settings, report, unreachable, parts)
+        try:
+            _read_production(settings, report, unreachable, parts)
+        except psycopg.Error as exc:  # went down since the probe
+            report["errors"]["connect"] = _first_line(exc)
     gaps = report.pop("_gaps", {})
-    report["gatherers"] = [_gatherer(settings, gid, up, report["dedup"], gaps.get(gid, {}))
-                           for gid in settings.gatherers]
+    report["gatherers"] = [_gatherer(settings, gid, up, report["dedup"], gaps.get(gid, {}),
+                                     capture="dedup" in parts) for gid in settings.gatherers]
     report["problems"] = [problem for check in CHECKS for problem in check(settings, report)]
     report["healthy"] = not report["problems"]
     return report
@@ -59,7 +62,7 @@ def _read_production(settings: Settings, report: dict, unreachable: list[str],
     """Each part on its own statement: one that fails (not migrated, no privilege) is noted
     in `report["errors"]` and the others still report."""
     db = topology.database(settings, topology.PRODUCTION)
-    s, errors = settings.status, {}
+    s, errors = settings.status, report["errors"]
     readers = {
         "dedup": lambda conn: _rows(conn, LAG, [unreachable]),
         "gaps": lambda conn: _rows(conn, GAPS, [s.gap_open_age]),
@@ -80,7 +83,6 @@ def _read_production(settings: Settings, report: dict, unreachable: list[str],
                 report.update(found)
             else:
                 report[part] = found
-    report["errors"] = errors
     report["_gaps"] = {row["gatherer_id"]: row for row in report.pop("gaps", [])}
     report["dedup"] = [_cursor(row) for row in report["dedup"]]
 
@@ -103,8 +105,10 @@ def _cursor(row: dict) -> dict:
             "last_error": row["last_error"], "capture_stopped_at": row["source_stopped_at"]}
 
 
-def _gatherer(settings: Settings, gid: str, up: dict, dedup: list[dict], gaps: dict) -> dict:
-    """One gatherer: its databases, worst lag, capture state, newest row, quarantine, gaps."""
+def _gatherer(settings: Settings, gid: str, up: dict, dedup: list[dict], gaps: dict,
+              capture: bool = True) -> dict:
+    """One gatherer: its databases, worst lag, capture state, newest row, quarantine, gaps
+    (its own database is read only with `capture`)."""
     cursors = [row for row in dedup if row["gatherer"] == gid]
     lags = [row["lag_s"] for row in cursors if row["lag_s"] is not None]
     worst = max(cursors, key=lambda row: row["lag_s"] or 0, default=None)
@@ -118,7 +122,7 @@ def _gatherer(settings: Settings, gid: str, up: dict, dedup: list[dict], gaps: d
              "newest_row_at": None, "quarantined_24h": None, "capture_error": None}
     entry |= {f"gaps_{key}": gaps.get(key, 0)
               for key in ("detected", "recovered", "open", "open_old")}
-    if entry["ts_up"]:
+    if capture and entry["ts_up"]:
         try:
             entry |= _capture(topology.database(settings, f"{gid}_ts").dsn)
         except psycopg.Error as exc:
