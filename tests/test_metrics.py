@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import socket
 import subprocess
@@ -119,3 +121,13 @@ def test_every_component_serves_its_metrics_during_kstore_up(home):
     finally:
         up.terminate()  # Ctrl-C: flush, final merge, export
         up.wait(300)
+
+
+def test_the_dashboard_queries_only_documented_metrics():
+    dashboard = json.loads((REPO_ROOT / "deploy" / "grafana" / "kstore.json").read_text())
+    queried = {name for panel in dashboard["panels"] for target in panel["targets"]
+               for name in re.findall(r"\bkstore_[a-z_]+", target["expr"])}
+    documented = set(re.findall(r"^\| `(kstore_[a-z_]+)` \|",
+                                (REPO_ROOT / "docs" / "status.md").read_text(), re.M))
+    assert queried and queried <= documented, queried - documented
+    assert len({panel["id"] for panel in dashboard["panels"]}) == len(dashboard["panels"])
