@@ -23,6 +23,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from kstore import roles, topology
 from kstore.budget import RECONCILE, Budget
@@ -184,6 +185,8 @@ async def open_gatherer(settings: Settings, candidates: list[str]):
     for gid in candidates:
         try:
             dsn = topology.dsn_for(settings, f"{gid}_ts", roles.GATHERER_WRITER)
+            if "user" not in conninfo_to_dict(dsn):  # a deployed DSN names no user (PGUSER)
+                dsn = make_conninfo(dsn, user=roles.GATHERER_WRITER)
             return gid, await psycopg.AsyncConnection.connect(dsn, autocommit=True,
                                                               connect_timeout=5)
         except (psycopg.OperationalError, SettingsError):

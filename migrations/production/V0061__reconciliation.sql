@@ -31,8 +31,8 @@ create table ops.reconciliation (
 
 create index reconciliation_run_idx on ops.reconciliation (run_id);
 
-grant select, insert, update, delete on ops.reconciliation, ops.reconciliation_runs
-to kstore_dedup;
+grant select, insert, update, delete on ops.reconciliation to kstore_dedup;
+grant select, insert, update on ops.reconciliation_runs to kstore_dedup;
 grant select on ops.reconciliation, ops.reconciliation_runs to kstore_analyst;
 
 comment on table ops.reconciliation_runs is
@@ -41,7 +41,8 @@ comment on column ops.reconciliation_runs.run_id is 'Run number.';
 comment on column ops.reconciliation_runs.since is 'Start of the checked window (whole UTC hour).';
 comment on column ops.reconciliation_runs.until is 'End of the checked window (exclusive).';
 comment on column ops.reconciliation_runs.started_at is 'When the run began.';
-comment on column ops.reconciliation_runs.finished_at is 'When the run ended; null: running or failed.';
+comment on column ops.reconciliation_runs.finished_at is
+'When the run ended; null: running or failed.';
 comment on column ops.reconciliation_runs.recovered_into is
 'Gatherer whose ts database received the missing trades (source rest); null: none reachable.';
 comment on column ops.reconciliation_runs.rest_requests is 'REST requests the run sent.';

@@ -8,8 +8,8 @@
 -- as present and shows as duplicated where it is stored twice.
 
 create or replace function ops.reconcile_hour(
-    run_id bigint, hour timestamptz, trade_ids uuid [], trade_ts timestamptz [],
-    tickers text [], markets text []
+    run_id bigint, hour timestamptz, trade_ids uuid[], trade_ts timestamptz[],
+    tickers text[], markets text[]
 )
 returns table (trade_id uuid)
 language plpgsql as $$
@@ -38,7 +38,7 @@ $$;
 -- ops.reconcile_counts(hour, markets, trade_ids, trade_ts, tickers): per market, the figures of
 -- ops.reconciliation for one hour, from the fetched record and production's trades.
 create or replace function ops.reconcile_counts(
-    hour timestamptz, markets text [], trade_ids uuid [], trade_ts timestamptz [], tickers text []
+    hour timestamptz, markets text[], trade_ids uuid[], trade_ts timestamptz[], tickers text[]
 )
 returns table (
     market_ticker text, exchange_trades integer, production_trades integer, missing integer,
@@ -86,8 +86,9 @@ language sql stable as $$
     full join production_counts as p on e.market_ticker = p.market_ticker
 $$;
 
-revoke all on function ops.reconcile_hour(bigint, timestamptz, uuid [], timestamptz [], text [], text [])
-from public;
+revoke all on function ops.reconcile_hour(
+    bigint, timestamptz, uuid[], timestamptz[], text[], text[]
+) from public;
 grant execute on function ops.reconcile_hour(
-    bigint, timestamptz, uuid [], timestamptz [], text [], text []
+    bigint, timestamptz, uuid[], timestamptz[], text[], text[]
 ) to kstore_dedup;

@@ -22,4 +22,4 @@ comment on view ops.reconciliation_summary is
 'kstore reconcile per UTC day: trades on the exchange and in production, missing, recovered, '
 'unexpected, duplicated; complete when nothing is missing, unexpected or duplicated.';
 
-grant select on ops.reconciliation_summary to kstore_dedup, kstore_analyst, kstore_exporter;
+grant select on ops.reconciliation_summary to kstore_dedup, kstore_analyst;
