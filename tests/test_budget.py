@@ -112,7 +112,8 @@ def test_429_answers_back_off_are_counted_and_every_request_is_answered():
         refused, peak = sum(meter.refused.values()), meter.max_window
     assert answered == 30
     assert budget.counts["throttled"] == refused > 0
-    assert budget.metrics()["kstore_rest_throttled_total"] == refused
+    assert budget.metrics()["throttled"] == refused
+    assert budget.metrics()["requests"]["books"] == 30 + refused
     assert peak <= 10
 
 

@@ -5,7 +5,8 @@ one second ever holds more than `rate` of them (the bucket holds one token: no b
 waiting request of a more urgent priority is always granted before a less urgent one (registry
 and lifecycle before reconcile before book polling); a 429 answer pauses every grant with an
 exponential backoff (reset by the next success) and is counted. Counters live in `counts` as
-plain integers; `metrics()` names them for Prometheus (helper monitor's metrics module).
+plain integers; `metrics()` hands them to a Prometheus exporter (a gatherer's budget is
+`Gatherer.rest.budget`).
 """
 
 from __future__ import annotations
@@ -69,12 +70,12 @@ class Budget:
         """A non-429 answer ends a throttling streak."""
         self.throttled_streak = 0
 
-    def metrics(self) -> dict[str, float]:
-        """Gauges and counters for Prometheus: `kstore_rest_*`."""
-        out = {"kstore_rest_budget_reads_per_second": self.rate,
-               "kstore_rest_waiting_requests": len(self.waiting),
-               "kstore_rest_throttled_total": self.counts["throttled"],
-               "kstore_rest_backoff_seconds_total": self.counts["backoff_ms"] / 1000}
-        for name in PRIORITY_NAMES.values():
-            out[f'kstore_rest_requests_total{{kind="{name}"}}'] = self.counts[f"granted:{name}"]
-        return out
+    def metrics(self) -> dict:
+        """What Prometheus exports (kstore_rest_*): reads per second allowed, requests waiting,
+        requests granted per kind (a counter with label `kind`), 429 answers and seconds of
+        backoff they caused (counters)."""
+        return {"budget_reads_per_second": self.rate, "waiting": len(self.waiting),
+                "requests": {name: self.counts[f"granted:{name}"]
+                             for name in PRIORITY_NAMES.values()},
+                "throttled": self.counts["throttled"],
+                "backoff_seconds": self.counts["backoff_ms"] / 1000}
