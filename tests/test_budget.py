@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import httpx
 import psycopg
 import pytest
 
@@ -92,6 +93,9 @@ def test_books_come_through_the_batch_endpoint():
     with simulate() as sim:
         markets = asyncio.run(body(sim.rest_url))
         served = sum(sim.simulator.rest_meter.served.values())
+        too_many = httpx.get(f"{sim.rest_url}/markets/orderbooks",
+                             params={"tickers": ",".join(f"M{i}" for i in range(101))})
+    assert too_many.status_code == 400
     assert served == 2  # the market list and one batch of every book
     assert [t for t, _ in rows] == ["orderbook_snapshots"] * markets
 
