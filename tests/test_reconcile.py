@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 import pytest
 
-from conftest import PG_BIN
+from conftest import PG_BIN, run_kstore
 from kstore import dedup, reconcile, roles
 from kstore.gatherer.run import Gatherer
 from kstore.simulator import SimulatorOptions, SimulatorThread
@@ -168,3 +168,16 @@ def test_reconcile_never_duplicates_a_trade_the_feed_delivered(scratch, dbs, tmp
         assert clean.clean() and clean.totals | {"rest_requests": 0} == {
             "exchange_trades": len(truth), "production_trades": len(truth), "missing": 0,
             "recovered": 0, "unexpected": 0, "duplicated": 0, "invalid": 0, "rest_requests": 0}
+
+
+@pytest.mark.parametrize("args, reason", [
+    (["--since", "2026-01-02T00:00:00Z", "--until", "2026-01-01T00:00:00Z"],
+     "reconcile: --until must be after --since"),
+    (["--since", "yesterday"], "reconcile: --since 'yesterday' is not an ISO 8601 time"),
+    (["--since", "2026-01-01", "--until", "2026-01-01T01:00", "--into", "g9"],
+     "unknown gatherer 'g9'"),
+])
+def test_bad_input_is_one_line_and_exit_1(args, reason, tmp_path):
+    result = run_kstore("reconcile", *args, env={"KSTORE_HOME": str(tmp_path)})
+    assert result.returncode == 1 and reason in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
