@@ -150,7 +150,9 @@ async def _read(rest: RestClient, path: str, low: int, high: int, markets: list[
                 trades: Trades) -> None:
     per_ticker = markets if markets is not None and len(markets) <= PER_TICKER_LIMIT else [None]
     for ticker in per_ticker:
-        params = {"min_ts": low, "max_ts": high} | ({"ticker": ticker} if ticker else {})
+        # a second more on each side: whether the bounds are inclusive is not documented;
+        # trades outside the hour only count as known (ops.reconcile_hour)
+        params = {"min_ts": low - 1, "max_ts": high + 1} | ({"ticker": ticker} if ticker else {})
         async for trade in rest.pages(path, "trades", params, 1000, RECONCILE):
             trades.add(trade)
 
