@@ -99,7 +99,7 @@ def watch_gatherer(gatherer) -> int | None:
     gid = gatherer.gatherer_id
     _register(f"gather:{gid}", GathererCollector(gatherer, asyncio.get_running_loop()))
     REST_BUDGET_USED.labels(gid).set_function(
-        _rate_of(lambda: gatherer.rest.requests, gatherer.settings.gather.rest_rate))
+        _rate_of(lambda: gatherer.rest.requests, gatherer.rest.budget.rate))
     return serve(gatherer.settings, "gather", gid)
 
 
@@ -130,7 +130,7 @@ class GathererCollector:
         sample = self._on_loop(self._sample)
         if sample is None:
             return
-        gid, stats, frames, quarantined, gaps, requests = sample
+        gid, stats, frames, quarantined, gaps, requests, throttled = sample
         yield _family(CounterMetricFamily, "kstore_gather_rows", "Rows committed by the "
                       "gatherer's writers", ["gatherer", "table"],
                       {(gid, t): s["committed"] for t, s in stats.items() if t != "quarantine"})
@@ -146,11 +146,14 @@ class GathererCollector:
                           {(gid,): value})
         yield _family(CounterMetricFamily, "kstore_rest_requests", "REST requests sent",
                       ["client"], {(gid,): requests})
+        yield _family(CounterMetricFamily, "kstore_rest_throttled", "REST answers 429 (the "
+                      "budget backed off)", ["client"], {(gid,): throttled})
 
     def _sample(self) -> tuple:
         g = self.gatherer
         return (g.gatherer_id, g.writers.stats()["tables"], g.stream.counts["frames"],
-                g.stream.counts["quarantined"], dict(g.gaps.counts), g.rest.requests)
+                g.stream.counts["quarantined"], dict(g.gaps.counts), g.rest.requests,
+                g.rest.budget.counts["throttled"])
 
     def _on_loop(self, fn: Callable[[], tuple]) -> tuple | None:
         """fn() run on the gatherer's event loop (its state is only consistent there); None

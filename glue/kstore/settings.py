@@ -45,7 +45,6 @@ class GatherSettings(BaseModel):
     pool_size: int = Field(2, ge=1, le=3)
     queue_warn_rows: int = Field(200_000, ge=1000)
     snapshot_interval: float = Field(300, gt=0, description="seconds between REST book rounds")
-    rest_rate: float = Field(20, gt=0, description="REST reads per second (Basic tier)")
     registry_interval: float = Field(60, gt=0, description="seconds between REST refreshes")
     silence_timeout: float = Field(30, gt=0, description="no frame for this long: reconnect")
     backoff_max: float = Field(60, gt=0)
@@ -58,6 +57,38 @@ class GatherSettings(BaseModel):
     time_tolerance: float = Field(
         86_400, gt=0, description="seconds an exchange time may lie from the receive time; "
         "farther (or in seconds, not ms) is implausible: the frame is quarantined")
+
+
+# Kalshi's read budget per access tier (KALSHI-API.md §5.10: tokens per second / 10 per read).
+TIER_READS = {"basic": 20, "advanced": 30, "premier": 100, "paragon": 200, "prime": 400}
+
+
+class RestSettings(BaseModel):
+    """The REST read budget of one process (registry, book polling, reconcile share it;
+    decision 0065). Processes that share one API key must split the tier's budget between them
+    with `reads_per_second`."""
+
+    tier: Literal["basic", "advanced", "premier", "paragon", "prime"] = "basic"
+    reads_per_second: float | None = Field(None, gt=0, description="overrides the tier's budget")
+    headroom: float = Field(0.9, gt=0, le=1, description="share of the budget actually used")
+    book_batch: int = Field(100, ge=1, le=100, description="tickers per GET /markets/orderbooks")
+    book_share: float = Field(0.5, gt=0, le=1, description="share of the budget a book round "
+                              "may take; a larger selection stretches the round, with a warning")
+
+    def rate(self) -> float:
+        """Reads per second this process sends at most."""
+        return (self.reads_per_second or TIER_READS[self.tier]) * self.headroom
+
+
+class ReconcileSettings(BaseModel):
+    """`kstore reconcile` and its schedule in `kstore up` (decision 0066)."""
+
+    interval: float = Field(3600, gt=0, description="seconds between scheduled runs in kstore up")
+    lookback: float = Field(7200, gt=0, description="a scheduled run checks this many seconds")
+    settle: float = Field(300, ge=0, description="seconds behind now a checked window ends: "
+                          "time for the gatherers' rows to be merged")
+    into: str | None = Field(None, description="gatherer that receives recovered trades "
+                             "(default: the first reachable one)")
 
 
 class LakeSettings(BaseModel):
@@ -132,6 +163,8 @@ class Settings(BaseSettings):
     gather: GatherSettings = GatherSettings()
     metrics: MetricsSettings = MetricsSettings()
     status: StatusSettings = StatusSettings()
+    rest: RestSettings = RestSettings()
+    reconcile: ReconcileSettings = ReconcileSettings()
 
     @field_validator("gatherers")
     @classmethod

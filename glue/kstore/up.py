@@ -102,12 +102,12 @@ def children(settings: Settings, simulate_args: list[str]) -> list[Child]:
     return made
 
 
-def transform_child(procs: list[Child]) -> Child:
-    """A one-shot `kstore transform`, started on a schedule (never restarted when it exits)."""
+def transform_child(procs: list[Child], command: str = "transform") -> Child:
+    """A one-shot `kstore <command>`, started on a schedule (never restarted when it exits)."""
     env = procs[0].env
     logs = Path(env["KSTORE_HOME"]) / "logs"
-    return Child("transform", [sys.executable, "-m", "kstore.cli", "transform"],
-                 logs / "transform.log", env)
+    return Child(command, [sys.executable, "-m", "kstore.cli", command],
+                 logs / f"{command}.log", env)
 
 
 def run(settings: Settings, simulate_args: list[str], feed_ends: bool) -> int:
@@ -130,7 +130,12 @@ def run(settings: Settings, simulate_args: list[str], feed_ends: bool) -> int:
 def _supervise(settings: Settings, procs: list[Child], feed_ends: bool, stopping: list) -> None:
     simulator, last_status = procs[0], 0.0
     transform, last_transform = transform_child(procs), time.monotonic()
+    reconcile, last_reconcile = transform_child(procs, "reconcile"), time.monotonic()
     while not stopping:
+        if time.monotonic() - last_reconcile >= settings.reconcile.interval \
+                and not reconcile.alive():  # the scheduled window (decision 0066)
+            last_reconcile = time.monotonic()
+            reconcile.start()
         if time.monotonic() - last_transform >= TRANSFORM_EVERY and not transform.alive():
             last_transform = time.monotonic()
             transform.start()

@@ -1,20 +1,21 @@
-"""Kalshi REST v2 reads within a request budget: signed, paced, retried, paginated.
+"""Kalshi REST v2 reads within the process's budget: signed, paced, retried, paginated.
 
-Guarantees: never more than `rate` requests per second on average (token bucket, burst of one
-second's worth); 429 and 5xx are retried with exponential backoff and jitter; any other 4xx is
-an error that names the path and status.
+Guarantees: every request, retries included, waits for its turn in the shared `Budget`
+(kstore.budget: paced, registry before reconcile before books); a 429 pauses the whole budget
+with exponential backoff and is counted there; 5xx and transport errors are retried with
+backoff and jitter; any other 4xx is an error that names the path and status.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections.abc import AsyncIterator
 from urllib.parse import urlparse
 
 import httpx
 
+from kstore.budget import REGISTRY, Budget
 from kstore.kalshi_auth import load_private_key, sign_headers
 from kstore.settings import KalshiSettings
 
@@ -23,24 +24,6 @@ RETRIES = 6
 
 class ExchangeError(RuntimeError):
     """The exchange refused a request for good (auth, bad request, not found)."""
-
-
-class TokenBucket:
-    def __init__(self, rate: float, capacity: float | None = None):
-        self.rate = rate
-        self.capacity = capacity or max(1.0, rate)
-        self.tokens = self.capacity
-        self.updated = time.monotonic()
-
-    async def acquire(self) -> None:
-        while True:
-            now = time.monotonic()
-            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-            self.updated = now
-            if self.tokens >= 1:
-                self.tokens -= 1
-                return
-            await asyncio.sleep((1 - self.tokens) / self.rate)
 
 
 def signer(kalshi: KalshiSettings):
@@ -55,19 +38,19 @@ def signer(kalshi: KalshiSettings):
 
 
 class RestClient:
-    def __init__(self, kalshi: KalshiSettings, rate: float):
+    def __init__(self, kalshi: KalshiSettings, budget: Budget):
         self.base_path = urlparse(kalshi.rest_url).path.rstrip("/")
         self.client = httpx.AsyncClient(base_url=kalshi.rest_url.rstrip("/"), timeout=10.0)
-        self.bucket = TokenBucket(rate)
+        self.budget = budget
         self.sign = signer(kalshi)
         self.requests = 0
 
     async def close(self) -> None:
         await self.client.aclose()
 
-    async def get(self, path: str, params: dict | None = None) -> dict:
+    async def get(self, path: str, params: dict | None = None, priority: int = REGISTRY) -> dict:
         for attempt in range(RETRIES):
-            await self.bucket.acquire()
+            await self.budget.acquire(priority)
             self.requests += 1
             try:
                 response = await self.client.get(
@@ -75,7 +58,11 @@ class RestClient:
             except httpx.TransportError:
                 await _backoff(attempt)
                 continue
-            if response.status_code == 429 or response.status_code >= 500:
+            if response.status_code == 429:
+                self.budget.throttled()  # the next grant waits: no sleep of our own
+                continue
+            self.budget.answered()
+            if response.status_code >= 500:
                 await _backoff(attempt)
                 continue
             if response.status_code >= 400:
@@ -86,11 +73,11 @@ class RestClient:
         raise ExchangeError(f"GET {self.base_path}{path}: no answer after {RETRIES} tries")
 
     async def pages(self, path: str, key: str, params: dict | None = None,
-                    limit: int = 1000) -> AsyncIterator[dict]:
+                    limit: int = 1000, priority: int = REGISTRY) -> AsyncIterator[dict]:
         """Every item of a cursor-paginated list."""
         query = dict(params or {}, limit=limit)
         while True:
-            page = await self.get(path, query)
+            page = await self.get(path, query, priority)
             for item in page.get(key) or []:
                 yield item
             cursor = page.get("cursor")

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from kstore import metrics, roles, topology
+from kstore.budget import Budget
 from kstore.gatherer import runs
 from kstore.gatherer.breaks import OpenBreaks
 from kstore.gatherer.connection import Connection
@@ -73,7 +74,7 @@ class Gatherer:
                                g.queue_warn_rows, gatherer_id=gatherer_id)
         self.gaps = GapLog(ts_dsn, gatherer_id)
         self.breaks = OpenBreaks(self.gaps)
-        self.rest = RestClient(settings.kalshi, g.rest_rate)
+        self.rest = RestClient(settings.kalshi, Budget(settings.rest.rate()))
         self.registry = Registry(_dsn(settings, f"{gatherer_id}_rel"), self.rest, gatherer_id)
         self.stream = Stream(gatherer_id, self.writers.put, self._markets_of,
                              timedelta(seconds=settings.gather.time_tolerance))
@@ -119,7 +120,8 @@ class Gatherer:
         g = self.settings.gather
         books = lambda: snapshot_loop(self.rest, self.registry.subscribable,  # noqa: E731
                                       self.stream.sink, self.gatherer_id, g.snapshot_interval,
-                                      stop, self.health.errors)
+                                      stop, self.health.errors, self.settings.rest.book_batch,
+                                      self.settings.rest.book_share)
         loops = [self._status_loop(stop), supervise("registry", lambda: self._registry_loop(stop),
                                                     self.health, stop),
                  supervise("rest books", books, self.health, stop)]
@@ -263,6 +265,7 @@ class Gatherer:
         return {"gatherer": self.gatherer_id, "stream": dict(self.stream.counts),
                 "gaps": dict(self.gaps.counts), "writers": self.writers.stats(),
                 "connects": self.connection.connects, "rest_requests": self.rest.requests,
+                "rest_throttled": self.rest.budget.counts["throttled"],
                 "errors": dict(self.health.errors), "failed": self.health.failed}
 
 

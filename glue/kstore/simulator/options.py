@@ -51,6 +51,13 @@ class SimulatorOptions(BaseModel):
     replay: Path | None = Field(None, description="serve this frame file instead of generating (README)")
     replay_speed: float = Field(1.0, ge=0, description="pace of recorded at_ms: 1 = as recorded, 0 = ignore")
 
+    rest_rate_limit: float | None = Field(None, gt=0, description="REST requests per second "
+                                          "(sliding 1 s window) before 429 answers")
+    lose_trades: float = Field(0, ge=0, le=1, description="share of trades withheld from every "
+                               "connection (still in the truth and on GET /markets/trades)")
+    historical_after: float | None = Field(None, gt=0, description="seconds after which a trade "
+                                           "leaves /markets/trades for /historical/trades")
+
     hold_feed: bool = Field(False, description="no events until Simulator.start_feed() (tests)")
 
     @field_validator("faults", mode="before")
@@ -94,6 +101,9 @@ _FLAGS: dict[str, tuple[str, dict]] = {
     "--wait-for-subscribers": ("wait_for_subscribers", {"type": int, "help": "start the feed after N subscribers (default 1; 0 = at once)"}),
     "--fuzz-log": ("fuzz_log", {"type": Path, "help": "with --faults fuzz: log each mutant here"}),
     "--fuzz-mutations": ("fuzz_mutations", {"help": "with --faults fuzz: comma list (default all)"}),
+    "--rest-rate-limit": ("rest_rate_limit", {"type": float, "help": "REST requests/s before 429"}),
+    "--lose-trades": ("lose_trades", {"type": float, "help": "share of trades no connection gets"}),
+    "--historical-after": ("historical_after", {"type": float, "help": "seconds until a trade moves to /historical"}),
     "--replay": ("replay", {"type": Path, "help": "replay this frame file byte for byte (see README)"}),
     "--replay-speed": ("replay_speed", {"type": float, "help": "pace of the file's at_ms (1 = as recorded, 0 = ignore)"}),
 }

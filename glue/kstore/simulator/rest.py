@@ -19,7 +19,7 @@ from websockets.http11 import Response
 
 from .rest_objects import event_object, market_object, orderbook_object, series_object
 from .tape import TradeQuery
-from .units import rfc3339
+from .units import rfc3339, wall_ms
 from .universe import STATUS_FILTER, Market
 
 if TYPE_CHECKING:
@@ -166,9 +166,42 @@ def trade_object(ts_ms: int, msg: dict) -> dict:
 
 
 def list_trades(sim: Simulator, query: Query) -> dict:
-    trade_query = TradeQuery(query.text("ticker"), query.integer("min_ts"), query.integer("max_ts"), query.cursor())
+    """Live trades: those at or after the historical cutoff (all of them without one)."""
+    return _trades(sim, query, max(query.integer("min_ts") or 0, trades_cutoff_s(sim)), query.integer("max_ts"))
+
+
+def list_historical_trades(sim: Simulator, query: Query) -> dict:
+    """`GET /historical/trades`: the same shape, trades before the cutoff only."""
+    top = trades_cutoff_s(sim) - 1  # max_ts is inclusive of its whole second
+    max_ts = query.integer("max_ts")
+    return _trades(sim, query, query.integer("min_ts"), top if max_ts is None else min(max_ts, top))
+
+
+def _trades(sim: Simulator, query: Query, min_ts: int | None, max_ts: int | None) -> dict:
+    trade_query = TradeQuery(query.text("ticker"), min_ts, max_ts, query.cursor())
     msgs, next_number = sim.generator.tape.page(trade_query, query.integer("limit", 100, 1, 1000))
     return {"trades": [trade_object(m["ts_ms"], m) for m in msgs], "cursor": make_cursor(next_number)}
+
+
+def trades_cutoff_s(sim: Simulator) -> int:
+    """Unix second before which trades are only on /historical/trades (`historical_after`
+    seconds before now; without it, before any trade)."""
+    after = sim.options.historical_after
+    return 0 if after is None else int(wall_ms() / 1000 - after)
+
+
+def historical_cutoff(sim: Simulator, query: Query) -> dict:
+    cutoff = trades_cutoff_s(sim)
+    return {"trades_created_ts": cutoff, "market_settled_ts": cutoff, "orders_updated_ts": cutoff}
+
+
+def get_orderbooks(sim: Simulator, query: Query) -> dict:
+    """`GET /markets/orderbooks?tickers=a,b`: up to 100 books; unknown tickers are left out."""
+    tickers = [t for t in (query.text("tickers") or "").split(",") if t]
+    if not 1 <= len(tickers) <= 100:
+        raise RestError(400, "invalid_parameters", "tickers must name 1 to 100 markets")
+    markets = [sim.universe.markets[t] for t in dict.fromkeys(tickers) if t in sim.universe.markets]
+    return {"orderbooks": [{"ticker": m.ticker, **orderbook_object(m, 0)} for m in markets]}
 
 
 def exchange_status(sim: Simulator, query: Query) -> dict:
@@ -184,6 +217,9 @@ ROUTES: list[tuple[re.Pattern[str], Callable[..., dict]]] = [
         ("/events/(?P<ticker>[^/]+)", get_event),
         ("/markets", list_markets),
         ("/markets/trades", list_trades),
+        ("/markets/orderbooks", get_orderbooks),
+        ("/historical/trades", list_historical_trades),
+        ("/historical/cutoff", historical_cutoff),
         ("/markets/(?P<ticker>[^/]+)", get_market),
         ("/markets/(?P<ticker>[^/]+)/orderbook", get_orderbook),
         ("/exchange/status", exchange_status),
@@ -195,7 +231,7 @@ def json_response(status: int, obj: dict) -> Response:
     body = json.dumps(obj, separators=(",", ":")).encode()
     headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Connection", "close")])
     return Response(status, {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-                             405: "Method Not Allowed"}.get(status, "Error"), headers, body)
+                             405: "Method Not Allowed", 429: "Too Many Requests"}.get(status, "Error"), headers, body)
 
 
 def respond(sim: Simulator, method: str, path: str, query_text: str) -> Response:

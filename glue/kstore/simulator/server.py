@@ -25,10 +25,11 @@ from kstore.kalshi_auth import Verifier
 from .faults import Dice, next_fire
 from .generator import FeedEvent, Generator
 from .mutations import Mutator
+from .ratelimit import RestMeter
 from .options import SimulatorOptions, parse_faults
 from .session import CLOSE, Session
 from .truth import TruthWriter
-from .units import wall_ms
+from .units import mix64, unit, wall_ms
 from .universe import build_universe
 
 WS_PATH = "/trade-api/ws/v2"
@@ -58,6 +59,7 @@ class ExchangeServer:
         self._stopped = asyncio.Event()  # stop() began
         self._closed = asyncio.Event()  # stop() finished
         self._server: Server | None = None
+        self.rest_meter = RestMeter(options.rest_rate_limit)
         self._tasks: list[asyncio.Task] = []
 
     @property
@@ -144,6 +146,8 @@ class ExchangeServer:
         return None
 
     def _rest(self, method: str, path: str, query: str) -> Response:
+        if not self.rest_meter.admit():
+            return rest.json_response(429, {"error": "too many requests"})
         return rest.respond(self, method, path, query)
 
     async def _connection(self, ws: ServerConnection) -> None:
@@ -329,6 +333,9 @@ class Simulator(ExchangeServer):
 
     def publish(self, event: FeedEvent) -> None:
         """Queue one event on every matching subscription of every connection."""
+        if self.options.lose_trades and event.channel == "trade" and self._lost(event.index):
+            self.stats["lost"] = self.stats.get("lost", 0) + 1
+            return  # no connection gets it: only GET /markets/trades knows (kstore reconcile)
         drops = self.dice.drop_slots(event.ts_ms) if self._gaps_live() else ()
         if drops:
             return self._publish_dropping(event, drops)
@@ -341,6 +348,9 @@ class Simulator(ExchangeServer):
                         session.deliver(sub, event, now)
                 if session.malformed_on:
                     session.maybe_malformed(event)
+
+    def _lost(self, index: int) -> bool:
+        return unit(mix64(self.options.seed ^ 0x1057 ^ index << 8)) < self.options.lose_trades
 
     def _gaps_live(self) -> bool:
         return any("gaps" in s.faults for s in self.sessions)

@@ -1,7 +1,9 @@
 """Truth file: every valid event the simulated exchange emitted, one JSON object per line.
 
 Faults (drops, duplicate frames, malformed frames, disconnects, error 25) are per connection
-and never appear here; what a gatherer trio stores should equal this file after dedup.
+and never appear here; what a gatherer trio stores should equal this file after dedup. Trades
+withheld from every connection (`lose_trades`) are here and on GET /markets/trades only: no
+gatherer has them until `kstore reconcile` recovers them.
 All lines have `table` and `index` (the global event index, the emission order; null for the
 universe listed at start). Prices and sizes are the exact wire strings (compare as decimals:
 some markets send 6 decimals). Lines by table:

@@ -66,9 +66,13 @@ select results_eq(
             ('kstore.series_history', 'INSERT,SELECT'),
             ('kstore.tickers', 'INSERT,SELECT'),
             ('kstore.trades', 'INSERT,SELECT'),
-            ('ops.dedup_cursors', 'INSERT,SELECT,UPDATE')
+            ('ops.dedup_cursors', 'INSERT,SELECT,UPDATE'),
+            ('ops.reconciliation', 'DELETE,INSERT,SELECT,UPDATE'),
+            ('ops.reconciliation_runs', 'INSERT,SELECT,UPDATE'),
+            ('ops.reconciliation_summary', 'SELECT')
     $$,
-    'dedup: inserts merged rows, updates mutable rows only, owns its cursors'
+    'dedup: inserts merged rows, updates mutable rows only, owns its cursors and, for '
+    'kstore reconcile, its report'
 );
 
 select results_eq(
@@ -110,7 +114,10 @@ select results_eq(
             ('kstore.trades', 'SELECT'),
             ('ops.dedup_cursors', 'SELECT'),
             ('ops.export_cursors', 'SELECT'),
-            ('ops.export_manifest', 'SELECT')
+            ('ops.export_manifest', 'SELECT'),
+            ('ops.reconciliation', 'SELECT'),
+            ('ops.reconciliation_runs', 'SELECT'),
+            ('ops.reconciliation_summary', 'SELECT')
     $$,
     'analyst: select only'
 );

@@ -24,7 +24,8 @@ select set_eq(
     $$select * from tap.tables_in('ops')$$,
     array[
         'storage', 'timeseries', 'table_policies', 'schema_migrations', 'dedup_cursors',
-        'export_manifest', 'export_cursors', 'database', 'tables'
+        'export_manifest', 'export_cursors', 'database', 'tables', 'reconciliation',
+        'reconciliation_runs'
     ],
     'ops holds exactly the control tables of production'
 );

@@ -29,7 +29,8 @@ select results_eq(
             ('sending_ts', 'timestamp with time zone', false, null),
             ('received_at', 'timestamp with time zone', true, 'clock_timestamp()'),
             ('gatherer_id', 'text', true, null),
-            ('xact_id', 'xid8', true, 'pg_current_xact_id()')
+            ('xact_id', 'xid8', true, 'pg_current_xact_id()'),
+            ('source', 'text', true, '''ws''::text')
     $$,
     'kstore.trades: columns, exact types, not-null and defaults'
 );

@@ -1,0 +1,1 @@
+../gatherer_ts/V0031__trades_source.sql
