@@ -23,6 +23,7 @@ from kstore.gatherer.rules import (  # noqa: F401 (readers re-exported for the t
     BOOK_SIDE, SIDE, Invalid, Reader, book_side_of, flag, integer, legacy, levels, nonzero_size,
     object_of, price, seq_number, sid_number, signed_size, size, symbol, text, timestamp_ms,
     uuid_text)
+from kstore.gatherer.typed import parse_fast
 
 DATA_TYPES = ("orderbook_snapshot", "orderbook_delta", "trade", "ticker",
               "market_lifecycle_v2", "event_lifecycle")
@@ -30,8 +31,9 @@ CONTROL_TYPES = ("subscribed", "unsubscribed", "ok", "error")
 TIME_TOLERANCE = timedelta(days=1)  # default of settings.gather.time_tolerance
 
 
-@dataclass(frozen=True)
-class Frame:
+class Frame(NamedTuple):
+    """One frame as received (immutable; a tuple: cheap to make once per frame)."""
+
     raw: bytes
     received_at: datetime
     connection_id: str
@@ -46,18 +48,23 @@ class Parsed:
     sid: int | None = None
     seq: int | None = None
     body: dict = field(default_factory=dict)
-    message: dict | None = None
+    message: dict | None = None  # None for a frame of the fast path (kstore.gatherer.typed)
     reason: str | None = None
     sending_ts: datetime | None = None
+    fingerprint: int | None = None  # a ticker's, when the fast path computed it
 
 
 def parse(frame: Frame, tolerance: timedelta = TIME_TOLERANCE) -> Parsed:
     """Decode and validate one frame; `reason` is set when it belongs in quarantine. Exchange
     times farther than `tolerance` from the receive time are implausible (quarantined)."""
+    window = (frame.received_at - tolerance, frame.received_at + tolerance)
+    fast = parse_fast(frame.raw, window)
+    if fast is not None:
+        kind, sid, seq, sending_ts, body, fingerprint = fast
+        return Parsed(kind, sid, seq, body, None, None, sending_ts, fingerprint)
     message = None
     try:
         message = decode(frame.raw)
-        window = (frame.received_at - tolerance, frame.received_at + tolerance)
         parsed = envelope(message, window)
         if parsed.type in DATA_TYPES:
             parsed.body = validate(COLUMNS[parsed.type], object_of(message.get("msg"), "msg"),
