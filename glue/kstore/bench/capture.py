@@ -11,6 +11,11 @@ the drain-only client), of the PostgreSQL server and of the simulator. Two measu
    backlog did not grow (its last-third maximum stays under one second of events) and, for the
    gatherer, the committed rows audit clean against the simulator's truth file (0 missing,
    duplicated and extra rows in every audited table). Ratio = gatherer ceiling / drain ceiling.
+   Both clients stop reading at the same moment: DRAIN seconds after the simulator's feed ends
+   (it ends `--seconds` + 1.5 s after the simulator listens); what is still queued for them
+   then is not read (the drain client's frames fall short, the gatherer's audit finds the
+   rows missing). Before, the drain client read until the simulator closed (up to its 5 s
+   flush) while the gatherer stopped 3 s after its own start.
 2. latency at 5k events/s: exchange send → receive (rows' received_at - sending_ts) and
    receive → commit (the writers' put → commit samples), p50 and p99 of each; the end-to-end
    p99 is at most the sum of the two p99s.
@@ -50,6 +55,8 @@ LADDER = (5_000, 10_000, 15_000, 20_000, 25_000, 30_000, 40_000)
 STEP_UP = 1.25  # past the given rates, each step offers this much more
 ACHIEVED = 0.95  # of the offered events/s the simulator must generate for the step to count
 GOAL = 0.8  # issue 9: gatherer ceiling >= 0.8x the drain-only ceiling
+FEED_EXTRA = 1.5  # the simulator feeds for --seconds + this (consumers connect meanwhile)
+DRAIN = 1.0  # seconds after the feed ends that both clients still read (one second of events)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -133,19 +140,21 @@ def _step(consumer, rate: int, args, probes: dict[str, measure.Probe]) -> dict:
 
 def _simulated(consumer, rate: int, args) -> dict:
     """The simulator's own process at `rate` (its truth file only when the consumer audits);
-    the consumer's result once the simulator exited, then its audit (`finish`)."""
+    the consumer, `consumer(port, deadline)`, reads until `deadline` (time.monotonic(): DRAIN
+    after the feed ends); its result once the simulator exited, then its audit (`finish`)."""
     port, auditing = free_port(), getattr(consumer, "audits", False)
     with tempfile.TemporaryDirectory() as tmp, open(Path(tmp) / "log", "w+") as log:
         truth = Path(tmp) / "truth.jsonl"
         simulator = subprocess.Popen(
             [sys.executable, "-m", "kstore.simulator", "--port", str(port), "--seed", "1",
              "--markets", str(args.markets), "--rate", str(rate),
-             "--duration", str(args.seconds + 1.5), "--lifecycle-rate", "0.2",
+             "--duration", str(args.seconds + FEED_EXTRA), "--lifecycle-rate", "0.2",
              *(["--truth", str(truth)] if auditing else [])],
             stdout=log, stderr=subprocess.STDOUT, text=True)
         try:
             _wait_for_port(port)
-            result = asyncio.run(consumer(port))
+            deadline = time.monotonic() + args.seconds + FEED_EXTRA + DRAIN
+            result = asyncio.run(consumer(port, deadline))
         finally:
             simulator_cpu = measure.exited_cpu(simulator, timeout=60)
         log.seek(0)
@@ -173,8 +182,9 @@ def _summary(output: str) -> dict:
     return {}
 
 
-async def _drain(port: int) -> dict:
-    """The baseline consumer: subscribe like a gatherer, read, parse nothing, store nothing."""
+async def _drain(port: int, deadline: float) -> dict:
+    """The baseline consumer: subscribe like a gatherer, read until `deadline`, parse nothing,
+    store nothing."""
     frames, errors = 0, 0
     async with websockets.connect(f"ws://127.0.0.1:{port}/trade-api/ws/v2", max_size=None) as ws:
         await ws.send(json.dumps({"id": 1, "cmd": "subscribe", "params": {
@@ -183,10 +193,11 @@ async def _drain(port: int) -> dict:
         await ws.send(json.dumps({"id": 2, "cmd": "subscribe", "params": {
             "channels": ["orderbook_delta"], "market_tickers": book}}))
         try:
-            async for raw in ws:
-                frames += 1
-                errors += b'"code":25' in (raw.encode() if isinstance(raw, str) else raw)
-        except websockets.ConnectionClosed:
+            async with asyncio.timeout(deadline - time.monotonic()):
+                async for raw in ws:
+                    frames += 1
+                    errors += b'"code":25' in (raw.encode() if isinstance(raw, str) else raw)
+        except (websockets.ConnectionClosed, TimeoutError):
             pass
     return {"frames": frames, "slow": errors, "backlog_grew": False}
 
@@ -210,8 +221,8 @@ class GathererStep:
         self.ts, self.rel = server.database("gatherer_ts"), server.database("gatherer_rel")
         self.settings, self.args = settings, args
 
-    def __call__(self, port: int):
-        return _gather(self.ts, self.rel, self.settings, port, self.args)
+    def __call__(self, port: int, deadline: float):
+        return _gather(self.ts, self.rel, self.settings, port, deadline)
 
     def finish(self, truth: Path) -> dict:
         local = self.settings.model_copy(update={
@@ -224,10 +235,10 @@ def _profiled(server: ScratchServer, settings: Settings, args, rate: int) -> str
     functions by own time as text."""
     profiler, consumer = cProfile.Profile(), GathererStep(server, settings, args)
 
-    async def profiled(port: int) -> dict:
+    async def profiled(port: int, deadline: float) -> dict:
         profiler.enable()
         try:
-            return await consumer(port)
+            return await consumer(port, deadline)
         finally:
             profiler.disable()
     _simulated(profiled, rate, args)
@@ -258,7 +269,9 @@ def _areas(stats: pstats.Stats) -> str:
                      sorted(seconds.items(), key=lambda item: -item[1]))
 
 
-async def _gather(ts: Database, rel: Database, settings: Settings, port: int, args) -> dict:
+async def _gather(ts: Database, rel: Database, settings: Settings, port: int,
+                  deadline: float) -> dict:
+    """A gatherer that reads until `deadline`, then commits everything it read."""
     local = settings.model_copy(update={
         "gatherers": ["g1"],
         "dsn": {"g1_ts": ts.dsn_as(WRITER), "g1_rel": rel.dsn_as(WRITER)},
@@ -269,7 +282,8 @@ async def _gather(ts: Database, rel: Database, settings: Settings, port: int, ar
             "status_interval": 3600, "snapshot_interval": 3600, "registry_interval": 3600}),
     })
     gatherer = Gatherer(local, "g1")
-    run = asyncio.create_task(gatherer.run(args.seconds + 3))
+    run = asyncio.create_task(gatherer.run(deadline - time.monotonic() + 5))  # a backstop
+    asyncio.get_running_loop().call_at(deadline, _stop, gatherer)
     depths = []
     while not run.done():
         await asyncio.sleep(0.25)
@@ -281,6 +295,12 @@ async def _gather(ts: Database, rel: Database, settings: Settings, port: int, ar
               "writers": summary["writers"]}
     result["transit"] = _transit(ts.dsn)
     return result
+
+
+def _stop(gatherer: Gatherer) -> None:
+    """Stop reading now (the end of --duration: every row read is still committed)."""
+    if gatherer.health.stop is not None:
+        gatherer.health.stop.set()
 
 
 def _transit(dsn: str) -> dict:

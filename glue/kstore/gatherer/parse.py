@@ -20,9 +20,10 @@ from typing import Any, NamedTuple
 
 from kstore.gatherer.decode import MAX_FRAME_BYTES, decode  # noqa: F401 (re-exported)
 from kstore.gatherer.rules import (  # noqa: F401 (readers re-exported for the tables' users)
-    BOOK_SIDE, SIDE, Invalid, Reader, book_side_of, flag, integer, legacy, levels, nonzero_size,
-    object_of, price, seq_number, sid_number, signed_size, size, symbol, text, timestamp_ms,
-    uuid_text)
+    BOOK_SIDE, SIDE, Invalid, Reader, book_side_of, empty_book_proven, flag, integer, legacy,
+    levels, nonzero_size, object_of, price, seq_number, sid_number, signed_size, size, symbol, text,
+    timestamp_ms, uuid_text)
+from kstore.gatherer import lifecycle
 from kstore.gatherer.typed import parse_fast
 
 DATA_TYPES = ("orderbook_snapshot", "orderbook_delta", "trade", "ticker",
@@ -123,6 +124,15 @@ def _legacy(name: str) -> tuple[str, Reader]:
     return (name, legacy)
 
 
+def _lifecycle(kind: str) -> Reader:
+    """The lifecycle rules table (kstore.gatherer.lifecycle) over the whole `msg`: a frame the
+    registry could not apply is quarantined here, with the first bad field. No column."""
+    def read(msg: dict, key: str, optional: bool = False) -> tuple:
+        lifecycle.read(kind, msg)
+        return ()
+    return read
+
+
 ENVELOPE: tuple[Field, ...] = (
     Field("sid", "sid", sid_number, True),
     Field("seq", "seq", seq_number, True),
@@ -134,6 +144,7 @@ COLUMNS: dict[str, tuple[Field, ...]] = {
     "orderbook_snapshot": (
         Field(("yes_prices", "yes_sizes"), "yes_dollars_fp", levels, True, _legacy("yes")),
         Field(("no_prices", "no_sizes"), "no_dollars_fp", levels, True, _legacy("no")),
+        Field((), "msg", empty_book_proven),  # neither side: nothing but a snapshot's fields
         Field("market_ticker", "market_ticker", symbol),
     ),
     "orderbook_delta": (
@@ -173,10 +184,12 @@ COLUMNS: dict[str, tuple[Field, ...]] = {
     "market_lifecycle_v2": (
         Field("market_ticker", "market_ticker", symbol),
         Field("event_type", "event_type", text),
+        Field((), "msg", _lifecycle("market_lifecycle_v2")),  # every field the registry applies
     ),
     "event_lifecycle": (
         Field("event_ticker", "event_ticker", symbol),
         Field("series_ticker", "series_ticker", symbol, True),
+        Field((), "msg", _lifecycle("event_lifecycle")),
     ),
 }
 

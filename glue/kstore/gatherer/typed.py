@@ -33,8 +33,11 @@ from kstore.gatherer import rules
 from kstore.gatherer.decode import MAX_FRAME_BYTES, WHITESPACE
 
 FAST_TYPES = ("orderbook_delta", "trade", "ticker", "orderbook_snapshot")
-# Fields the exchange documents besides the ones a rule reads: accepted, not stored.
-IGNORED = ("market_id", "ts", "time", "client_order_id", "subaccount", "taker_side")
+# Fields the exchange documents besides the ones a rule reads (KALSHI-API 3.5-3.7): accepted,
+# not stored. A snapshot takes no other field (rules.empty_book_proven).
+IGNORED = {"orderbook_delta": ("market_id", "ts", "client_order_id", "subaccount"),
+           "trade": ("market_id",), "ticker": ("market_id", "ts", "time"),
+           "orderbook_snapshot": ("market_id",)}
 
 
 CACHED = 20_000  # checked strings remembered per rule (prices, tickers and sizes repeat)
@@ -123,6 +126,7 @@ TYPES: dict[Any, tuple[Any, Any, Any]] = {
     rules.SIDE: (Literal["yes", "no"], _same, None),
     rules.BOOK_SIDE: (Literal["bid", "ask"], _same, None),
     rules.levels: (list[tuple[str, str]], _levels, None),  # absent: no levels
+    rules.empty_book_proven: None,  # no field: the Struct takes only a snapshot's fields
 }
 
 
@@ -131,6 +135,8 @@ def _struct(name: str, fields, extra=(), **options) -> type:
     a fallback field and the IGNORED ones as scalars that are never read."""
     spec, seen = [], set()
     for column, key, read, optional, fallback, near in fields:
+        if TYPES[read] is None:
+            continue
         kind = TYPES[read][0]
         spec.append((key, kind, UNSET) if optional else (key, kind))
         seen.add(key)
@@ -145,14 +151,15 @@ def _plan(fields) -> tuple:
     """Per field: column(s), key, conversion, value when absent, fallback key, near_receipt."""
     return tuple((column, key, TYPES[read][1], TYPES[read][2],
                   fallback[0] if fallback else None, near)
-                 for column, key, read, optional, fallback, near in fields)
+                 for column, key, read, optional, fallback, near in fields
+                 if TYPES[read] is not None)
 
 
 class _Type:
     """What the fast path knows of one message type: its Structs, plans and key count."""
 
     def __init__(self, kind: str, envelope, columns) -> None:
-        self.msg = _struct(f"{kind}_msg", columns, IGNORED)
+        self.msg = _struct(f"{kind}_msg", columns, IGNORED[kind])
         self.frame = msgspec.defstruct(
             f"{kind}_frame", [*((f.field, TYPES[f.read][0], UNSET) for f in envelope),
                               ("msg", self.msg)],
