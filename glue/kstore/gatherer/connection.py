@@ -127,7 +127,7 @@ class Connection:
         path = urlparse(self.kalshi.ws_url).path
         async with websockets.connect(
             self.kalshi.ws_url, additional_headers=self.sign("GET", path), max_size=MAX_FRAME,
-            open_timeout=10, close_timeout=2, ping_interval=20, ping_timeout=20,
+            open_timeout=10, close_timeout=2, ping_interval=20, ping_timeout=20, max_queue=1024,
         ) as ws:
             self.connects += 1
             self.session = Session(uuid.uuid4().hex[:12], ws)

@@ -148,11 +148,14 @@ def _struct(name: str, fields, extra=(), **options) -> type:
 
 
 def _plan(fields) -> tuple:
-    """Per field: column(s), key, conversion, value when absent, fallback key, near_receipt."""
-    return tuple((column, key, TYPES[read][1], TYPES[read][2],
-                  fallback[0] if fallback else None, near)
-                 for column, key, read, optional, fallback, near in fields
-                 if TYPES[read] is not None)
+    """A getter of the fields' values (a tuple), and per field: column(s), conversion, value
+    when absent, fallback key, near_receipt."""
+    used = [field for field in fields if TYPES[field.read] is not None]
+    keys = [field.field for field in used]
+    getter = attrgetter(*keys) if len(keys) > 1 else lambda struct: (getattr(struct, keys[0]),)
+    return getter, tuple((column, TYPES[read][1], TYPES[read][2],
+                          fallback[0] if fallback else None, near)
+                         for column, key, read, optional, fallback, near in used)
 
 
 class _Type:
@@ -224,9 +227,10 @@ def _fingerprint(raw: bytes, msg) -> int:
 
 
 def _values(plan: tuple, struct, window: tuple[datetime, datetime]) -> dict:
+    """The column values of `struct` by its plan; raises _Slow for what only a rule judges."""
+    getter, fields = plan
     body = {}
-    for column, key, convert, absent, fallback, near in plan:
-        value = getattr(struct, key)
+    for (column, convert, absent, fallback, near), value in zip(fields, getter(struct)):
         if value is UNSET:
             if fallback is not None and getattr(struct, fallback) is not UNSET:
                 raise _Slow  # a legacy or deprecated field alone: the slow path's rule
