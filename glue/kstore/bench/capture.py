@@ -14,8 +14,8 @@ the drain-only client), of the PostgreSQL server and of the simulator. Two measu
    Both clients stop reading at the same moment: DRAIN seconds after the simulator's feed ends
    (it ends `--seconds` + 1.5 s after the simulator listens); what is still queued for them
    then is not read (the drain client's frames fall short, the gatherer's audit finds the
-   rows missing). Before, the drain client read until the simulator closed (up to its 5 s
-   flush) while the gatherer stopped 3 s after its own start.
+   rows missing). Decision 0031. The report ends with each process's CPU µs per event and
+   the rate at which a thread or the machine's cores run out (`budget`).
 2. latency at 5k events/s: exchange send → receive (rows' received_at - sending_ts) and
    receive → commit (the writers' put → commit samples), p50 and p99 of each; the end-to-end
    p99 is at most the sum of the two p99s.
@@ -32,12 +32,15 @@ import cProfile
 import io
 import json
 import pstats
+import os
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import socket
 
 import psycopg
 import websockets
@@ -135,6 +138,8 @@ def _step(consumer, rate: int, args, probes: dict[str, measure.Probe]) -> dict:
     """One run of the simulator at `rate` with `consumer(port, truth)` connected, and the CPU
     seconds each process spent on it: this one, the PostgreSQL server, the simulator."""
     result, cpu = measure.cpu_of(lambda: _simulated(consumer, rate, args), probes)
+    if "kstore" in cpu:  # the audit is the bench's work, not the consumer's
+        cpu["kstore"] -= result.pop("audit_cpu", 0.0)
     return result | {"cpu": cpu | {"simulator": result.pop("simulator_cpu")}}
 
 
@@ -160,12 +165,13 @@ def _simulated(consumer, rate: int, args) -> dict:
         log.seek(0)
         result["simulator"] = _summary(log.read())
         if auditing:
+            started = time.process_time()
             result["audit"] = consumer.finish(truth)
+            result["audit_cpu"] = time.process_time() - started
     return result | {"offered": rate, "simulator_cpu": simulator_cpu}
 
 
 def _wait_for_port(port: int) -> None:
-    import socket
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         with socket.socket() as probe:
@@ -298,9 +304,8 @@ async def _gather(ts: Database, rel: Database, settings: Settings, port: int,
 
 
 def _stop(gatherer: Gatherer) -> None:
-    """Stop reading now (the end of --duration: every row read is still committed)."""
-    if gatherer.health.stop is not None:
-        gatherer.health.stop.set()
+    """Stop reading now (like the end of --duration: every row read is still committed)."""
+    gatherer.health.stop is not None and gatherer.health.stop.set()
 
 
 def _transit(dsn: str) -> dict:
@@ -354,8 +359,38 @@ def report(drained: dict[int, dict], ours: dict[int, dict], latency: dict) -> st
         f" ms, p99 {writers['latency_p99_ms']:.1f} ms; send->commit p99 <="
         f" {transit['p99_ms'] + writers['latency_p99_ms']:.1f} ms (target < 250 ms)",
         f"latency step, {measure.cpu_line(latency['cpu'])}",
+        *budget(drained, ours),
     ]
     return "\n".join(lines)
+
+
+def per_event(results: dict[int, dict]) -> dict[str, float]:
+    """CPU µs per event of each process, over the steps of a ladder (audit excluded; the
+    consumer per frame read, the others per event generated)."""
+    frames = sum(r["frames"] for r in results.values())
+    events = sum(r["simulator"].get("events", 0) for r in results.values())
+    names = {name for r in results.values() for name in r["cpu"]}
+    return {name: sum(r["cpu"].get(name, 0.0) for r in results.values()) * 1e6
+            / max(frames if name == "kstore" else events, 1) for name in sorted(names)}
+
+
+def budget(drained: dict[int, dict], ours: dict[int, dict]) -> list[str]:
+    """Why the ceilings are where they are: CPU µs per event per process, and the rate at
+    which the consumer's own thread, the simulator's, or all the machine's cores run out."""
+    cores = os.cpu_count() or 1
+    lines = []
+    for label, results in (("drain-only", drained), ("gatherer", ours)):
+        cost = per_event(results)
+        if "kstore" not in cost:
+            continue
+        limits = {"its own thread": 1e6 / cost["kstore"],
+                  "the simulator's thread": 1e6 / cost.get("simulator", 1e-9),
+                  f"{cores} cores": cores * 1e6 / sum(cost.values())}
+        name, limit = min(limits.items(), key=lambda item: item[1])
+        lines.append(f"{label}: CPU µs per event: " + ", ".join(
+            f"{key} {value:.1f}" for key, value in cost.items())
+            + f"; ceiling {limit:,.0f} events/s (bound by {name})")
+    return lines
 
 
 def _audit_line(result: dict) -> str:
