@@ -365,13 +365,17 @@ def report(drained: dict[int, dict], ours: dict[int, dict], latency: dict) -> st
 
 
 def per_event(results: dict[int, dict]) -> dict[str, float]:
-    """CPU µs per event of each process, over the steps of a ladder (audit excluded; the
-    consumer per frame read, the others per event generated)."""
-    frames = sum(r["frames"] for r in results.values())
-    events = sum(r["simulator"].get("events", 0) for r in results.values())
-    names = {name for r in results.values() for name in r["cpu"]}
-    return {name: sum(r["cpu"].get(name, 0.0) for r in results.values()) * 1e6
-            / max(frames if name == "kstore" else events, 1) for name in sorted(names)}
+    """CPU µs per event of each process (the consumer per frame read, the others per event
+    generated; audit excluded): the slope between the lowest and the highest step, so that
+    each step's fixed cost (start-up, connecting, shutdown) cancels out; one step: its ratio."""
+    low, high = results[min(results)], results[max(results)]
+    base = {"frames": 0, "events": 0, "cpu": {}} if low is high else {
+        "frames": low["frames"], "events": low["simulator"].get("events", 0), "cpu": low["cpu"]}
+    frames = high["frames"] - base["frames"]
+    events = high["simulator"].get("events", 0) - base["events"]
+    return {name: (seconds - base["cpu"].get(name, 0.0)) * 1e6
+            / max(frames if name == "kstore" else events, 1)
+            for name, seconds in sorted(high["cpu"].items())}
 
 
 def budget(drained: dict[int, dict], ours: dict[int, dict]) -> list[str]:
