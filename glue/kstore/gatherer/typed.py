@@ -153,7 +153,8 @@ def _plan(fields) -> tuple:
     used = [field for field in fields if TYPES[field.read] is not None]
     keys = [field.field for field in used]
     getter = attrgetter(*keys) if len(keys) > 1 else lambda struct: (getattr(struct, keys[0]),)
-    return getter, tuple((column, TYPES[read][1], TYPES[read][2],
+    return getter, tuple((column, None if TYPES[read][1] is _same else TYPES[read][1],
+                          TYPES[read][2],
                           fallback[0] if fallback else None, near)
                          for column, key, read, optional, fallback, near in used)
 
@@ -235,11 +236,11 @@ def _values(plan: tuple, struct, window: tuple[datetime, datetime]) -> dict:
             if fallback is not None and getattr(struct, fallback) is not UNSET:
                 raise _Slow  # a legacy or deprecated field alone: the slow path's rule
             value = absent
-        else:
+        elif convert is not None:
             value = convert(value)
             if near and not window[0] <= value <= window[1]:
                 raise _Slow
-        if type(column) is str:
+        if column.__class__ is str:
             body[column] = value
         else:
             body.update(zip(column, value or ([], [])))
