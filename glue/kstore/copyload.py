@@ -102,9 +102,11 @@ async def load_rows(cur: psycopg.AsyncCursor, load: Load, rows: list[tuple],
     new. The staging table must exist (`load.stage`); with `clear` it is emptied afterwards."""
     async with cur.copy(load.copy) as copy:
         copy.set_types(list(load.types))
+        encode = copy.formatter.write_row  # what copy.write_row awaits per row, without the await
         for first in range(0, len(rows), YIELD_EVERY):
             for row in rows[first:first + YIELD_EVERY]:
-                await copy.write_row(row)
+                if data := encode(row):  # a full buffer (psycopg's BUFFER_SIZE) to send
+                    await copy.write(data)
             await asyncio.sleep(0)
     await cur.execute(load.insert)
     inserted = cur.rowcount

@@ -11,6 +11,11 @@ the drain-only client), of the PostgreSQL server and of the simulator. Two measu
    backlog did not grow (its last-third maximum stays under one second of events) and, for the
    gatherer, the committed rows audit clean against the simulator's truth file (0 missing,
    duplicated and extra rows in every audited table). Ratio = gatherer ceiling / drain ceiling.
+   Both clients stop reading at the same moment: DRAIN seconds after the simulator's feed ends
+   (it ends `--seconds` + 1.5 s after the simulator listens); what is still queued for them
+   then is not read (the drain client's frames fall short, the gatherer's audit finds the
+   rows missing). Decision 0031. The report ends with each process's CPU µs per event and
+   the rate at which a thread or the machine's cores run out (`budget`).
 2. latency at 5k events/s: exchange send → receive (rows' received_at - sending_ts) and
    receive → commit (the writers' put → commit samples), p50 and p99 of each; the end-to-end
    p99 is at most the sum of the two p99s.
@@ -27,12 +32,15 @@ import cProfile
 import io
 import json
 import pstats
+import os
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import socket
 
 import psycopg
 import websockets
@@ -50,6 +58,8 @@ LADDER = (5_000, 10_000, 15_000, 20_000, 25_000, 30_000, 40_000)
 STEP_UP = 1.25  # past the given rates, each step offers this much more
 ACHIEVED = 0.95  # of the offered events/s the simulator must generate for the step to count
 GOAL = 0.8  # issue 9: gatherer ceiling >= 0.8x the drain-only ceiling
+FEED_EXTRA = 1.5  # the simulator feeds for --seconds + this (consumers connect meanwhile)
+DRAIN = 1.0  # seconds after the feed ends that both clients still read (one second of events)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -128,35 +138,40 @@ def _step(consumer, rate: int, args, probes: dict[str, measure.Probe]) -> dict:
     """One run of the simulator at `rate` with `consumer(port, truth)` connected, and the CPU
     seconds each process spent on it: this one, the PostgreSQL server, the simulator."""
     result, cpu = measure.cpu_of(lambda: _simulated(consumer, rate, args), probes)
+    if "kstore" in cpu:  # the audit is the bench's work, not the consumer's
+        cpu["kstore"] -= result.pop("audit_cpu", 0.0)
     return result | {"cpu": cpu | {"simulator": result.pop("simulator_cpu")}}
 
 
 def _simulated(consumer, rate: int, args) -> dict:
     """The simulator's own process at `rate` (its truth file only when the consumer audits);
-    the consumer's result once the simulator exited, then its audit (`finish`)."""
+    the consumer, `consumer(port, deadline)`, reads until `deadline` (time.monotonic(): DRAIN
+    after the feed ends); its result once the simulator exited, then its audit (`finish`)."""
     port, auditing = free_port(), getattr(consumer, "audits", False)
     with tempfile.TemporaryDirectory() as tmp, open(Path(tmp) / "log", "w+") as log:
         truth = Path(tmp) / "truth.jsonl"
         simulator = subprocess.Popen(
             [sys.executable, "-m", "kstore.simulator", "--port", str(port), "--seed", "1",
              "--markets", str(args.markets), "--rate", str(rate),
-             "--duration", str(args.seconds + 1.5), "--lifecycle-rate", "0.2",
+             "--duration", str(args.seconds + FEED_EXTRA), "--lifecycle-rate", "0.2",
              *(["--truth", str(truth)] if auditing else [])],
             stdout=log, stderr=subprocess.STDOUT, text=True)
         try:
             _wait_for_port(port)
-            result = asyncio.run(consumer(port))
+            deadline = time.monotonic() + args.seconds + FEED_EXTRA + DRAIN
+            result = asyncio.run(consumer(port, deadline))
         finally:
             simulator_cpu = measure.exited_cpu(simulator, timeout=60)
         log.seek(0)
         result["simulator"] = _summary(log.read())
         if auditing:
+            started = time.process_time()
             result["audit"] = consumer.finish(truth)
+            result["audit_cpu"] = time.process_time() - started
     return result | {"offered": rate, "simulator_cpu": simulator_cpu}
 
 
 def _wait_for_port(port: int) -> None:
-    import socket
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         with socket.socket() as probe:
@@ -173,8 +188,9 @@ def _summary(output: str) -> dict:
     return {}
 
 
-async def _drain(port: int) -> dict:
-    """The baseline consumer: subscribe like a gatherer, read, parse nothing, store nothing."""
+async def _drain(port: int, deadline: float) -> dict:
+    """The baseline consumer: subscribe like a gatherer, read until `deadline`, parse nothing,
+    store nothing."""
     frames, errors = 0, 0
     async with websockets.connect(f"ws://127.0.0.1:{port}/trade-api/ws/v2", max_size=None) as ws:
         await ws.send(json.dumps({"id": 1, "cmd": "subscribe", "params": {
@@ -183,10 +199,11 @@ async def _drain(port: int) -> dict:
         await ws.send(json.dumps({"id": 2, "cmd": "subscribe", "params": {
             "channels": ["orderbook_delta"], "market_tickers": book}}))
         try:
-            async for raw in ws:
-                frames += 1
-                errors += b'"code":25' in (raw.encode() if isinstance(raw, str) else raw)
-        except websockets.ConnectionClosed:
+            async with asyncio.timeout(deadline - time.monotonic()):
+                async for raw in ws:
+                    frames += 1
+                    errors += b'"code":25' in (raw.encode() if isinstance(raw, str) else raw)
+        except (websockets.ConnectionClosed, TimeoutError):
             pass
     return {"frames": frames, "slow": errors, "backlog_grew": False}
 
@@ -210,8 +227,8 @@ class GathererStep:
         self.ts, self.rel = server.database("gatherer_ts"), server.database("gatherer_rel")
         self.settings, self.args = settings, args
 
-    def __call__(self, port: int):
-        return _gather(self.ts, self.rel, self.settings, port, self.args)
+    def __call__(self, port: int, deadline: float):
+        return _gather(self.ts, self.rel, self.settings, port, deadline)
 
     def finish(self, truth: Path) -> dict:
         local = self.settings.model_copy(update={
@@ -224,10 +241,10 @@ def _profiled(server: ScratchServer, settings: Settings, args, rate: int) -> str
     functions by own time as text."""
     profiler, consumer = cProfile.Profile(), GathererStep(server, settings, args)
 
-    async def profiled(port: int) -> dict:
+    async def profiled(port: int, deadline: float) -> dict:
         profiler.enable()
         try:
-            return await consumer(port)
+            return await consumer(port, deadline)
         finally:
             profiler.disable()
     _simulated(profiled, rate, args)
@@ -258,7 +275,9 @@ def _areas(stats: pstats.Stats) -> str:
                      sorted(seconds.items(), key=lambda item: -item[1]))
 
 
-async def _gather(ts: Database, rel: Database, settings: Settings, port: int, args) -> dict:
+async def _gather(ts: Database, rel: Database, settings: Settings, port: int,
+                  deadline: float) -> dict:
+    """A gatherer that reads until `deadline`, then commits everything it read."""
     local = settings.model_copy(update={
         "gatherers": ["g1"],
         "dsn": {"g1_ts": ts.dsn_as(WRITER), "g1_rel": rel.dsn_as(WRITER)},
@@ -269,7 +288,8 @@ async def _gather(ts: Database, rel: Database, settings: Settings, port: int, ar
             "status_interval": 3600, "snapshot_interval": 3600, "registry_interval": 3600}),
     })
     gatherer = Gatherer(local, "g1")
-    run = asyncio.create_task(gatherer.run(args.seconds + 3))
+    run = asyncio.create_task(gatherer.run(deadline - time.monotonic() + 5))  # a backstop
+    asyncio.get_running_loop().call_at(deadline, _stop, gatherer)
     depths = []
     while not run.done():
         await asyncio.sleep(0.25)
@@ -281,6 +301,11 @@ async def _gather(ts: Database, rel: Database, settings: Settings, port: int, ar
               "writers": summary["writers"]}
     result["transit"] = _transit(ts.dsn)
     return result
+
+
+def _stop(gatherer: Gatherer) -> None:
+    """Stop reading now (like the end of --duration: every row read is still committed)."""
+    gatherer.health.stop is not None and gatherer.health.stop.set()
 
 
 def _transit(dsn: str) -> dict:
@@ -334,8 +359,42 @@ def report(drained: dict[int, dict], ours: dict[int, dict], latency: dict) -> st
         f" ms, p99 {writers['latency_p99_ms']:.1f} ms; send->commit p99 <="
         f" {transit['p99_ms'] + writers['latency_p99_ms']:.1f} ms (target < 250 ms)",
         f"latency step, {measure.cpu_line(latency['cpu'])}",
+        *budget(drained, ours),
     ]
     return "\n".join(lines)
+
+
+def per_event(results: dict[int, dict]) -> dict[str, float]:
+    """CPU µs per event of each process (the consumer per frame read, the others per event
+    generated; audit excluded): the slope between the lowest and the highest step, so that
+    each step's fixed cost (start-up, connecting, shutdown) cancels out; one step: its ratio."""
+    low, high = results[min(results)], results[max(results)]
+    base = {"frames": 0, "events": 0, "cpu": {}} if low is high else {
+        "frames": low["frames"], "events": low["simulator"].get("events", 0), "cpu": low["cpu"]}
+    frames = high["frames"] - base["frames"]
+    events = high["simulator"].get("events", 0) - base["events"]
+    return {name: (seconds - base["cpu"].get(name, 0.0)) * 1e6
+            / max(frames if name == "kstore" else events, 1)
+            for name, seconds in sorted(high["cpu"].items())}
+
+
+def budget(drained: dict[int, dict], ours: dict[int, dict]) -> list[str]:
+    """Why the ceilings are where they are: CPU µs per event per process, and the rate at
+    which the consumer's own thread, the simulator's, or all the machine's cores run out."""
+    cores = os.cpu_count() or 1
+    lines = []
+    for label, results in (("drain-only", drained), ("gatherer", ours)):
+        cost = per_event(results)
+        if "kstore" not in cost:
+            continue
+        limits = {"its own thread": 1e6 / cost["kstore"],
+                  "the simulator's thread": 1e6 / cost.get("simulator", 1e-9),
+                  f"{cores} cores": cores * 1e6 / sum(cost.values())}
+        name, limit = min(limits.items(), key=lambda item: item[1])
+        lines.append(f"{label}: CPU µs per event: " + ", ".join(
+            f"{key} {value:.1f}" for key, value in cost.items())
+            + f"; ceiling {limit:,.0f} events/s (bound by {name})")
+    return lines
 
 
 def _audit_line(result: dict) -> str:

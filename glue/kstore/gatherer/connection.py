@@ -64,6 +64,7 @@ class Session:
     frame_at: datetime | None = None  # receive time of the frame being handled
     last_frame_at: datetime | None = None  # and of the frame before it
     failure: str | None = None  # why we closed it ourselves
+    heard: float = field(default_factory=time.monotonic)  # monotonic time of the last frame
 
     async def send(self, cmd: str, params: dict | None = None, attempt: int = 0) -> int:
         """Sends a command; `sent` keeps it (and its retry count) for its error reply."""
@@ -126,7 +127,7 @@ class Connection:
         path = urlparse(self.kalshi.ws_url).path
         async with websockets.connect(
             self.kalshi.ws_url, additional_headers=self.sign("GET", path), max_size=MAX_FRAME,
-            open_timeout=10, close_timeout=2, ping_interval=20, ping_timeout=20,
+            open_timeout=10, close_timeout=2, ping_interval=20, ping_timeout=20, max_queue=1024,
         ) as ws:
             self.connects += 1
             self.session = Session(uuid.uuid4().hex[:12], ws)
@@ -151,24 +152,31 @@ class Connection:
         session.pending[command_id] = subscription
 
     async def _read(self, session: Session, stop: asyncio.Event) -> None:
-        stopping = asyncio.ensure_future(stop.wait())
+        """Reads frames until `stop` is set or the exchange is silent for silence_timeout.
+        Frames are read in a plain loop (one `recv` per frame, no task or wait per frame); the
+        stop signal and the silence watch cancel that loop once."""
+        reader = asyncio.ensure_future(self._receive_loop(session))
+        watch = asyncio.ensure_future(_watch(session, stop, self.gather.silence_timeout))
         try:
-            while not stop.is_set():
-                receive = asyncio.ensure_future(session.ws.recv(decode=False))
-                done, _ = await asyncio.wait({receive, stopping},
-                                             timeout=self.gather.silence_timeout,
-                                             return_when=asyncio.FIRST_COMPLETED)
-                if receive not in done:
-                    receive.cancel()
-                    if stop.is_set():
-                        return
-                    raise asyncio.TimeoutError(f"silent for {self.gather.silence_timeout} s")
-                await self._handle(session, receive.result())
+            done, _ = await asyncio.wait({reader, watch}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            stopping.cancel()
+            for task in (reader, watch):
+                task.cancel()
+            await asyncio.gather(reader, watch, return_exceptions=True)
+        if reader in done:
+            reader.result()  # the connection ended: ConnectionClosed, or an error of _handle
+        elif watch.result():
+            raise asyncio.TimeoutError(f"silent for {self.gather.silence_timeout} s")
+
+    async def _receive_loop(self, session: Session) -> None:
+        recv, handle = session.ws.recv, self._handle
+        while True:
+            await handle(session, await recv(decode=False))
 
     async def _handle(self, session: Session, raw: bytes | str) -> None:
+        """The receive point: every frame read from the socket, in order, exactly once."""
         self.frames_this_session += 1
+        session.heard = time.monotonic()
         raw = raw.encode() if isinstance(raw, str) else raw
         frame = Frame(raw, datetime.now(timezone.utc), session.connection_id,
                       self.gather.use_yes_price)
@@ -290,6 +298,19 @@ class _NoLog:
 
 def _backoff(attempt: int, ceiling: float) -> float:
     return min(ceiling, 0.25 * 2 ** attempt) * (0.5 + random.random() / 2)
+
+
+async def _watch(session: Session, stop: asyncio.Event, silence: float) -> bool:
+    """Returns False once `stop` is set, True once no frame came for `silence` seconds."""
+    while not stop.is_set():
+        left = session.heard + silence - time.monotonic()
+        if left <= 0:
+            return True
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=left)
+        except asyncio.TimeoutError:
+            pass
+    return False
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

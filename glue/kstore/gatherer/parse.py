@@ -20,9 +20,11 @@ from typing import Any, NamedTuple
 
 from kstore.gatherer.decode import MAX_FRAME_BYTES, decode  # noqa: F401 (re-exported)
 from kstore.gatherer.rules import (  # noqa: F401 (readers re-exported for the tables' users)
-    BOOK_SIDE, SIDE, Invalid, Reader, book_side_of, flag, integer, legacy, levels, nonzero_size,
-    object_of, price, seq_number, sid_number, signed_size, size, symbol, text, timestamp_ms,
-    uuid_text)
+    BOOK_SIDE, SIDE, Invalid, Reader, book_side_of, empty_book_proven, flag, integer, legacy,
+    levels, nonzero_size, object_of, price, seq_number, sid_number, signed_size, size, symbol, text,
+    timestamp_ms, uuid_text)
+from kstore.gatherer import lifecycle
+from kstore.gatherer.typed import parse_fast
 
 DATA_TYPES = ("orderbook_snapshot", "orderbook_delta", "trade", "ticker",
               "market_lifecycle_v2", "event_lifecycle")
@@ -30,8 +32,9 @@ CONTROL_TYPES = ("subscribed", "unsubscribed", "ok", "error")
 TIME_TOLERANCE = timedelta(days=1)  # default of settings.gather.time_tolerance
 
 
-@dataclass(frozen=True)
-class Frame:
+class Frame(NamedTuple):
+    """One frame as received (immutable; a tuple: cheap to make once per frame)."""
+
     raw: bytes
     received_at: datetime
     connection_id: str
@@ -46,18 +49,23 @@ class Parsed:
     sid: int | None = None
     seq: int | None = None
     body: dict = field(default_factory=dict)
-    message: dict | None = None
+    message: dict | None = None  # None for a frame of the fast path (kstore.gatherer.typed)
     reason: str | None = None
     sending_ts: datetime | None = None
+    fingerprint: int | None = None  # a ticker's, when the fast path computed it
 
 
 def parse(frame: Frame, tolerance: timedelta = TIME_TOLERANCE) -> Parsed:
     """Decode and validate one frame; `reason` is set when it belongs in quarantine. Exchange
     times farther than `tolerance` from the receive time are implausible (quarantined)."""
+    window = (frame.received_at - tolerance, frame.received_at + tolerance)
+    fast = parse_fast(frame.raw, window)
+    if fast is not None:
+        kind, sid, seq, sending_ts, body, fingerprint = fast
+        return Parsed(kind, sid, seq, body, None, None, sending_ts, fingerprint)
     message = None
     try:
         message = decode(frame.raw)
-        window = (frame.received_at - tolerance, frame.received_at + tolerance)
         parsed = envelope(message, window)
         if parsed.type in DATA_TYPES:
             parsed.body = validate(COLUMNS[parsed.type], object_of(message.get("msg"), "msg"),
@@ -116,6 +124,15 @@ def _legacy(name: str) -> tuple[str, Reader]:
     return (name, legacy)
 
 
+def _lifecycle(kind: str) -> Reader:
+    """The lifecycle rules table (kstore.gatherer.lifecycle) over the whole `msg`: a frame the
+    registry could not apply is quarantined here, with the first bad field. No column."""
+    def read(msg: dict, key: str, optional: bool = False) -> tuple:
+        lifecycle.read(kind, msg)
+        return ()
+    return read
+
+
 ENVELOPE: tuple[Field, ...] = (
     Field("sid", "sid", sid_number, True),
     Field("seq", "seq", seq_number, True),
@@ -127,6 +144,7 @@ COLUMNS: dict[str, tuple[Field, ...]] = {
     "orderbook_snapshot": (
         Field(("yes_prices", "yes_sizes"), "yes_dollars_fp", levels, True, _legacy("yes")),
         Field(("no_prices", "no_sizes"), "no_dollars_fp", levels, True, _legacy("no")),
+        Field((), "msg", empty_book_proven),  # neither side: nothing but a snapshot's fields
         Field("market_ticker", "market_ticker", symbol),
     ),
     "orderbook_delta": (
@@ -166,10 +184,12 @@ COLUMNS: dict[str, tuple[Field, ...]] = {
     "market_lifecycle_v2": (
         Field("market_ticker", "market_ticker", symbol),
         Field("event_type", "event_type", text),
+        Field((), "msg", _lifecycle("market_lifecycle_v2")),  # every field the registry applies
     ),
     "event_lifecycle": (
         Field("event_ticker", "event_ticker", symbol),
         Field("series_ticker", "series_ticker", symbol, True),
+        Field((), "msg", _lifecycle("event_lifecycle")),
     ),
 }
 

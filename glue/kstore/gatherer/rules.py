@@ -12,7 +12,8 @@ optional field reads as None (levels: empty, flags: False). The rules:
 - integers: JSON integers (never booleans or floats) within the column's range;
 - times: Unix milliseconds within bigint; plausibility against the receive time is the table's
   rule (`Field.near_receipt`, kstore.gatherer.parse), not the reader's;
-- legacy integer-cents fields (removed 2026-03-12) and deprecated-only times are quarantined.
+- legacy integer-cents fields (removed 2026-03-12) and deprecated-only times are quarantined;
+- an empty order book must be one: a snapshot with neither side carries only snapshot fields.
 """
 
 from __future__ import annotations
@@ -185,6 +186,22 @@ def legacy(msg: dict, key: str, optional: bool = False):
     """A field Kalshi removed (integer cents and counts, 2026-03-12) or deprecated (seconds
     times) sent without its replacement: the frame is quarantined, never converted."""
     raise Invalid(f"legacy field {key} without its replacement: {msg.get(key)!r}")
+
+
+SNAPSHOT_FIELDS = frozenset({"market_ticker", "market_id", "yes_dollars_fp", "no_dollars_fp",
+                             "yes", "no"})  # KALSHI-API 3.5, and the legacy sides
+
+
+def empty_book_proven(msg: dict, key: str = "", optional: bool = False) -> tuple:
+    """A snapshot without either side's levels is an empty book (3.5: an empty side's key is
+    omitted) only when its `msg` carries nothing but a snapshot's fields; another message's
+    body sent as a snapshot (a trade's, a ticker's, a delta's) is refused. Yields no column."""
+    if all(msg.get(side) is None for side in ("yes_dollars_fp", "no_dollars_fp", "yes", "no")):
+        foreign = sorted(name for name in msg if name not in SNAPSHOT_FIELDS)
+        if foreign:
+            raise Invalid("not a snapshot: no side's levels, and fields of another message: "
+                          f"{', '.join(foreign)[:200]}")
+    return ()
 
 
 def book_side_of(msg: dict, key: str, optional: bool = False) -> str | None:

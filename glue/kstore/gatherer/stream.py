@@ -187,7 +187,8 @@ class Stream:
         return ordinal
 
     def _ticker(self, frame: Frame, parsed: Parsed, values: dict, outcome: Outcome) -> None:
-        values["fingerprint"] = fingerprint(parsed.message["msg"])
+        values["fingerprint"] = (parsed.fingerprint if parsed.fingerprint is not None
+                                 else fingerprint(parsed.message["msg"]))
 
 
 def _printable(reason: str) -> str:
