@@ -31,13 +31,12 @@ create or replace function ops.lake_damaged(dataset text, window_start timestamp
 returns void
 language sql as $$
     update ops.export_manifest as m
-    set damage = m.damage || '; not repaired: ' || reason
+    set damage = split_part(m.damage, '; not repaired: ', 1) || '; not repaired: ' || reason
     where
         m.table_name = dataset
         and m.window_start = lake_damaged.window_start
         and m.damage is not null
         and m.verified_at is null
-        and position('; not repaired: ' in m.damage) = 0
 $$;
 
 -- A window verified again (re-exported, or a scrub found it whole) is no longer damaged.

@@ -334,6 +334,8 @@ def run(settings: Settings, once: bool = False, interval: float = INTERVAL,
     """--once: one cycle, errors propagate. Else cycles until `stop`; a failed cycle (production
     or the lake unreachable) is logged and retried at the next interval."""
     stop = stop or threading.Event()
+    from kstore.lake.verify import Scrub  # the rolling scrub (decision 0045); it imports us
+    scrub = Scrub(settings)
     while True:
         try:
             reports = cycle(settings, stop)
@@ -345,6 +347,8 @@ def run(settings: Settings, once: bool = False, interval: float = INTERVAL,
         for report in reports:
             if report.windows or report.skipped or report.marked:
                 log.info("export: %s", report.line())
+        if not once:
+            scrub.maybe_run()
         if once or stop.wait(interval):
             return reports
 
