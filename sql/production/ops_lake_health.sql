@@ -9,17 +9,21 @@
 -- verified_within is the table's policy (ops.table_policies), else 7 days.
 
 create or replace view ops.lake_health as
-with windows as (
+with policies as (
+    select
+        c.relname,
+        tp.verified_within
+    from ops.table_policies as tp
+    inner join pg_class as c on tp.table_name = c.oid
+    where c.relnamespace = 'kstore'::regnamespace
+),
+
+windows as (
     select
         m.*,
         coalesce(p.verified_within, interval '7 days') as verified_within
     from ops.export_manifest as m
-    left join (
-        select c.relname, tp.verified_within
-        from ops.table_policies as tp
-        inner join pg_class as c on tp.table_name = c.oid
-        where c.relnamespace = 'kstore'::regnamespace
-    ) as p on m.table_name = p.relname
+    left join policies as p on m.table_name = p.relname
 ),
 
 datasets as (
@@ -34,8 +38,10 @@ datasets as (
         max(w.scrubbed_at) as last_scrub_at,
         min(w.verified_within) as verified_within,
         coalesce(sum(w.row_count) filter (where w.verified_at is not null), 0) as verified_rows,
-        (array_agg(w.object_key || ': ' || w.damage order by w.damaged_at desc)
-            filter (where w.damage is not null))[1] as detail
+        (
+            array_agg(w.object_key || ': ' || w.damage order by w.damaged_at desc)
+            filter (where w.damage is not null)
+        )[1] as detail
     from windows as w
     group by w.table_name
 )

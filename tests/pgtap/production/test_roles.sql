@@ -88,7 +88,8 @@ select results_eq(
             ('kstore.trades', 'SELECT'),
             ('ops.dedup_cursors', 'SELECT'),
             ('ops.export_cursors', 'INSERT,SELECT,UPDATE'),
-            ('ops.export_manifest', 'DELETE,INSERT,SELECT,UPDATE')
+            ('ops.export_manifest', 'DELETE,INSERT,SELECT,UPDATE'),
+            ('ops.lake_health', 'SELECT')
     $$,
     'exporter: reads every data table and the dedup cursors, writes only its manifest and cursors'
 );
@@ -110,7 +111,8 @@ select results_eq(
             ('kstore.trades', 'SELECT'),
             ('ops.dedup_cursors', 'SELECT'),
             ('ops.export_cursors', 'SELECT'),
-            ('ops.export_manifest', 'SELECT')
+            ('ops.export_manifest', 'SELECT'),
+            ('ops.lake_health', 'SELECT')
     $$,
     'analyst: select only'
 );
