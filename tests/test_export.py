@@ -302,7 +302,8 @@ def test_reference_tables_are_daily_snapshots(lake_db):
     markets = raw_dataset(conn, "markets")
     add_reference(conn, markets=7)
     day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    key = f"raw/markets/date={day:%Y-%m-%d}/markets-{day:%Y-%m-%d}.parquet"
+    key = conn.execute("select ops.lake_object_key('raw/markets', 'snapshot', %s)",
+                       [day]).fetchone()[0]
     with Exporter(settings) as exporter:
         reports = [exporter.export(ds, closed_until=day + DAY + HOUR) for ds in (series, events,
                                                                                  markets)]

@@ -124,9 +124,13 @@ def test_gaps_and_history_match_production_row_for_row(lake_db):
                        ).fetchone()[0] == 3
 
 
-def snapshot(settings, day: datetime) -> set[str]:
+def snapshot_key(conn, day: datetime) -> str:
+    return conn.execute("select ops.lake_object_key('raw/markets', 'snapshot', %s)",
+                        [day]).fetchone()[0]
+
+
+def snapshot(settings, key: str) -> set[str]:
     lake = open_lake(settings)
-    key = f"raw/markets/date={day:%Y-%m-%d}/markets-{day:%Y-%m-%d}.parquet"
     return {ticker for (ticker,) in lake.connect().execute(
         "select market_ticker from read_parquet(?)", [lake.uri(key)]).fetchall()}
 
@@ -152,11 +156,10 @@ def test_the_markets_snapshot_of_a_day_holds_every_market_seen_that_day(lake_db)
         "select distinct market_ticker from kstore.markets_history where recorded_at >= %s",
         [today()]).fetchall()}
     assert capturing.windows == [], "neither yesterday (nothing known) nor today (not over)"
-    assert [w.key for w in final.windows] == [
-        f"raw/markets/date={today():%Y-%m-%d}/markets-{today():%Y-%m-%d}.parquet"]
+    assert [w.key for w in final.windows] == [snapshot_key(conn, today())]
     assert [(w.verified, w.found.rows) for w in again.windows] == [(True, 44)]
     assert unchanged.windows == [], "one snapshot per day unless the day changed"
-    assert len(seen) == 44 and snapshot(settings, today()) >= seen
+    assert len(seen) == 44 and snapshot(settings, snapshot_key(conn, today())) >= seen
 
 
 def test_an_ops_table_listed_in_the_hook_is_exported(lake_db):
