@@ -7,11 +7,16 @@ the verified windows of the time series (changes after the export re-open their 
 
 from __future__ import annotations
 
+import json
+import shutil
+import tempfile
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import psycopg
 import pytest
 
+from conftest import PG_BIN, run_kstore
 from kstore.lake import export, query
 from kstore.lake.destination import open_lake
 from kstore.lake.export import Exporter
@@ -175,3 +180,40 @@ def test_an_ops_table_listed_in_the_hook_is_exported(lake_db):
     reports = {r.dataset: r for r in export.cycle(settings)}
     assert reports["reconciliation"].verified and not reports["reconciliation"].failed
     assert lake_rows(settings, "raw/reconciliation") == 5
+
+
+def test_a_fresh_kstore_up_leaves_complete_datasets_in_the_lake():
+    """The issue's run: a fresh `kstore up` of a few seconds. Its final close takes today's
+    snapshots holding every market production knows (none filed under yesterday), and exports
+    the history and the gaps as production holds them; `kstore lake verify` finds all whole."""
+    home = Path(tempfile.mkdtemp(prefix="kstore-lake-"))
+    home.chmod(0o755)  # as root, the postgres user must be able to reach the clusters
+    env = {"KSTORE_HOME": str(home), "KSTORE_PG_BIN": str(PG_BIN), "KSTORE_TIMESCALEDB": "off"}
+    try:
+        up = run_kstore("up", "--seed", "7", "--duration", "10", "--faults", "gaps", env=env,
+                        timeout=240)
+        assert up.returncode == 0, up.stdout + up.stderr
+        verified = run_kstore("lake", "verify", env=env)
+        lake = {view: count_rows(env, view) for view in (
+            "raw_markets", "raw_events", "raw_series", "raw_markets_history", "raw_feed_gaps")}
+        port = json.loads((home / "topology.json").read_text())["clusters"]["production"]["port"]
+        with psycopg.connect(f"host=127.0.0.1 port={port} dbname=production user=postgres") as c:
+            production = {f"raw_{table}": c.execute(f"select count(*) from kstore.{table}"
+                                                     ).fetchone()[0]
+                          for table in ("markets", "events", "series", "markets_history",
+                                        "feed_gaps")}
+            early = c.execute("select count(*) from ops.export_manifest where table_name in"
+                              " ('series', 'events', 'markets') and window_start < %s",
+                              [today()]).fetchone()[0]
+    finally:
+        run_kstore("db", "down", env=env)
+        shutil.rmtree(home, ignore_errors=True)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert production["raw_markets"] > 0 and lake == production
+    assert early == 0, "no snapshot filed under a day before anything was captured"
+
+
+def count_rows(env: dict, view: str) -> int:
+    done = run_kstore("query", f"select count(*) as n from {view}", "--format", "csv", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return int(done.stdout.split()[1])
