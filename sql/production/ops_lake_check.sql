@@ -1,11 +1,16 @@
--- ops.lake_check(dataset, window_start, problem): the outcome of a scrub reading a verified
--- window's object again (decision 0045). No problem: the object still matches its manifest
--- row, which counts as a new verification (verified_at = now). A problem (missing, wrong
+-- ops.lake_check(dataset, window_start, checksum, problem): the outcome of a scrub reading a
+-- verified window's object again (decision 0045), as recorded with `checksum`. No problem:
+-- the object still matches its manifest row, which counts as a new verification
+-- (verified_at = now). A problem (missing, wrong
 -- size, checksum or rows): the window is no longer verified, so the exporter re-exports it
 -- and guarded retention keeps its partition meanwhile; damage says why until it is verified
--- again. Returns whether the window was found (a window re-opened meanwhile is left alone).
+-- again. Returns whether the window was found as the scrub planned it (one re-opened or
+-- re-exported meanwhile, with another checksum, is left alone).
 
-create or replace function ops.lake_check(dataset text, window_start timestamptz, problem text)
+drop function if exists ops.lake_check(text, timestamptz, text);
+create or replace function ops.lake_check(
+    dataset text, window_start timestamptz, checksum text, problem text
+)
 returns boolean
 language sql as $$
     with checked as (
@@ -18,6 +23,7 @@ language sql as $$
             m.table_name = dataset
             and m.window_start = lake_check.window_start
             and m.verified_at is not null
+            and m.checksum is not distinct from lake_check.checksum
         returning 1
     )
 
@@ -56,5 +62,5 @@ create or replace trigger export_manifest_clear_damage
 before insert or update on ops.export_manifest
 for each row execute function ops.lake_clear_damage();
 
-grant execute on function ops.lake_check(text, timestamptz, text) to kstore_exporter;
+grant execute on function ops.lake_check(text, timestamptz, text, text) to kstore_exporter;
 grant execute on function ops.lake_damaged(text, timestamptz, text) to kstore_exporter;

@@ -2,28 +2,21 @@
 -- (decision 0045). A stable interface: columns are only ever added.
 --   status    'damaged': a scrub found an object missing or different and it is not verified
 --             again yet (detail says which, and why a re-export could not repair it);
---             'stale': a verified window's newest verification is older than verified_within
---             (retention keeps its partition until a scrub verifies it again); else 'ok'.
+--             'stale': a window guarded retention will judge (ops.lake_guarded_windows()) was
+--             last verified longer ago than verified_within (retention keeps its partition
+--             until a scrub verifies it again); else 'ok'.
 --   pending   windows not yet (or no longer) verified for the ordinary reasons: closed and
 --             waiting for export, or re-opened by late rows.
--- verified_within is the table's policy (ops.table_policies), else 7 days.
+-- verified_within: the table's policy (ops.table_policies); null for tables retention keeps.
 
 create or replace view ops.lake_health as
-with policies as (
-    select
-        c.relname,
-        tp.verified_within
-    from ops.table_policies as tp
-    inner join pg_class as c on tp.table_name = c.oid
-    where c.relnamespace = 'kstore'::regnamespace
-),
-
-windows as (
+with windows as (
     select
         m.*,
-        coalesce(p.verified_within, interval '7 days') as verified_within
+        r.verified_within
     from ops.export_manifest as m
-    left join policies as p on m.table_name = p.relname
+    left join ops.lake_guarded_windows() as r
+        on m.table_name = r.table_name and m.window_start = r.window_start
 ),
 
 datasets as (

@@ -160,9 +160,10 @@ def scrub_plan(conn: psycopg.Connection, dataset: str | None = None,
 
 def check(conn: psycopg.Connection, window: Recorded, problem: str | None) -> bool:
     """Record a scrub's outcome: None re-verifies the window, a problem un-verifies it
-    (ops.lake_check). False: the window was re-opened meanwhile (nothing recorded)."""
-    return conn.execute("select ops.lake_check(%s, %s, %s)",
-                        [window.dataset, window.start, problem]).fetchone()[0]
+    (ops.lake_check). False: the window was re-opened or re-exported meanwhile (nothing
+    recorded)."""
+    return conn.execute("select ops.lake_check(%s, %s, %s, %s)",
+                        [window.dataset, window.start, window.checksum, problem]).fetchone()[0]
 
 
 def damaged(conn: psycopg.Connection) -> list[tuple[str, datetime, str, str]]:

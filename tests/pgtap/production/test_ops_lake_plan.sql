@@ -19,7 +19,8 @@ select results_eq(
     $$
         values
             (
-                'lake_check', 'dataset text, window_start timestamp with time zone, problem text',
+                'lake_check',
+                'dataset text, window_start timestamp with time zone, checksum text, problem text',
                 'boolean'
             ),
             ('lake_clear_damage', '', 'trigger'),
@@ -39,6 +40,11 @@ select results_eq(
             (
                 'lake_final_close', 'close_after interval, dead_after interval',
                 'timestamp with time zone'
+            ),
+            (
+                'lake_guarded_windows', '',
+                'TABLE(table_name text, window_start timestamp with time zone, verified_within '
+                || 'interval)'
             ),
             ('lake_health_summary', '', 'text'),
             (

@@ -166,7 +166,9 @@ update ops.export_manifest set verified_at = now() - interval '8 days'
 where window_start = (select day_start from fixture);
 set local role kstore_exporter;
 select ok(
-    ops.lake_check('tickers', date_trunc('day', now() - interval '40 days', 'UTC'), null),
+    ops.lake_check(
+        'tickers', date_trunc('day', now() - interval '40 days', 'UTC'), null, null
+    ),
     'a scrub that finds the object whole records a new verification'
 );
 reset role;
@@ -180,7 +182,9 @@ select ok(
 );
 set local role kstore_exporter;
 select ok(
-    ops.lake_check('tickers', date_trunc('day', now() - interval '40 days', 'UTC'), 'missing'),
+    ops.lake_check(
+        'tickers', date_trunc('day', now() - interval '40 days', 'UTC'), null, 'missing'
+    ),
     'a scrub that finds the object missing un-verifies its window'
 );
 reset role;
