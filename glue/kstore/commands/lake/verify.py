@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 
+import duckdb
+
 from kstore.backfill import parse_time
 from kstore.lake import verify
 from kstore.settings import Settings, SettingsError
@@ -33,7 +35,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except SettingsError:
         raise SettingsError(f"lake verify: --since {args.since!r} is not an ISO 8601 time "
                             "(e.g. 2025-06-10T12:00:00Z)") from None
-    report = verify.run(settings, dataset=args.table, since=since, limit=args.limit)
+    try:
+        report = verify.run(settings, dataset=args.table, since=since, limit=args.limit)
+    except duckdb.Error as exc:  # the lake or production unreachable: no verdict
+        raise SettingsError(f"lake verify: {str(exc).strip().splitlines()[0]}") from None
     for line in report.lines():
         print(line)
     return 0 if report.ok else 1
