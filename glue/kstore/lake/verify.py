@@ -123,11 +123,13 @@ def repair(exporter: Exporter, report: VerifyReport) -> None:
     known = datasets(exporter)
     reasons: dict[str, str] = {}
     skipped: dict[str, str] = {}
-    for name in sorted({row[0] for row in manifest.damaged(exporter.pg)}):
+    damaged = manifest.damaged(exporter.pg)
+    for name in sorted({row[0] for row in damaged}):
         if name not in known:
             continue
         result = exporter.export(known[name])
-        report.repaired += [r.key for r in result.windows if r.verified]
+        report.repaired += [r.key for r in result.windows
+                            if r.verified and any(r.key == row[2] for row in damaged)]
         reasons |= {r.key: r.reason for r in result.failed}
         if result.skipped:
             skipped[name] = f"not re-exported yet: {result.skipped}"
