@@ -28,7 +28,6 @@ DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
 D0 = datetime(2025, 1, 1, tzinfo=UTC)
 TRADES_D0 = "raw/trades/date=2025-01-01/hour=00/trades-2025-01-01T00.parquet"
-MARKETS_D0 = "raw/markets/date=2025-01-01/markets-2025-01-01.parquet"
 
 
 @pytest.fixture(scope="module")
@@ -81,9 +80,14 @@ def test_the_raw_datasets_are_the_catalog_tables_with_a_lake_grain(lake_db):
         "series": ("kstore.series", "changed_at", "snapshot", "raw/series"),
         "events": ("kstore.events", "changed_at", "snapshot", "raw/events"),
         "markets": ("kstore.markets", "changed_at", "snapshot", "raw/markets"),
+        "series_history": ("kstore.series_history", "recorded_at", "day", "raw/series_history"),
+        "events_history": ("kstore.events_history", "recorded_at", "day", "raw/events_history"),
+        "markets_history": ("kstore.markets_history", "recorded_at", "day",
+                            "raw/markets_history"),
+        "feed_gaps": ("kstore.feed_gaps", "detected_at", "day", "raw/feed_gaps"),
     }
-    with pytest.raises(LookupError, match="feed_gaps: not a lake table"):
-        raw_dataset(conn, "feed_gaps")
+    with pytest.raises(LookupError, match="quarantine: not a lake table"):
+        raw_dataset(conn, "quarantine")
 
 
 def test_a_catalog_row_is_all_a_new_table_needs_to_reach_the_lake(lake_db):
@@ -290,21 +294,25 @@ def test_the_current_window_closes_once_every_live_gatherer_stopped_and_is_merge
 
 
 def test_reference_tables_are_daily_snapshots(lake_db):
+    """A day's snapshot is taken once the day has closed (decision 0046: not for a day that
+    ended before production knew any row, so the day here is today)."""
     db, conn, settings = lake_db
     series = raw_dataset(conn, "series")
     events = raw_dataset(conn, "events")
     markets = raw_dataset(conn, "markets")
     add_reference(conn, markets=7)
+    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    key = conn.execute("select ops.lake_object_key('raw/markets', 'snapshot', %s)",
+                       [day]).fetchone()[0]
     with Exporter(settings) as exporter:
-        reports = [exporter.export(ds, closed_until=D0 + DAY + HOUR) for ds in (series, events,
-                                                                                markets)]
-        again = exporter.export(markets, closed_until=D0 + DAY + 2 * HOUR)
+        reports = [exporter.export(ds, closed_until=day + DAY + HOUR) for ds in (series, events,
+                                                                                 markets)]
+        again = exporter.export(markets, closed_until=day + DAY + 2 * HOUR)
         types = dict(exporter.duck.execute(
             "select column_name, column_type from (describe select * from read_parquet(?))",
-            [exporter.lake.uri(MARKETS_D0)]).fetchall())
+            [exporter.lake.uri(key)]).fetchall())
     assert [(r.verified, r.rows) for r in reports] == [(1, 1), (1, 1), (1, 7)]
-    assert [r.key for r in reports[2].windows] == [
-        "raw/markets/date=2025-01-01/markets-2025-01-01.parquet"]
+    assert [r.key for r in reports[2].windows] == [key]
     assert again.windows == [], "one snapshot per closed day"
     assert (types["yes_bid"], types["volume"]) == ("DECIMAL(10,6)", "DECIMAL(18,2)")
 

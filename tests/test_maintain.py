@@ -81,7 +81,8 @@ def verify_window(conn, start: datetime, end: datetime, rows: int, verified: boo
     conn.execute(
         "insert into ops.export_manifest (table_name, window_start, window_end, row_count,"
         " object_key, verified_at) values ('tickers', %s, %s, %s, %s, %s)",
-        [start, end, rows, f"raw/tickers/{start:%Y%m%d%H}.parquet", end if verified else None],
+        [start, end, rows, f"raw/tickers/{start:%Y%m%d%H}.parquet",
+         datetime.now(timezone.utc) if verified else None],  # retention wants a recent one
     )
 
 

@@ -53,7 +53,7 @@ def exported(server, lake: dict, create_bucket=None):
         create_bucket(settings)
     conn = psycopg.connect(db.dsn, autocommit=True)
     add_trades(conn, D0, 2 * HOUR, 2500, markets=40)
-    add_reference(conn)
+    add_reference(conn, known_since=D0)
     with Exporter(settings) as exporter:
         for table in ("trades", "series", "events", "markets"):
             exporter.export(raw_dataset(conn, table), closed_until=D0 + timedelta(days=1))

@@ -107,6 +107,14 @@ class LakeSettings(BaseModel):
     close_after: float = Field(
         60, ge=0, description="seconds a window's end must lie behind every gatherer's caught-up "
         "merge (clock skew + commit delay) before it is exported")
+    scrub_interval: float = Field(
+        3600, ge=0, description="seconds between the exporter's rolling scrub passes (kstore "
+        "lake verify on the least recently verified objects); 0: no scrub")
+    scrub_objects: int = Field(500, ge=1, description="objects read again per scrub pass")
+    scrub_after: float = Field(
+        86_400, gt=0, description="seconds after its last verification an object is due for "
+        "the scrub; keep it well under production's verified_within (7 days), past which "
+        "guarded retention keeps a partition until its windows are verified again")
 
 
 class MetricsSettings(BaseModel):

@@ -10,7 +10,10 @@
 --   merge        how production gets the gatherers' rows: pull (ops.pull, cursor), recent
 --                (ops.pull_feed_gaps: re-read a recent span, rows are updated), null (not merged)
 --   writer       the gatherer writer pool that writes it (reference: the registry)
---   lake_grain   hour|day windows or a daily snapshot in the lake, under lake_prefix
+--   lake_grain   hour|day windows or a daily snapshot in the lake, under lake_prefix (history
+--                and feed gaps too, decision 0046: production gives them xact_id so changed
+--                windows are found; ops tables such as reconciliation results are listed in
+--                kstore.lake.windows.OPS_DATASETS, as the catalog names kstore tables only)
 --   backfill     whether `kstore backfill` copies it between databases
 
 delete from ops.tables;
@@ -51,19 +54,19 @@ values
 ),
 (
     'series_history', '{production}', 'history', 'recorded_at', null, null,
-    null, null, false, 'every distinct version of a series'
+    'day', 'raw/series_history', false, 'every distinct version of a series'
 ),
 (
     'events_history', '{production}', 'history', 'recorded_at', null, null,
-    null, null, false, 'every distinct version of an event'
+    'day', 'raw/events_history', false, 'every distinct version of an event'
 ),
 (
     'markets_history', '{production}', 'history', 'recorded_at', null, null,
-    null, null, false, 'every distinct version of a market'
+    'day', 'raw/markets_history', false, 'every distinct version of a market'
 ),
 (
     'feed_gaps', '{gatherer_ts,production}', 'log', 'detected_at', 'recent', 'gaps',
-    null, null, false, 'sequence gaps a gatherer detected, and their recovery'
+    'day', 'raw/feed_gaps', false, 'sequence gaps a gatherer detected, and their recovery'
 ),
 (
     'quarantine', '{gatherer_ts}', 'log', 'received_at', null, 'trades',

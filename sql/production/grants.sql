@@ -21,11 +21,12 @@ from (
 
 -- ops: the deduplicator moves its cursors; the exporter writes the manifest and its cursors;
 -- the analyst and the maintainer read the cursors and the manifest (the maintainer's retention
--- guard), the exporter the dedup cursors (the close rule).
+-- guard), the exporter the dedup cursors (the close rule) and the reconciliation results (a lake
+-- dataset, decision 0046).
 grant select, insert, update on ops.dedup_cursors to kstore_dedup;
 grant select, insert, update, delete on ops.export_manifest to kstore_exporter;
 grant select, insert, update on ops.export_cursors to kstore_exporter;
-grant select on ops.dedup_cursors to kstore_exporter;
+grant select on ops.dedup_cursors, ops.reconciliation to kstore_exporter;
 grant select on ops.export_manifest, ops.dedup_cursors, ops.export_cursors to kstore_analyst;
 grant select on ops.export_manifest, ops.dedup_cursors to kstore_maintainer;
 

@@ -3,8 +3,7 @@
 -- the manifest last recorded for them. Windows from the manifest's newest window (the first
 -- time: the UTC day of the relation's oldest row, so its day partition is covered whole) up to
 -- closed_until are recorded first, unverified; windows already known are kept. A snapshot
--- dataset has one window: the newest closed UTC day, unless verified (an older day's state
--- cannot be rebuilt any more).
+-- dataset: ops.lake_plan_snapshot (the newest closed UTC day, once production knew rows).
 
 create or replace function ops.lake_plan(
     dataset text, relation regclass, time_column name, grain text, prefix text,
@@ -17,12 +16,9 @@ declare
     first_start timestamptz;
 begin
     if grain = 'snapshot' then
-        return query
-        select d.day, d.day + step, ops.lake_object_key(prefix, grain, d.day),
-            coalesce(m.row_count, 0)
-        from (select ops.window_start(closed_until, step) - step as day) as d
-        left join ops.export_manifest as m on m.table_name = dataset and d.day = m.window_start
-        where m.verified_at is null;
+        return query select * from ops.lake_plan_snapshot(
+            dataset, relation, time_column, prefix, closed_until
+        );
         return;
     end if;
     select max(m.window_end) into first_start

@@ -26,6 +26,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("reconcile", "kstore.commands.reconcile"),
     ("export", "kstore.commands.export"),
     ("lake init", "kstore.commands.lake.init"),
+    ("lake verify", "kstore.commands.lake.verify"),
     ("query", "kstore.commands.query"),
     ("transform", "kstore.commands.transform"),
     ("status", "kstore.commands.status"),
@@ -36,5 +37,5 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 GROUPS = {
     "db": "Start, stop and list the local databases (under .kstore/).",
     "bench": "Measure kstore here against a baseline run alongside it.",
-    "lake": "Set up the Parquet lake's bucket.",
+    "lake": "Set up the Parquet lake's bucket; check its objects against the manifest.",
 }

@@ -336,6 +336,8 @@ def run(settings: Settings, once: bool = False, interval: float = INTERVAL,
     stop = stop or threading.Event()
     if not once:  # a long-running exporter serves its metrics
         metrics.serve(settings, "export")
+    from kstore.lake.verify import Scrub  # the rolling scrub (decision 0045); it imports us
+    scrub = Scrub(settings)
     while True:
         try:
             reports = cycle(settings, stop)
@@ -348,6 +350,8 @@ def run(settings: Settings, once: bool = False, interval: float = INTERVAL,
         for report in reports:
             if report.windows or report.skipped or report.marked:
                 log.info("export: %s", report.line())
+        if not once:
+            scrub.maybe_run()
         if once or stop.wait(interval):
             return reports
 

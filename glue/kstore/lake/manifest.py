@@ -135,3 +135,49 @@ def try_lock(conn: psycopg.Connection, name: str) -> bool:
 
 def unlock(conn: psycopg.Connection, name: str) -> None:
     conn.execute("select pg_advisory_unlock(hashtext('kstore export ' || %s))", [name])
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A verified window as the manifest recorded it: what its object must still be."""
+
+    dataset: str
+    start: datetime
+    key: str
+    rows: int
+    byte_count: int | None
+    checksum: str | None
+
+
+def scrub_plan(conn: psycopg.Connection, dataset: str | None = None,
+               since: datetime | None = None, verified_before: datetime | None = None,
+               limit: int | None = None) -> list[Recorded]:
+    """Verified windows to read again, least recently verified first (ops.lake_scrub_plan)."""
+    rows = conn.execute("select * from ops.lake_scrub_plan(%s, %s, %s, %s)",
+                        [dataset, since, verified_before, limit]).fetchall()
+    return [Recorded(*row) for row in rows]
+
+
+def check(conn: psycopg.Connection, window: Recorded, problem: str | None) -> bool:
+    """Record a scrub's outcome: None re-verifies the window, a problem un-verifies it
+    (ops.lake_check). False: the window was re-opened or re-exported meanwhile (nothing
+    recorded)."""
+    return conn.execute("select ops.lake_check(%s, %s, %s, %s)",
+                        [window.dataset, window.start, window.checksum, problem]).fetchone()[0]
+
+
+def damaged(conn: psycopg.Connection) -> list[tuple[str, datetime, str, str]]:
+    """(dataset, window start, object key, damage) of every window still damaged."""
+    return conn.execute(
+        "select table_name, window_start, object_key, damage from ops.export_manifest"
+        " where damage is not null order by table_name, window_start").fetchall()
+
+
+def not_repaired(conn: psycopg.Connection, dataset: str, start: datetime, reason: str) -> None:
+    """Say beside a window's damage why the exporter could not repair it (ops.lake_damaged)."""
+    conn.execute("select ops.lake_damaged(%s, %s, %s)", [dataset, start, reason])
+
+
+def health_summary(conn: psycopg.Connection) -> str:
+    """ops.lake_health in one line."""
+    return conn.execute("select ops.lake_health_summary()").fetchone()[0]

@@ -131,8 +131,11 @@ def add_tickers(conn: psycopg.Connection, start: datetime, span: timedelta, rows
         """, {"start": start, "span": span, "rows": rows, "markets": markets})
 
 
-def add_reference(conn: psycopg.Connection, markets: int = 5) -> None:
-    """One series, one event, and the first `markets` markets add_trades trades in."""
+def add_reference(conn: psycopg.Connection, markets: int = 5,
+                  known_since: datetime | None = None) -> None:
+    """One series, one event, and the first `markets` markets add_trades trades in;
+    `known_since` dates their history versions back (an archive day's reference data: a day's
+    snapshot holds only what production knew by its end, decision 0046)."""
     conn.execute("insert into kstore.series (series_ticker, title, raw) values"
                  " ('KXM', 'A series', '{}')")
     conn.execute("insert into kstore.events (event_ticker, series_ticker, title, raw) values"
@@ -141,3 +144,6 @@ def add_reference(conn: psycopg.Connection, markets: int = 5) -> None:
         "insert into kstore.markets (market_ticker, event_ticker, series_ticker, status,"
         " yes_bid, volume, raw) select format('KXM%%s-25JAN01-T%%s', i %% 40, i), 'KXM-25JAN01',"
         " 'KXM', 'active', 0.42, 100.5, '{}' from generate_series(0, %s - 1) as i", [markets])
+    if known_since is not None:
+        for table in ("series_history", "events_history", "markets_history"):
+            conn.execute(f"update kstore.{table} set recorded_at = %s", [known_since])

@@ -72,10 +72,30 @@ class Dataset:
 
 def raw(conn: psycopg.Connection) -> tuple[Dataset, ...]:
     """The raw datasets: every table of production's catalog with a lake grain, in the
-    catalog's order (time series, then reference data)."""
+    catalog's order (time series, reference data, history, logs), then the `extra` ones."""
     return tuple(Dataset(table.qualified, table.time_column, table.lake_grain, table.lake_prefix,
                          table.name)
-                 for table in catalog.load(conn) if table.exported and table.here)
+                 for table in catalog.load(conn) if table.exported and table.here) + extra(conn)
+
+
+# Lake datasets of production's `ops` schema, which the table catalog (kstore tables only) does
+# not list: (relation, time column, grain, prefix, manifest name). Exported with the raw tables
+# once the relation exists (the reconciliation results of `kstore reconcile`; decision 0046).
+OPS_DATASETS = (
+    ("ops.reconciliation", "checked_at", "day", "raw/reconciliation", "reconciliation"),
+)
+
+
+def extra(conn: psycopg.Connection) -> tuple[Dataset, ...]:
+    """The OPS_DATASETS that exist in this production, with the time column they declare."""
+    found = []
+    for relation, column, grain, prefix, name in OPS_DATASETS:
+        present = conn.execute(
+            "select exists (select from pg_attribute where attrelid = to_regclass(%s)"
+            " and attname = %s and not attisdropped)", [relation, column]).fetchone()[0]
+        if present:
+            found.append(Dataset(relation, column, grain, prefix, name))
+    return tuple(found)
 
 
 def raw_dataset(conn: psycopg.Connection, table: str) -> Dataset:

@@ -6,7 +6,7 @@
 -- only its newest closed day; production's counts per window are what a verified object holds.
 
 begin;
-select plan(16);
+select plan(17);
 
 select results_eq(
     $$
@@ -19,6 +19,12 @@ select results_eq(
     $$
         values
             (
+                'lake_check',
+                'dataset text, window_start timestamp with time zone, checksum text, problem text',
+                'boolean'
+            ),
+            ('lake_clear_damage', '', 'trigger'),
+            (
                 'lake_close', 'table_name text, close_after interval, dead_after interval',
                 'TABLE(closed_until timestamp with time zone, final boolean)'
             ),
@@ -27,6 +33,20 @@ select results_eq(
                 'dataset text, grain text, close_after interval, dead_after interval',
                 'timestamp with time zone'
             ),
+            (
+                'lake_damaged', 'dataset text, window_start timestamp with time zone, reason text',
+                'void'
+            ),
+            (
+                'lake_final_close', 'close_after interval, dead_after interval',
+                'timestamp with time zone'
+            ),
+            (
+                'lake_guarded_windows', '',
+                'TABLE(table_name text, window_start timestamp with time zone, verified_within '
+                || 'interval)'
+            ),
+            ('lake_health_summary', '', 'text'),
             (
                 'lake_mark_changed_counts',
                 'dataset text, relation regclass, time_column name, grain text, prefix text',
@@ -50,6 +70,13 @@ select results_eq(
                 || 'zone, object_key text, row_count bigint)'
             ),
             (
+                'lake_plan_snapshot',
+                'dataset text, relation regclass, time_column name, prefix text, '
+                || 'closed_until timestamp with time zone',
+                'TABLE(window_start timestamp with time zone, window_end timestamp with time '
+                || 'zone, object_key text, row_count bigint)'
+            ),
+            (
                 'lake_record',
                 'dataset text, window_start timestamp with time zone, window_end timestamp '
                 || 'with time zone, object_key text, row_count bigint, byte_count bigint, '
@@ -62,6 +89,13 @@ select results_eq(
                 'dataset text, grain text, prefix text, touched timestamp with time zone[], '
                 || 'frontier timestamp with time zone',
                 'integer'
+            ),
+            (
+                'lake_scrub_plan',
+                'dataset text, since timestamp with time zone, verified_before timestamp with '
+                || 'time zone, max_windows integer',
+                'TABLE(table_name text, window_start timestamp with time zone, object_key text, '
+                || 'row_count bigint, byte_count bigint, checksum text)'
             ),
             (
                 'lake_stats',
@@ -227,6 +261,19 @@ reset role;
 -- ---------------------------------------------------------------- snapshots
 
 insert into kstore.series (series_ticker, title, raw) values ('KXM', 'A series', '{}');
+
+set local role kstore_exporter;
+select is_empty(
+    $$
+        select * from ops.lake_plan(
+            'series', 'kstore.series', 'changed_at', 'snapshot', 'raw/series',
+            '2025-01-02 00:30+00'
+        )
+    $$,
+    'no snapshot of a day that ended before production knew any row (decision 0046)'
+);
+reset role;
+update kstore.series_history set recorded_at = '2024-12-31 12:00+00';  -- known since then
 
 set local role kstore_exporter;
 select results_eq(

@@ -6,7 +6,7 @@
 -- timeseries/test_ops_maintain.sql.
 
 begin;
-select plan(12);
+select plan(20);
 set local client_min_messages = warning;
 
 -- tickers (retain 30 days): two rows of the day 40 days ago (08:00 and 20:00 UTC) and one
@@ -129,6 +129,85 @@ select ok(
         (select day_start + interval '1 day' from fixture)
     ),
     'overlapping windows that leave a hole do not make a day safe'
+);
+delete from ops.export_manifest;
+
+-- Verified windows covering the day exactly, but the newest verification of one is older than
+-- the table's verified_within (decision 0045): a lake object nobody read for that long is not
+-- trusted as the only copy. A scrub finding it whole (ops.lake_check) renews it.
+select pg_temp.record_window('0 hours', '12 hours', 1, true);
+select pg_temp.record_window('12 hours', '24 hours', 1, true);
+update ops.export_manifest set verified_at = now() - interval '8 days'
+where window_start = (select day_start from fixture);
+set local role kstore_maintainer;
+select results_eq(
+    $$select * from pg_temp.tickers_retention()$$,
+    $$values ('kstore.tickers', 'kept')$$,
+    'a window verified longer ago than verified_within (7 days) keeps it'
+);
+reset role;
+update ops.table_policies set verified_within = interval '9 days'
+where table_name = 'kstore.tickers'::regclass;
+select ok(
+    ops.retention_safe(
+        'kstore.tickers',
+        (
+            select p.partition_name from ops.partitions() as p, fixture as f
+            where p.table_name = 'kstore.tickers'::regclass and p.range_start = f.day_start
+        ),
+        (select day_start from fixture),
+        (select day_start + interval '1 day' from fixture)
+    ),
+    'verified_within is per table: 9 days trusts the 8-day-old verification'
+);
+update ops.table_policies set verified_within = interval '7 days'
+where table_name = 'kstore.tickers'::regclass;
+update ops.export_manifest set verified_at = now() - interval '8 days'
+where window_start = (select day_start from fixture);
+set local role kstore_exporter;
+select ok(
+    ops.lake_check(
+        'tickers', date_trunc('day', now() - interval '40 days', 'UTC'), null, null
+    ),
+    'a scrub that finds the object whole records a new verification'
+);
+reset role;
+select ok(
+    (
+        select m.verified_at = now() and m.scrubbed_at = now()
+        from ops.export_manifest as m
+        where m.window_start = (select f.day_start from fixture as f)
+    ),
+    'verified_at and scrubbed_at are the scrub''s time'
+);
+set local role kstore_exporter;
+select ok(
+    ops.lake_check(
+        'tickers', date_trunc('day', now() - interval '40 days', 'UTC'), null, 'missing'
+    ),
+    'a scrub that finds the object missing un-verifies its window'
+);
+reset role;
+select results_eq(
+    $$select dataset, status, damaged, verified from ops.lake_health$$,
+    $$values ('tickers', 'damaged', 1::bigint, 1::bigint)$$,
+    'ops.lake_health: the dataset is damaged'
+);
+set local role kstore_maintainer;
+select results_eq(
+    $$select * from pg_temp.tickers_retention()$$,
+    $$values ('kstore.tickers', 'kept')$$,
+    'a damaged window keeps it'
+);
+reset role;
+select ops.lake_record(
+    'tickers', f.day_start, f.day_start + interval '12 hours', 'raw/tickers/0.parquet', 1, 1,
+    'sha', null, null, true
+) from fixture as f;
+select results_eq(
+    $$select status, damaged from ops.lake_health$$,
+    $$values ('ok', 0::bigint)$$,
+    're-exported and verified: no longer damaged'
 );
 delete from ops.export_manifest;
 

@@ -92,7 +92,9 @@ select results_eq(
             ('kstore.trades', 'SELECT'),
             ('ops.dedup_cursors', 'SELECT'),
             ('ops.export_cursors', 'INSERT,SELECT,UPDATE'),
-            ('ops.export_manifest', 'DELETE,INSERT,SELECT,UPDATE')
+            ('ops.export_manifest', 'DELETE,INSERT,SELECT,UPDATE'),
+            ('ops.lake_health', 'SELECT'),
+            ('ops.reconciliation', 'SELECT')
     $$,
     'exporter: reads every data table and the dedup cursors, writes only its manifest and cursors'
 );
@@ -115,6 +117,7 @@ select results_eq(
             ('ops.dedup_cursors', 'SELECT'),
             ('ops.export_cursors', 'SELECT'),
             ('ops.export_manifest', 'SELECT'),
+            ('ops.lake_health', 'SELECT'),
             ('ops.reconciliation', 'SELECT'),
             ('ops.reconciliation_runs', 'SELECT'),
             ('ops.reconciliation_summary', 'SELECT')

@@ -30,6 +30,8 @@ select results_eq(
             (25, 'table_catalog'),
             (26, 'feed_gaps_breaks'),
             (27, 'lifecycle_versions'),
+            (40, 'lake_scrub'),
+            (41, 'lake_change_ids'),
             (60, 'trades_source'),
             (61, 'reconciliation')
     $$,

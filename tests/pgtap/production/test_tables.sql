@@ -91,7 +91,8 @@ select results_eq(
             ('cause', 'text', true, '''seq_jump''::text'),
             ('market_ticker', 'text', false, null),
             ('last_frame_at', 'timestamp with time zone', false, null),
-            ('resumed_at', 'timestamp with time zone', false, null)
+            ('resumed_at', 'timestamp with time zone', false, null),
+            ('xact_id', 'xid8', true, 'pg_current_xact_id()')
     $$,
     'kstore.feed_gaps: columns as merged from the gatherers (gap_id is the gatherer''s)'
 );
@@ -105,7 +106,8 @@ select results_eq(
             ('updated_time', 'timestamp with time zone', false, null),
             ('observed_at', 'timestamp with time zone', true, null),
             ('recorded_at', 'timestamp with time zone', true, 'clock_timestamp()'),
-            ('raw', 'jsonb', true, null)
+            ('raw', 'jsonb', true, null),
+            ('xact_id', 'xid8', true, 'pg_current_xact_id()')
     $$,
     'kstore.series_history: columns'
 );
@@ -119,7 +121,8 @@ select results_eq(
             ('updated_time', 'timestamp with time zone', false, null),
             ('observed_at', 'timestamp with time zone', true, null),
             ('recorded_at', 'timestamp with time zone', true, 'clock_timestamp()'),
-            ('raw', 'jsonb', true, null)
+            ('raw', 'jsonb', true, null),
+            ('xact_id', 'xid8', true, 'pg_current_xact_id()')
     $$,
     'kstore.events_history: columns'
 );
@@ -133,7 +136,8 @@ select results_eq(
             ('updated_time', 'timestamp with time zone', false, null),
             ('observed_at', 'timestamp with time zone', true, null),
             ('recorded_at', 'timestamp with time zone', true, 'clock_timestamp()'),
-            ('raw', 'jsonb', true, null)
+            ('raw', 'jsonb', true, null),
+            ('xact_id', 'xid8', true, 'pg_current_xact_id()')
     $$,
     'kstore.markets_history: columns'
 );
@@ -174,7 +178,10 @@ select results_eq(
             ('min_ts', 'timestamp with time zone', false, null),
             ('max_ts', 'timestamp with time zone', false, null),
             ('exported_at', 'timestamp with time zone', true, 'now()'),
-            ('verified_at', 'timestamp with time zone', false, null)
+            ('verified_at', 'timestamp with time zone', false, null),
+            ('scrubbed_at', 'timestamp with time zone', false, null),
+            ('damage', 'text', false, null),
+            ('damaged_at', 'timestamp with time zone', false, null)
     $$,
     'ops.export_manifest: columns'
 );

@@ -18,6 +18,10 @@ select results_eq(
             ('compress_orderby', 'text', false, null),
             ('retain_for', 'interval', false, null),
             ('premake_days', 'integer', true, '7')
+        union all
+        -- production only: the age of lake verification retention wants (decision 0045)
+        select 'verified_within', 'interval', true, '''7 days''::interval'
+        where ops.database_kind() = 'production'
     $$,
     'ops.table_policies: columns'
 );
