@@ -192,9 +192,12 @@ def documented_keys() -> dict[str, set[str]]:
 def test_the_json_report_has_exactly_the_documented_keys(scratch, dbs, tmp_path):
     merged_everything(scratch, dbs)
     with psycopg.connect(dbs["production"].dsn, autocommit=True) as conn:  # a reconciliation
-        conn.execute("create table ops.reconciliation (hour timestamptz, missing int,"
-                     " checked_at timestamptz default now())")
-        conn.execute("insert into ops.reconciliation values (now(), 2), (now(), 3)")
+        run = conn.execute("insert into ops.reconciliation_runs (since, until) values "
+                           "(now() - interval '2 hours', now()) returning run_id").fetchone()[0]
+        conn.execute("insert into ops.reconciliation (hour, market_ticker, exchange_trades,"
+                     " production_trades, missing, unexpected, duplicated, run_id) values"
+                     " (date_trunc('hour', now()), 'A', 2, 0, 2, 0, 0, %(r)s),"
+                     " (date_trunc('hour', now()), 'B', 3, 0, 3, 0, 0, %(r)s)", {"r": run})
     code, report = kstore_status(cli_env(dbs, tmp_path))
     documented = documented_keys()
     assert set(report) == documented["report"]
@@ -203,5 +206,7 @@ def test_the_json_report_has_exactly_the_documented_keys(scratch, dbs, tmp_path)
         assert all(set(row) == documented[f"{section}[]"] for row in report[section]), section
     assert set(report["reconciliation"]) == documented["reconciliation"]
     assert report["reconciliation"]["totals"]["missing"] == 5
-    assert report["version"] == status.SCHEMA_VERSION and report["lake_health"] is None
+    assert set(report["lake_health"]) == documented["reconciliation"]  # the same shape
+    assert report["version"] == status.SCHEMA_VERSION
+    assert "reconcile: 5 trades missing from production and not recovered" in report["problems"]
     assert {row["dataset"] for row in report["lake"]} >= {"trades", "markets"}

@@ -201,5 +201,22 @@ def _gaps_open(settings: Settings, report: dict) -> list[str]:
             if row["gaps_open_old"] > s.gaps_open_max]
 
 
+def _lake_damaged(settings: Settings, report: dict) -> list[str]:
+    """A scrub or `kstore lake verify` found objects it could not repair (ops.lake_health)."""
+    damaged = ((report.get("lake_health") or {}).get("totals") or {}).get("damaged") or 0
+    return [f"lake: {damaged:g} windows damaged and not re-verified (kstore lake verify)"
+            ] if damaged else []
+
+
+def _reconcile_failed(settings: Settings, report: dict) -> list[str]:
+    """`kstore reconcile` found trades production lacks and could not recover, or extra ones."""
+    totals = (report.get("reconciliation") or {}).get("totals") or {}
+    lost = (totals.get("missing") or 0) - (totals.get("recovered") or 0)
+    wrong = (totals.get("unexpected") or 0) + (totals.get("duplicated") or 0)
+    return ([f"reconcile: {lost:g} trades missing from production and not recovered"]
+            if lost > 0 else []) + ([f"reconcile: {wrong:g} trades unexpected or duplicated"]
+                                    if wrong > 0 else [])
+
+
 CHECKS = (_databases_down, _production_unreadable, _lag, _dedup_stale, _export_stale,
-          _gaps_open)
+          _gaps_open, _lake_damaged, _reconcile_failed)
