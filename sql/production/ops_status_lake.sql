@@ -45,7 +45,8 @@ $$;
 -- closed window of a catalog dataset that is not verified in the lake, or null. A window the
 -- exporter planned and has not verified; else the first closed window after every planned one
 -- (the exporter has not looked since it closed); else, never exported, the first window that
--- holds a row. A snapshot dataset's only window is the newest closed day.
+-- holds a row. A snapshot dataset's only window is the newest closed day, due once its
+-- *_history recorded a version before that day ended (none is taken otherwise).
 
 create or replace function ops.status_lake_pending(
     dataset text, grain text, time_column name, closed_until timestamptz
@@ -76,10 +77,17 @@ begin
     elsif planned is not null then
         return case when grain = 'snapshot' then closed_end else planned + step end;
     end if;
-    execute format('select min(%I)::timestamptz from kstore.%I', time_column, dataset)
-    into first_row;
+    if grain = 'snapshot' and to_regclass(format('kstore.%I', dataset || '_history')) is not null
+        then  -- due once production knew a version before the day ended (ops.lake_plan_snapshot)
+        execute format('select min(recorded_at) from kstore.%I', dataset || '_history')
+        into first_row;
+    else
+        execute format('select min(%I)::timestamptz from kstore.%I', time_column, dataset)
+        into first_row;
+    end if;
     first_row := case when first_row is null then null
-        when grain = 'snapshot' then closed_end else ops.window_start(first_row, step) + step end;
+        when grain = 'snapshot' then case when first_row < closed_end then closed_end end
+        else ops.window_start(first_row, step) + step end;
     return case when first_row <= closed_end then first_row end;
 end
 $$;
