@@ -29,6 +29,7 @@ from .options import SimulatorOptions, parse_faults
 from .session import CLOSE, Session
 from .truth import TruthWriter
 from .units import wall_ms
+from .catalogue import add_catalogue
 from .universe import build_universe
 
 WS_PATH = "/trade-api/ws/v2"
@@ -159,8 +160,10 @@ class Simulator(ExchangeServer):
         super().__init__(options)
         rng = random.Random(options.seed)
         self.universe = build_universe(rng, options.markets, self.base_ms)
+        add_catalogue(self.universe, options.seed, options.catalogue, options.mve, self.base_ms)
         self.generator = Generator(self.universe, rng, options.rate, self.base_ms, options.markets,
                                    options.lifecycle_rate)
+        self.generator.quiet_share = options.quiet_share
         self.dice = Dice(options.seed, options.fault_slots, options.drop_probability,
                          options.duplicate_probability, options.malformed_probability)
         self.sessions: list[Session] = []
