@@ -166,7 +166,7 @@ def add_markets(sim: Simulator, session: Session, cmd_id: object, sub: Subscript
     markets = _filtered(sub)
     new = [t for t in tickers if t not in markets]
     _within_cap(sim, len(markets) + len(new))
-    markets.update(dict.fromkeys(new))
+    session.add_tickers(sub, new)
     session.push(frames.ok_markets(cmd_id, sub.sid, sub.seq if sub.sequenced else None, list(markets)))
     if sub.sequenced:
         send_snapshots(sim, session, sub, new)
@@ -174,8 +174,7 @@ def add_markets(sim: Simulator, session: Session, cmd_id: object, sub: Subscript
 
 def delete_markets(sim: Simulator, session: Session, cmd_id: object, sub: Subscription, tickers: list[str]) -> None:
     markets = _filtered(sub)
-    for ticker in tickers:
-        markets.pop(ticker, None)
+    session.remove_tickers(sub, tickers)
     session.push(frames.ok_markets(cmd_id, sub.sid, sub.seq if sub.sequenced else None, list(markets)))
 
 

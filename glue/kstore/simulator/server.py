@@ -337,13 +337,10 @@ class Simulator(ExchangeServer):
             return self._publish_dropping(event, drops)
         channel, ticker, now = event.channel, event.ticker, self.now_ms
         for session in self.sessions:
-            subs = session.by_channel.get(channel)
-            if subs:
-                for sub in subs:
-                    if sub.markets is None or ticker in sub.markets:
-                        session.deliver(sub, event, now)
-                if session.malformed_on:
-                    session.maybe_malformed(event)
+            for sub in session.matching(channel, ticker):
+                session.deliver(sub, event, now)
+            if session.malformed_on and session.by_channel.get(channel):
+                session.maybe_malformed(event)
 
     def _gaps_live(self) -> bool:
         return any("gaps" in s.faults for s in self.sessions)
