@@ -137,10 +137,15 @@ class Gatherer:
                                       stop, self.health.errors)
         loops = [self._status_loop(stop), supervise("registry", lambda: self._registry_loop(stop),
                                                     self.health, stop),
-                 supervise("rest books", books, self.health, stop)]
+                 supervise("rest books", lambda: self._after_load(books), self.health, stop)]
         if duration is not None:
             loops.append(_stop_after(stop, duration))
         return [asyncio.create_task(loop) for loop in loops]
+
+    async def _after_load(self, factory) -> None:
+        """Runs `factory()` once the registry's first load is done (or REGISTRY_WAIT passed)."""
+        await _within_quietly(self.registry.loaded.wait(), REGISTRY_WAIT)
+        await factory()
 
     async def _shutdown(self, helpers: list[asyncio.Task], run_id: int | None) -> bool:
         """Flush and commit, within gather.shutdown_timeout after a signal or a failure (the
