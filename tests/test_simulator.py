@@ -654,7 +654,7 @@ def test_a_catalogue_lists_mve_markets_and_filters_them_on_the_server():
                 series = await every_page(http, "/markets", "markets", series_ticker="KXCAT00002")
                 events = await every_page(http, "/events", "events", limit=200)
                 refused = await http.get("/markets", params={"min_updated_ts": 1})
-                changed = await http.get("/markets", params={"min_updated_ts": 1, "mve_filter": "exclude"})
+                changed = await http.get("/markets", params={"min_updated_ts": 1, "mve_filter": "exclude", "limit": 1000})
             return sim.universe, everything, plain, mve, open_plain, series, events, refused, changed
     universe, everything, plain, mve, open_plain, series, events, refused, changed = run(body())
     tickers = [m["ticker"] for m in everything]
@@ -696,7 +696,7 @@ def test_a_catalogue_leaves_the_active_markets_and_their_events_as_they_were():
         universe = build_universe(random.Random(7), 8, 1_700_000_000_000)
         if extra:
             add_catalogue(universe, 7, 4_000, 1_000, 1_700_000_000_000)
-        generator = Generator(universe, random.Random(7), 1000, 1_700_000_000_000, 8)
+        generator = Generator(universe, random.Random(7), 1000, 1_700_000_000_000, 8, lifecycle_rate=0)
         generator.quiet_share = extra.get("quiet_share", 0.0)
         out = []
         while len(out) < 3_000:

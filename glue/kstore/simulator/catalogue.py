@@ -5,7 +5,8 @@ of `--markets` (which keep almost all the event rate, as on the exchange a small
 markets trades): `mve` of them multivariate (MVE) markets in `KXMVE…` collections, which name
 their `mve_collection_ticker` and which `GET /events` leaves out; the others in series of eight
 categories, with statuses spread as on the exchange (STATUSES). Drawn from an RNG of its own, so
-the active markets and the event stream of a seed are the same with or without a catalogue.
+the active markets of a seed are the same with or without a catalogue, and so are its market
+events while `quiet_share` is 0 (lifecycle steps may list new markets in catalogue series).
 Books start empty (a quiet market's first orders fill them): memory stays small per market.
 """
 

@@ -84,7 +84,7 @@ class Generator:
         """A random trading market; one listed less than LISTING_GRACE_MS ago is passed over when
         possible, so subscribers reacting to its `created` message see all of its deltas."""
         active = self.universe.active
-        if self.universe.quiet and self.rng.random() < self.quiet_share:
+        if self.quiet_share and self.universe.quiet and self.rng.random() < self.quiet_share:
             active = self.universe.quiet  # a catalogue market: a small share of the events
         for _ in range(4):
             market = active[int(self.rng.random() * len(active))]
