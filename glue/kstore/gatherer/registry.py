@@ -191,14 +191,24 @@ class Registry:
 
     async def _pages(self, path: str, key: str, params: dict, series: str | None = None,
                      limit: int = 1000) -> None:
-        """Every page of a list, each stored as it arrives."""
+        """Every page of a list, each stored as it arrives (the next one is asked for while
+        it is stored)."""
         query = dict(params, limit=limit)
+        page = await self.rest.get(path, query)
         while True:
-            page = await self.rest.get(path, query)
-            await self.store(key, page.get(key) or [], series)
-            if not page.get("cursor"):
+            following = None
+            if page.get("cursor"):
+                following = asyncio.ensure_future(
+                    self.rest.get(path, dict(query, cursor=page["cursor"])))
+            try:
+                await self.store(key, page.get(key) or [], series)
+            except BaseException:
+                if following is not None:
+                    following.cancel()
+                raise
+            if following is None:
                 return
-            query["cursor"] = page["cursor"]
+            page = await following
 
     async def refresh(self) -> None:
         """Markets changed since the last refresh (a minute of overlap: clocks differ)."""

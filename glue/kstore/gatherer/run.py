@@ -33,7 +33,7 @@ from kstore.gatherer.breaks import OpenBreaks
 from kstore.gatherer.connection import Connection
 from kstore.gatherer.gaps import GapLog
 from kstore.gatherer.registry import Registry
-from kstore.gatherer.rest import RestClient
+from kstore.gatherer.rest import ExchangeError, RestClient
 from kstore.gatherer.retry import Backoff, Health, first_line, supervise
 from kstore.gatherer.snapshots import snapshot_loop
 from kstore.gatherer.stream import Outcome, Stream
@@ -252,10 +252,10 @@ class Gatherer:
         stops with the reason), incremental refreshes after it."""
         if self.registry.loaded.is_set():
             return await self.registry.refresh()
-        await self.registry.load()
         try:
+            await self.registry.load()
             check_limits(len(self.registry.subscribable()), self.settings.gather)
-        except SelectionError as exc:
+        except (SelectionError, ExchangeError) as exc:  # refused for good: auth, bad filter
             self.health.fail(str(exc))
 
     async def _status_loop(self, stop: asyncio.Event) -> None:
