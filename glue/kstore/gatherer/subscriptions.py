@@ -99,12 +99,14 @@ class Shards:
 
     # -- what a Connection calls (its `plan`) -------------------------------------------
     async def subscribe_all(self, connection, session) -> None:
-        """A fresh session: its global channels, then its books in shards of `cap`."""
+        """A fresh session: its global channels, then its books in shards of `cap`. The books
+        are read before the first await: one added meanwhile gets its own subscription
+        (kstore.gatherer.subscriptions.add_markets), never two."""
+        markets = self.markets_for(connection.index)
+        connection.breaks.keep_books(self.books())
         channels = self.globals_for(connection.index)
         if channels:
             await connection.subscribe(session, Subscription("firehose", []), channels)
-        connection.breaks.keep_books(self.books())
-        markets = self.markets_for(connection.index)
         for channel in self.channels:
             for start in range(0, len(markets), self.cap):
                 await connection.subscribe(
