@@ -16,6 +16,7 @@ a throw-away cluster. Measured:
 from __future__ import annotations
 
 import argparse
+import ast
 import asyncio
 import json
 import os
@@ -123,22 +124,32 @@ def _books(env: dict) -> int:
 
 
 def _gather(env: dict, ts_dsn: str, books: int | None, home: Path, args) -> dict:
-    started = time.monotonic()
-    gatherer = subprocess.Popen([sys.executable, "-m", "kstore.cli", "gather", "--gatherer", "g1"],
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
-    watch = _Watch(gatherer.pid)
+    started, log_path = time.monotonic(), home / "gatherer.log"
+    with open(log_path, "w") as log_file:
+        gatherer = subprocess.Popen(
+            [sys.executable, "-m", "kstore.cli", "gather", "--gatherer", "g1"], env=env,
+            stdout=subprocess.PIPE, stderr=log_file, text=True)
+    watch, timeline = _Watch(gatherer.pid), []
     try:
-        baselined = _baselined(ts_dsn, books, started, watch, args) if books else None
+        baselined = _baselined(ts_dsn, books, started, watch, args, timeline) if books else None
         _reading(home / "run" / "g1.heartbeat", watch)
         watch.sleep(3)
         rate = _frames_per_second(home / "run" / "g1.heartbeat", args.seconds, watch)
     finally:
         gatherer.send_signal(signal.SIGTERM)
-        out, err = gatherer.communicate(timeout=60)
-    summary = json.loads(out.strip().splitlines()[-1]) if out.strip() else {"error": err[-500:]}
+        out, _ = gatherer.communicate(timeout=60)
+    log = log_path.read_text()
     return {"baselined_s": baselined, "events_per_s": rate, "rss_peak": watch.peak,
-            "load": summary.get("selection", {}).get("load"), "summary": summary}
+            "load": _loaded(log), "reconnects": log.count("gather: connection lost"),
+            "timeline": timeline}
+
+
+def _loaded(log: str) -> dict | None:
+    """The registry's own account of its full load (its log line)."""
+    for line in log.splitlines():
+        if "registry: loaded " in line:
+            return ast.literal_eval(line.split("registry: loaded ", 1)[1].strip())
+    return None
 
 
 class _Watch:
@@ -157,13 +168,18 @@ class _Watch:
             time.sleep(min(0.25, max(0.0, end - time.monotonic())))
 
 
-def _baselined(ts_dsn: str, books: int, started: float, watch: _Watch, args) -> float | None:
-    """Seconds from start until `books` markets have a committed WS snapshot."""
+def _baselined(ts_dsn: str, books: int, started: float, watch: _Watch, args,
+               timeline: list) -> float | None:
+    """Seconds from start until `books` markets have a committed WS snapshot; `timeline` gets
+    (seconds, books baselined) every 15 s."""
     while time.monotonic() - started < args.timeout:
         watch.sleep(1)
         with psycopg.connect(ts_dsn) as conn:
             found = conn.execute("select count(distinct market_ticker) from "
                                  "kstore.orderbook_snapshots where source = 'ws'").fetchone()[0]
+        elapsed = time.monotonic() - started
+        if not timeline or elapsed - timeline[-1][0] >= 15:
+            timeline.append((round(elapsed), found))
         if found >= books:
             return round(time.monotonic() - started, 1)
     return None
@@ -198,7 +214,8 @@ def report(small: dict, large: dict, args) -> str:
         f"  start -> every book subscribed and baselined: {base} s "
         f"({mark(base is not None and base <= BASELINE_TARGET)} <= {BASELINE_TARGET:g} s)",
         f"  registry full load: {load.get('requests')} REST calls in {load.get('seconds')} s "
-        f"({load.get('selected')} selected)",
+        f"({load.get('selected')} selected); reconnects {large['reconnects']}; books baselined "
+        f"(s, books): {large['timeline']}",
         f"  gatherer peak RSS: {large['rss_peak'] / 2**20:.0f} MiB "
         f"({mark(large['rss_peak'] < RSS_TARGET)} < 1024 MiB); 50 markets: "
         f"{small['rss_peak'] / 2**20:.0f} MiB",
