@@ -13,6 +13,7 @@ import psycopg
 
 from kstore.gatherer.registry import Registry
 from kstore.gatherer.rest import RestClient
+from kstore.selection import stored_selection
 from kstore.settings import KalshiSettings, SelectionSettings
 from kstore.simulator.options import SimulatorOptions
 from kstore.simulator.runner import SimulatorThread
@@ -136,3 +137,29 @@ def test_a_page_is_one_statement_newest_wins_and_a_bad_object_is_left_alone(plai
     assert found.counts["rejected"] == 1
     assert sorted(found.statuses) == ["KXA-E1-B1", "KXA-E1-B2", "KXA-E1-B3", "KXA-E1-B4"], \
         "a market the database refuses still trades on the exchange: its book is captured"
+
+
+def test_the_stored_selection_applies_every_filter_in_sql(plain_server):
+    rel = plain_server.database("gatherer_rel")
+    found = Registry(rel.dsn_as(WRITER), None, "g1", SelectionSettings())
+    series = [{"ticker": "KXA", "category": "Economics"}, {"ticker": "KXB", "category": "Sports"}]
+    markets = [obj("KXA-E1-B1", "2026-01-01T00:00:00Z", "a"),
+               obj("KXA-E1-B2", "2026-01-01T00:00:00Z", "b") | {"status": "finalized"},
+               obj("KXA-E1-B3", "2026-01-01T00:00:00Z", "c") | {"mve_collection_ticker": "KXMVEC"}]
+    others = [obj("KXB-E1-B1", "2026-01-01T00:00:00Z", "d") | {"event_ticker": "KXB-E1"}]
+
+    async def fill():
+        await found.store("series", series)
+        await found.store("markets", markets, "KXA")
+        await found.store("markets", others, "KXB")
+    asyncio.run(fill())
+
+    def chosen(**given) -> list[str]:
+        with psycopg.connect(rel.dsn) as conn:
+            return [r[0] for r in stored_selection(conn, SelectionSettings(**given))]
+    assert chosen() == ["KXA-E1-B1", "KXB-E1-B1"]
+    assert chosen(categories=["Economics"]) == ["KXA-E1-B1"]
+    assert chosen(include_mve=True, series=["KXA"]) == ["KXA-E1-B1", "KXA-E1-B3"]
+    assert chosen(statuses=["settled"]) == ["KXA-E1-B2"]
+    assert chosen(events=["KXB-E1"]) == ["KXB-E1-B1"]
+    assert chosen(tickers=["*-B1"], categories=["Sports"]) == ["KXB-E1-B1"]
