@@ -138,8 +138,8 @@ class Gatherer:
         loops = [self._status_loop(stop), supervise("registry", lambda: self._registry_loop(stop),
                                                     self.health, stop),
                  supervise("rest books", lambda: self._after_load(books), self.health, stop)]
-        if duration is not None:
-            loops.append(_stop_after(stop, duration))
+        if duration is not None:  # the capture's duration: from the registry's first load on
+            loops.append(self._after_load(lambda: _stop_after(stop, duration)))
         return [asyncio.create_task(loop) for loop in loops]
 
     async def _after_load(self, factory) -> None:
