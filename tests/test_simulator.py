@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import random
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +22,7 @@ from kstore.kalshi_auth import generate_keypair, sign_headers
 from kstore.simulator.faults import CATALOGUE
 from kstore.simulator.generator import Generator
 from kstore.simulator.truth import read_truth
+from kstore.simulator.catalogue import add_catalogue
 from kstore.simulator.universe import build_universe
 
 ALL = ["trade", "ticker", "market_lifecycle_v2"]
@@ -539,7 +541,7 @@ def test_rest_pagination_filters_and_shapes():
                     cursor = page["cursor"]
                 assert len(seen) == len(set(seen)) == 25
                 since = anchor // 1000 - 86_400 + 10
-                recent = (await http.get("/markets", params={"min_updated_ts": since, "limit": 1000})).json()["markets"]
+                recent = (await http.get("/markets", params={"min_updated_ts": since, "mve_filter": "exclude", "limit": 1000})).json()["markets"]
                 assert [m["ticker"] for m in recent] == seen[10:]
                 market = (await http.get(f"/markets/{seen[0]}")).json()["market"]
                 for field in ("updated_time", "status", "price_level_structure", "price_ranges", "yes_bid_dollars",
@@ -626,3 +628,81 @@ def test_simulator_thread_for_synchronous_callers():
         sim.wait(lambda s: s.feed_done.wait())
         markets = httpx.get(sim.rest_url + "/markets").json()["markets"]
         assert len(markets) >= 8 and sim.port > 0
+
+
+# -- a catalogue at the exchange's size (issue 11) ---------------------------------------------
+
+async def every_page(http: httpx.AsyncClient, path: str, key: str, **params) -> list[dict]:
+    found, query = [], {"limit": 1000, **params}
+    while True:
+        answer = (await http.get(path, params=query)).json()
+        found += answer[key]
+        if not answer["cursor"]:
+            return found
+        query["cursor"] = answer["cursor"]
+
+
+def test_a_catalogue_lists_mve_markets_and_filters_them_on_the_server():
+    async def body():
+        async with Simulator(options(catalogue=5_000, mve=3_000, hold_feed=True)) as sim:
+            async with httpx.AsyncClient(base_url=sim.rest_url, timeout=30) as http:
+                everything = await every_page(http, "/markets", "markets")
+                plain = await every_page(http, "/markets", "markets", mve_filter="exclude")
+                mve = await every_page(http, "/markets", "markets", mve_filter="only")
+                open_plain = await every_page(http, "/markets", "markets", mve_filter="exclude",
+                                              status="open")
+                series = await every_page(http, "/markets", "markets", series_ticker="KXCAT00002")
+                events = await every_page(http, "/events", "events", limit=200)
+                refused = await http.get("/markets", params={"min_updated_ts": 1})
+                changed = await http.get("/markets", params={"min_updated_ts": 1, "mve_filter": "exclude", "limit": 1000})
+            return sim.universe, everything, plain, mve, open_plain, series, events, refused, changed
+    universe, everything, plain, mve, open_plain, series, events, refused, changed = run(body())
+    tickers = [m["ticker"] for m in everything]
+    assert len(tickers) == len(set(tickers)) == 5_008, "every market once across the pages"
+    assert {m["ticker"] for m in mve} == {m.ticker for m in universe.order if m.mve_collection}
+    assert len(mve) == 3_000 and all(m["mve_collection_ticker"].startswith("KXMVE") for m in mve)
+    assert len(plain) == 2_008 and not any("mve_collection_ticker" in m for m in plain)
+    assert {m["ticker"] for m in open_plain} == {
+        m.ticker for m in universe.order if m.status == "active" and not m.mve_collection}
+    assert {m["ticker"] for m in series} == {m.ticker for m in universe.by_series["KXCAT00002"]}
+    assert not any(e["event_ticker"].startswith("KXMVE") for e in events), "/events leaves MVE out"
+    assert refused.status_code == 400 and "mve_filter=exclude" in refused.text
+    assert changed.status_code == 200 and len(changed.json()["markets"]) == 1000
+
+
+def test_the_per_subscription_cap_answers_error_26():
+    async def body():
+        async with Simulator(options(subscription_cap=3, hold_feed=True)) as sim:
+            tickers = await tickers_of(sim)
+            client = await Client.open(sim)
+            await client.send(1, "subscribe", {"channels": ["orderbook_delta"], "market_tickers": tickers[:4]})
+            refused = await client.until(lambda f: f.get("id") == 1)
+            await client.send(2, "subscribe", {"channels": ["orderbook_delta"], "market_tickers": tickers[:2]})
+            await client.until(lambda f: f.get("id") == 2)
+            await client.send(3, "update_subscription", {"sids": [1], "market_tickers": tickers[2:4], "action": "add_markets"})
+            too_many = await client.until(lambda f: f.get("id") == 3)
+            await client.send(4, "update_subscription", {"sids": [1], "market_tickers": tickers[2:3], "action": "add_markets"})
+            added = await client.until(lambda f: f.get("id") == 4)
+            await client.ws.close()
+            return refused, too_many, added, tickers
+    refused, too_many, added, tickers = run(body())
+    assert refused["type"] == too_many["type"] == "error"
+    assert refused["msg"]["code"] == too_many["msg"]["code"] == 26
+    assert added["type"] == "ok" and added["market_tickers"] == tickers[:3]
+
+
+def test_a_catalogue_leaves_the_active_markets_and_their_events_as_they_were():
+    def events(**extra) -> list:
+        universe = build_universe(random.Random(7), 8, 1_700_000_000_000)
+        if extra:
+            add_catalogue(universe, 7, 4_000, 1_000, 1_700_000_000_000)
+        generator = Generator(universe, random.Random(7), 1000, 1_700_000_000_000, 8, lifecycle_rate=0)
+        generator.quiet_share = extra.get("quiet_share", 0.0)
+        out = []
+        while len(out) < 3_000:
+            out += generator.step()
+        return out
+    alone, beside, busy = events(), events(quiet_share=0.0), events(quiet_share=0.05)
+    assert [e.body() for e in alone] == [e.body() for e in beside]
+    hot = sum(1 for e in busy if not e.ticker.startswith("KXCAT") and not e.ticker.startswith("KXMVE"))
+    assert 0.9 < hot / len(busy) < 1.0, "the rate concentrates on the active markets"

@@ -35,10 +35,39 @@ class KalshiSettings(BaseModel):
     private_key_file: Path | None = None
 
 
+class SelectionSettings(BaseModel):
+    """Which markets a gatherer captures (README "Choosing markets for the real exchange").
+
+    Order books follow the selection: a market is selected when it matches every filter that
+    is set (an empty list does not filter). Series, events and statuses are sent to the exchange
+    as REST filters; categories select the series of those categories; ticker patterns are
+    shell-style (`KXHIGHNY-*`). MVE (multivariate, parlay) markets are left out unless
+    `include_mve`. `trade` and `ticker` follow the selection too unless `firehose` (every
+    market, one subscription each)."""
+
+    model_config = {"extra": "forbid"}
+
+    series: list[str] = Field([], description="series tickers, e.g. KXHIGHNY")
+    categories: list[str] = Field([], description="series categories, e.g. Economics")
+    events: list[str] = Field([], description="event tickers")
+    tickers: list[str] = Field([], description="market ticker patterns (fnmatch, upper case)")
+    statuses: list[Literal["unopened", "open", "paused", "closed", "settled"]] = Field(
+        ["unopened", "open", "paused"], min_length=1,
+        description="REST status filters (a market that can still trade by default)")
+    include_mve: bool = Field(False, description="also select multivariate (MVE) markets")
+    max_books: int | None = Field(None, ge=1, description="refuse a selection of more books")
+    firehose: bool = Field(True, description="trade and ticker for every market")
+
+
 class GatherSettings(BaseModel):
     """How a gatherer captures: shards, feed settings, batching, budgets, timers."""
 
-    markets_per_subscription: int = Field(200, ge=1, le=1000)
+    selection: SelectionSettings = SelectionSettings()
+    markets_per_subscription: int = Field(200, ge=1, le=1000, description="markets per "
+                                          "order-book subscription (the exchange's cap: error 26)")
+    connections: int = Field(1, ge=1, le=200, description="WebSocket connections per gatherer")
+    subscriptions_per_connection: int = Field(
+        200, ge=1, description="order-book subscriptions one connection carries at most")
     use_yes_price: bool = Field(False, description="pinned price scale of the NO side")
     batch_rows: int = Field(100, ge=1, le=10_000)
     batch_delay: float = Field(0.05, gt=0, le=5)

@@ -77,12 +77,14 @@ class Session:
 
 class Connection:
     def __init__(self, kalshi: KalshiSettings, gather: GatherSettings, stream: Stream,
-                 on_outcome, markets, breaks: OpenBreaks | None = None, spawn=None):
+                 on_outcome, markets, breaks: OpenBreaks | None = None, spawn=None,
+                 plan=None, index: int = 0):
         self.kalshi, self.gather, self.stream = kalshi, gather, stream
         self.on_outcome = on_outcome  # async callback(session, outcome) for gaps, lifecycle
         self.markets = markets  # callable: the market tickers to subscribe order books for
         self.breaks = breaks if breaks is not None else OpenBreaks(_NoLog())
         self.spawn = spawn or asyncio.ensure_future  # runs a background coroutine (retries)
+        self.plan, self.index = plan, index  # kstore.gatherer.subscriptions.Shards, our shard
         self.sign = signer(kalshi)
         self.session: Session | None = None
         self.connects = 0
@@ -135,6 +137,8 @@ class Connection:
             await self._read(self.session, stop)
 
     async def _subscribe_all(self, session: Session) -> None:
+        if self.plan is not None:
+            return await self.plan.subscribe_all(self, session)
         await self.subscribe(session, Subscription("firehose", []), list(FIREHOSE_CHANNELS))
         markets = self.markets()
         self.breaks.keep_books(set(markets))
@@ -210,6 +214,9 @@ class Connection:
         self.breaks.subscribed(channel, session.frame_at)
 
     async def _error(self, session: Session, outcome: Outcome) -> None:
+        if self.plan is not None and await self.plan.refused(self, session,
+                                                             outcome.parsed.message):
+            return
         await errors.handle(self, session, outcome.parsed.message)
 
     def book_sids(self, session: Session) -> list[int]:

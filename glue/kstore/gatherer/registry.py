@@ -1,10 +1,15 @@
 """Market registry: series, events and markets from REST into the gatherer's `rel` database.
 
-A full load at start, then incremental refreshes (`min_updated_ts`), plus, when a lifecycle
-message names a market or event, the version the frame itself states (kstore.gatherer.lifecycle,
-decision 0024) and an immediate refetch. Rows are upserted; the schema keeps the newest version
-(ops.keep_newest), so the order in which answers arrive does not matter. The registry also
-knows which markets the order-book subscriptions should cover.
+What it fetches follows the market selection (kstore.selection): server-side filters (status,
+series, event, `mve_filter`) at the maximum page size. At start the selected markets the
+database already holds are known at once (`prime`), so capture starts while the full load pages
+through the exchange; each page is stored as it arrives in one set-based statement
+(COPY-staged, kstore.copyload); then incremental refreshes (`min_updated_ts` with
+`mve_filter=exclude`), plus, when a lifecycle message names a market or event, the version the
+frame itself states (kstore.gatherer.lifecycle, decision 0024) and an immediate refetch. The
+schema keeps the newest version (ops.keep_newest), so the order in which answers arrive does not
+matter. The registry knows the selected markets (`subscribable`) and tells `on_change` which
+entered or left the selection; it holds state for selected markets only (decision 0060).
 """
 
 from __future__ import annotations
@@ -17,16 +22,17 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from kstore import copyload
 from kstore.gatherer import lifecycle
 from kstore.gatherer.parse import Invalid
 from kstore.gatherer.rest import ExchangeError, RestClient
+from kstore.selection import STORED_SQL, Selection, is_mve, stored_params
+from kstore.settings import SelectionSettings
 
 log = logging.getLogger("kstore.gather")
-
-# A market is subscribed while it can still trade (paused markets may resume).
-SUBSCRIBED_STATUSES = frozenset({"initialized", "active", "inactive", "open", "unopened", "paused"})
 
 COLUMNS = {
     "series": {
@@ -70,6 +76,26 @@ def upsert_sql(table: str) -> str:
             + (" returning status" if table == "markets" else ""))  # the row's, once decided
 
 
+def columns_of(table: str) -> list[str]:
+    return [*COLUMNS[table], "observed_at", "raw"] + ([] if table == "series" else
+                                                      ["version_source"])
+
+
+def page_sql(table: str, stage: sql.Composable) -> sql.Composed:
+    """One statement per page: the staged objects (the newest of each key) upserted."""
+    names = columns_of(table)
+    listed = sql.SQL(", ").join(map(sql.Identifier, names))
+    newest = sql.SQL(", updated_time desc nulls last") if "updated_time" in names else sql.SQL("")
+    return sql.SQL(
+        "insert into kstore.{table} ({cols}) select distinct on ({key}) {cols} from {stage} "
+        "order by {key}{newest} on conflict ({key}) do update set {updates}"
+        " returning {key}, {status}").format(
+        table=sql.Identifier(table), cols=listed, key=sql.Identifier(KEYS[table]), stage=stage,
+        newest=newest, updates=sql.SQL(", ").join(
+            sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c)) for c in names[1:]),
+        status=sql.Identifier("status") if table == "markets" else sql.SQL("null"))
+
+
 def row(table: str, obj: dict, observed_at: datetime, known: dict | None = None) -> tuple:
     """Column values from the object as sent; `known` fills fields it lacks (raw stays as sent)."""
     values = [obj.get(source, (known or {}).get(source)) for source in COLUMNS[table].values()]
@@ -78,36 +104,120 @@ def row(table: str, obj: dict, observed_at: datetime, known: dict | None = None)
 
 
 class Registry:
-    def __init__(self, dsn: str, rest: RestClient, gatherer_id: str):
+    def __init__(self, dsn: str, rest: RestClient, gatherer_id: str,
+                 selection: SelectionSettings | None = None, on_change=None):
         self.dsn = dsn
         self.rest = rest
         self.gatherer_id = gatherer_id
-        self.statuses: dict[str, str] = {}
+        self.selection = Selection(selection or SelectionSettings())
+        self.on_change = on_change  # async (added, removed): tickers entering/leaving
+        self.statuses: dict[str, str] = {}  # markets the selection holds or held: status
         self.event_series: dict[str, str] = {}
         self.last_refresh: float | None = None
+        self.loaded = asyncio.Event()
         self.counts = {"series": 0, "events": 0, "markets": 0, "rejected": 0, "frames": 0}
+        self.load_stats: dict = {}
+        self._unconfirmed: set[str] = set()  # primed from the database, not yet seen on REST
         self._frames = asyncio.Lock()  # lifecycle frames are applied one at a time, in order
         self._last_frame = datetime.min.replace(tzinfo=timezone.utc)
+        self._stage: dict[str, copyload.Load] = {}
 
     def subscribable(self) -> list[str]:
-        return sorted(t for t, status in self.statuses.items() if status in SUBSCRIBED_STATUSES)
+        """The selected markets, sorted (kstore.selection.selected_books)."""
+        wanted = self.selection.statuses
+        return sorted(t for t, status in self.statuses.items() if status in wanted)
+
+    async def prime(self) -> list[str]:
+        """The selected markets the database already holds: known before any REST answer."""
+        settings = self.selection.settings
+        async with await psycopg.AsyncConnection.connect(self.dsn) as conn:
+            cursor = await conn.execute(STORED_SQL,
+                                        stored_params(settings, self.selection.statuses))
+            rows = await cursor.fetchall()
+        for ticker, event, series, status, mve, _ in rows:
+            if self.selection.matches(ticker, event, series, mve):
+                self.statuses[ticker] = status or ""
+                self._unconfirmed.add(ticker)
+        return self.subscribable()
 
     async def load(self) -> None:
-        """Full load: every series, event and market."""
-        started = time.time()
-        await self.store("series", [s async for s in self.rest.pages("/series", "series")])
-        await self.store("events", [e async for e in self.rest.pages("/events", "events",
-                                                                       limit=200)])
-        await self.store("markets", [m async for m in self.rest.pages("/markets", "markets")])
+        """Full load of what the selection needs, page by page; the selected markets the
+        database held that the exchange no longer lists as selected leave the selection."""
+        started, clock, requests = time.time(), time.monotonic(), self.rest.requests
+        await self._load_series()
+        await self._load_events()
+        await _together(self._pages("/markets", "markets", query, query.get("series_ticker"))
+                        for query in self.selection.queries())
+        gone = sorted(t for t in self._unconfirmed if t in self.statuses)
+        for ticker in gone:
+            del self.statuses[ticker]
+        self._unconfirmed.clear()
+        if gone and self.on_change is not None:
+            await self.on_change([], gone)
         self.last_refresh = started
+        self.load_stats = {"requests": self.rest.requests - requests,
+                           "seconds": round(time.monotonic() - clock, 2),
+                           "selected": len(self.subscribable())}
+        self.loaded.set()
+        log.info("registry: loaded %s", self.load_stats)
+
+    async def _load_series(self) -> None:
+        """The selection's series: by category (which resolves the category filter), by
+        ticker, or every series when neither is set."""
+        settings = self.selection.settings
+        if settings.categories:
+            found: set[str] = set()
+            for category in settings.categories:
+                objects = (await self.rest.get("/series", {"category": category})).get("series")
+                await self.store("series", objects or [])
+                found |= {o["ticker"] for o in objects or [] if o.get("ticker")}
+            self.selection = Selection(settings, frozenset(found))
+        elif settings.series:
+            for ticker in settings.series:
+                await self._fetch("series", f"/series/{ticker}", "series")
+        else:
+            await self.store("series", [s async for s in self.rest.pages("/series", "series")])
+
+    async def _load_events(self) -> None:
+        """Events tell each market's series (a market object does not name it)."""
+        if self.selection.settings.events:
+            for ticker in self.selection.settings.events:
+                await self._fetch("events", f"/events/{ticker}", "event")
+            return
+        await _together(self._pages("/events", "events",
+                                    {"series_ticker": q["series_ticker"]} if q.get("series_ticker")
+                                    else {}, limit=200)
+                        for q in self.selection.dimensions())
+
+    async def _pages(self, path: str, key: str, params: dict, series: str | None = None,
+                     limit: int = 1000) -> None:
+        """Every page of a list, each stored as it arrives (the next one is asked for while
+        it is stored)."""
+        query = dict(params, limit=limit)
+        page = await self.rest.get(path, query)
+        while True:
+            following = None
+            if page.get("cursor"):
+                following = asyncio.ensure_future(
+                    self.rest.get(path, dict(query, cursor=page["cursor"])))
+            try:
+                await self.store(key, page.get(key) or [], series)
+            except BaseException:
+                if following is not None:
+                    following.cancel()
+                raise
+            if following is None:
+                return
+            page = await following
 
     async def refresh(self) -> None:
         """Markets changed since the last refresh (a minute of overlap: clocks differ)."""
+        if not self.loaded.is_set():
+            return
         started = time.time()
         since = int((self.last_refresh or started) - 60)
-        markets = [m async for m in self.rest.pages("/markets", "markets",
-                                                     {"min_updated_ts": since})]
-        await self.store("markets", markets)
+        await _together(self._pages("/markets", "markets", query, query.get("series_ticker"))
+                        for query in self.selection.refresh_queries(since))
         self.last_refresh = started
 
     async def fetch_market(self, ticker: str) -> None:
@@ -142,21 +252,24 @@ class Registry:
             event = version.columns.get("event_ticker", key)
             known = {"series_ticker": self.event_series.get(event)}
             self._last_frame = max(received_at, self._last_frame + timedelta(microseconds=1))
-            sql, params = lifecycle.statement(version, self._last_frame,
-                                              datetime.now(timezone.utc), known)
-            if await self._execute(kind, sql, params):
-                self._remember_frame(version.table, key, version.columns)
+            sql_text, params = lifecycle.statement(version, self._last_frame,
+                                                   datetime.now(timezone.utc), known)
+            applied = await self._execute(kind, sql_text, params)
+        if applied:
+            await self._remember_frame(version.table, key, version.columns)
 
-    def _remember_frame(self, table: str, key: str, columns: dict) -> None:
+    async def _remember_frame(self, table: str, key: str, columns: dict) -> None:
         if table == "events" and columns.get("series_ticker"):
             self.event_series[key] = columns["series_ticker"]
         if table == "markets" and columns.get("status"):
-            self.statuses[key] = columns["status"]
+            event = columns.get("event_ticker")
+            await self._changed([self._track(key, event, self.event_series.get(event), False,
+                                             columns["status"])])
 
-    async def _execute(self, kind: str, sql: str, params: list) -> bool:
+    async def _execute(self, kind: str, sql_text: str, params: list) -> bool:
         async with await psycopg.AsyncConnection.connect(self.dsn) as conn:
             try:
-                await conn.execute(sql, params)
+                await conn.execute(sql_text, params)
             except (psycopg.DataError, psycopg.IntegrityError) as exc:
                 self.counts["rejected"] += 1
                 log.warning("registry: %s frame rejected: %s", kind, exc)
@@ -164,36 +277,115 @@ class Registry:
         self.counts["frames"] += 1
         return True
 
-    async def store(self, table: str, objects: Iterable[dict]) -> None:
-        """Upsert each object in its own savepoint: a bad one is quarantined, not fatal."""
+    async def store(self, table: str, objects: Iterable[dict], series: str | None = None) -> None:
+        """Stores one page in one statement; a page the database refuses is stored object by
+        object, each in its own savepoint (a bad one is counted and logged, not fatal).
+        `series`: the series the page was asked for (a market object does not name it)."""
+        objects = list(objects)
+        if not objects:
+            return
         observed_at = datetime.now(timezone.utc)
+        for obj in objects:
+            self._remember(table, obj)
+        rows = [row(table, obj, observed_at, self._known(obj, series)) for obj in objects]
         async with await psycopg.AsyncConnection.connect(self.dsn) as conn:
-            for obj in objects:
-                self._remember(table, obj)
-                known = {"series_ticker": self.event_series.get(obj.get("event_ticker"))}
-                try:
-                    async with conn.transaction():
-                        cursor = await conn.execute(upsert_sql(table),
-                                                    row(table, obj, observed_at, known))
-                        if table == "markets":
-                            self._status(obj, await cursor.fetchone())
-                    self.counts[table] += 1
-                except (psycopg.DataError, psycopg.IntegrityError) as exc:
-                    self.counts["rejected"] += 1
-                    log.warning("registry: %s object rejected: %s", table, exc)
+            try:
+                async with conn.transaction():
+                    stored = dict(await self._bulk(conn, table, rows))
+                self.counts[table] += len(objects)
+            except (psycopg.DataError, psycopg.IntegrityError):
+                stored = await self._one_by_one(conn, table, objects, rows)
+        if table == "markets":
+            await self._changed([self._track_object(obj, stored, series) for obj in objects
+                                 if obj.get("ticker")])
+
+    def _known(self, obj: dict, series: str | None) -> dict:
+        return {"series_ticker": self.event_series.get(obj.get("event_ticker")) or series}
+
+    async def _bulk(self, conn: psycopg.AsyncConnection, table: str, rows: list[tuple]
+                    ) -> list[tuple]:
+        """COPY the page into the table's staging table, then one upsert from it."""
+        load = self._stage.get(table)
+        if load is None:
+            found = await copyload.columns_async(conn, table)
+            load = copyload.load_sql(table, copyload.typed(table, columns_of(table), found))
+            self._stage[table] = load
+        await conn.execute(load.stage)
+        stage = sql.Identifier(f"kstore_stage_{table}")
+        async with conn.cursor() as cursor:
+            copy_text = sql.SQL("copy {} ({}) from stdin").format(
+                stage, sql.SQL(", ").join(map(sql.Identifier, load.columns)))
+            async with cursor.copy(copy_text) as copy:
+                for values in rows:
+                    await copy.write_row(values)
+            await cursor.execute(page_sql(table, stage))
+            return await cursor.fetchall()
+
+    async def _one_by_one(self, conn, table: str, objects: list[dict], rows: list[tuple]
+                          ) -> dict[str, str | None]:
+        stored: dict[str, str | None] = {}
+        for obj, values in zip(objects, rows):
+            try:
+                async with conn.transaction():
+                    cursor = await conn.execute(upsert_sql(table), values)
                     if table == "markets":
-                        self._status(obj, None)
+                        found = await cursor.fetchone()
+                        if found is not None:
+                            stored[obj["ticker"]] = found[0]
+                self.counts[table] += 1
+            except (psycopg.DataError, psycopg.IntegrityError) as exc:
+                self.counts["rejected"] += 1
+                log.warning("registry: %s object rejected: %s", table, exc)
+        return stored
 
     def _remember(self, table: str, obj: dict) -> None:
         if table == "events" and obj.get("event_ticker"):
             self.event_series[obj["event_ticker"]] = obj.get("series_ticker")
 
-    def _status(self, obj: dict, stored: tuple | None) -> None:
+    def _track_object(self, obj: dict, stored: dict, series: str | None) -> tuple:
         """A market's status is its row's: a REST answer older than the row (a stale answer
         after a lifecycle frame) does not change it (decision 0024)."""
-        if not obj.get("ticker"):
-            return
-        if stored is not None:
-            self.statuses[obj["ticker"]] = stored[0] or ""
-        elif obj["ticker"] not in self.statuses:
-            self.statuses[obj["ticker"]] = obj.get("status") or ""
+        ticker = obj["ticker"]
+        self._unconfirmed.discard(ticker)
+        if ticker in stored:
+            status = stored[ticker] or ""
+        else:
+            status = self.statuses.get(ticker, obj.get("status") or "")
+        event = obj.get("event_ticker")
+        return self._track(ticker, event, self.event_series.get(event) or series, is_mve(obj),
+                           status)
+
+    def _track(self, ticker: str, event: str | None, series: str | None, mve: bool,
+               status: str) -> tuple[str, bool, bool]:
+        """(ticker, selected before, selected now); a market is held once selected."""
+        wanted = self.selection.statuses
+        before = self.statuses.get(ticker) in wanted
+        if ticker in self.statuses or self.selection.selects(ticker, event, series, mve, status):
+            self.statuses[ticker] = status
+        return ticker, before, self.statuses.get(ticker) in wanted
+
+    async def _changed(self, changes: list[tuple[str, bool, bool]]) -> None:
+        added = [t for t, before, now in changes if now and not before]
+        removed = [t for t, before, now in changes if before and not now]
+        if (added or removed) and self.on_change is not None:
+            await self.on_change(added, removed)
+
+
+PAGERS = 4  # lists paged at the same time (each one page after the other); the budget still rules
+
+
+async def _together(pagers) -> None:
+    """Runs the pagers PAGERS at a time: a load of many filters is not one round trip per page
+    after the other, and the REST client's token bucket still paces every request."""
+    gate = asyncio.Semaphore(PAGERS)
+
+    async def one(pager) -> None:
+        async with gate:
+            await pager
+
+    tasks = [asyncio.ensure_future(one(pager)) for pager in pagers]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()

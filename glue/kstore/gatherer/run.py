@@ -18,6 +18,7 @@ touches `<home>/run/<gatherer>.heartbeat`; `kstore up` restarts a gatherer whose
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -33,16 +34,18 @@ from kstore.gatherer.breaks import OpenBreaks
 from kstore.gatherer.connection import Connection
 from kstore.gatherer.gaps import GapLog
 from kstore.gatherer.registry import Registry
-from kstore.gatherer.rest import RestClient
+from kstore.gatherer.rest import ExchangeError, RestClient
 from kstore.gatherer.retry import Backoff, Health, first_line, supervise
 from kstore.gatherer.snapshots import snapshot_loop
 from kstore.gatherer.stream import Outcome, Stream
+from kstore.gatherer.subscriptions import Shards
 from kstore.gatherer.writer import UnwrittenRows, Writers
+from kstore.selection import SelectionError, check_limits
 from kstore.settings import Settings, SettingsError
 
 log = logging.getLogger("kstore.gather")
 WRITER = roles.GATHERER_WRITER
-SETTLING = frozenset({"determined", "settled", "deactivated"})
+REGISTRY_WAIT = 5.0  # seconds the first connect waits for the registry's full load at most
 
 
 def _dsn(settings: Settings, name: str) -> str:
@@ -75,11 +78,18 @@ class Gatherer:
         self.gaps = GapLog(ts_dsn, gatherer_id)
         self.breaks = OpenBreaks(self.gaps)
         self.rest = RestClient(settings.kalshi, Budget(settings.rest.rate()))
-        self.registry = Registry(_dsn(settings, f"{gatherer_id}_rel"), self.rest, gatherer_id)
+        self.shards = Shards(g)
+        self.registry = Registry(_dsn(settings, f"{gatherer_id}_rel"), self.rest, gatherer_id,
+                                 g.selection, self.shards.update)
         self.stream = Stream(gatherer_id, self.writers.put, self._markets_of,
                              timedelta(seconds=settings.gather.time_tolerance))
-        self.connection = Connection(settings.kalshi, g, self.stream, self._on_outcome,
-                                     self.registry.subscribable, self.breaks, self._spawn)
+        self.connections = [
+            Connection(settings.kalshi, g, self.stream, self._on_outcome,
+                       functools.partial(self.shards.markets_for, index), self.breaks,
+                       self._spawn, plan=self.shards, index=index)
+            for index in range(g.connections)]
+        self.connection = self.connections[0]
+        self.shards.connections = self.connections
         self.tasks: set[asyncio.Task] = set()
         self.health = Health()
         self.heartbeat = heartbeat_path(settings, gatherer_id)
@@ -88,7 +98,11 @@ class Gatherer:
         self.signalled = False  # a SIGTERM/SIGINT bounds the shutdown
 
     def _markets_of(self, connection_id: str, sid: int) -> set[str]:
-        return self.connection.markets_of(connection_id, sid)
+        for connection in self.connections:
+            found = connection.markets_of(connection_id, sid)
+            if found:
+                return found
+        return set()
 
     async def run(self, duration: float | None = None) -> dict:
         stop = asyncio.Event()
@@ -101,10 +115,12 @@ class Gatherer:
         run_id = None
         try:  # a database or exchange that does not answer at start cannot delay a SIGTERM
             run_id = await _unless_stopped(stop, runs.begin(self.ts_dsn))
-            await _unless_stopped(stop, self.registry.load())
+            self.shards.start(await _unless_stopped(stop, self.registry.prime()) or [])
             if not stop.is_set():
                 helpers = self._helpers(stop, duration)
-                await self.connection.run(stop)
+                await _unless_stopped(stop, _within_quietly(self.registry.loaded.wait(),
+                                                            REGISTRY_WAIT))
+                await asyncio.gather(*(c.run(stop) for c in self.connections))
         finally:
             stop.set()
             clean = await self._shutdown(helpers, run_id)
@@ -124,10 +140,15 @@ class Gatherer:
                                       self.settings.rest.book_share)
         loops = [self._status_loop(stop), supervise("registry", lambda: self._registry_loop(stop),
                                                     self.health, stop),
-                 supervise("rest books", books, self.health, stop)]
-        if duration is not None:
-            loops.append(_stop_after(stop, duration))
+                 supervise("rest books", lambda: self._after_load(books), self.health, stop)]
+        if duration is not None:  # the capture's duration: from the registry's first load on
+            loops.append(self._after_load(lambda: _stop_after(stop, duration)))
         return [asyncio.create_task(loop) for loop in loops]
+
+    async def _after_load(self, factory) -> None:
+        """Runs `factory()` once the registry's first load is done (or REGISTRY_WAIT passed)."""
+        await _within_quietly(self.registry.loaded.wait(), REGISTRY_WAIT)
+        await factory()
 
     async def _shutdown(self, helpers: list[asyncio.Task], run_id: int | None) -> bool:
         """Flush and commit, within gather.shutdown_timeout after a signal or a failure (the
@@ -186,14 +207,11 @@ class Gatherer:
             self._spawn(handler(self, outcome.parsed, datetime.now(timezone.utc)))
 
     async def _market_changed(self, parsed, received_at: datetime) -> None:
-        """The frame's own version first (decision 0024), then REST confirms and completes it."""
-        ticker, kind = parsed.body["market_ticker"], parsed.body["event_type"]
-        if kind == "created":
-            await self.connection.add_markets([ticker])
+        """The frame's own version first (decision 0024), then REST confirms and completes it;
+        the registry adds the market to the subscriptions, or removes it, when it enters or
+        leaves the selection (kstore.gatherer.subscriptions)."""
         await self.registry.apply_frame(parsed.type, parsed.message["msg"], received_at)
-        await self.registry.fetch_market(ticker)
-        if kind in SETTLING and ticker not in self.registry.subscribable():
-            await self.connection.remove_markets([ticker])
+        await self.registry.fetch_market(parsed.body["market_ticker"])
 
     async def _event_changed(self, parsed, received_at: datetime) -> None:
         await self.registry.apply_frame(parsed.type, parsed.message["msg"], received_at)
@@ -219,10 +237,10 @@ class Gatherer:
         """Incremental refreshes; any failure is logged once per streak, counted, and retried
         with backoff (never later than the next round)."""
         interval, backoff, last = self.settings.gather.registry_interval, Backoff(), None
-        wait = interval
+        wait = 0.0
         while not await _wait(stop, wait):
             try:
-                await self.registry.refresh()
+                await self._load_or_refresh()
                 wait, last = interval, None
                 backoff.reset()
             except Exception as exc:  # noqa: BLE001 -- the registry must outlive any failure
@@ -231,6 +249,17 @@ class Gatherer:
                 if text != last:
                     log.warning("gather: registry refresh failed (%s); retrying", text)
                 wait, last = min(interval, backoff.next()), text
+
+    async def _load_or_refresh(self) -> None:
+        """The full load first (then the selection must fit the limits: else the gatherer
+        stops with the reason), incremental refreshes after it."""
+        if self.registry.loaded.is_set():
+            return await self.registry.refresh()
+        try:
+            await self.registry.load()
+            check_limits(len(self.registry.subscribable()), self.settings.gather)
+        except (SelectionError, ExchangeError) as exc:  # refused for good: auth, bad filter
+            self.health.fail(str(exc))
 
     async def _status_loop(self, stop: asyncio.Event) -> None:
         previous, started = self.writers.stats(), time.monotonic()
@@ -264,8 +293,11 @@ class Gatherer:
     def summary(self) -> dict:
         return {"gatherer": self.gatherer_id, "stream": dict(self.stream.counts),
                 "gaps": dict(self.gaps.counts), "writers": self.writers.stats(),
-                "connects": self.connection.connects, "rest_requests": self.rest.requests,
+                "connects": sum(c.connects for c in self.connections),
+                "rest_requests": self.rest.requests,
                 "rest_throttled": self.rest.budget.counts["throttled"],
+                "selection": {"books": len(self.shards.of), "load": self.registry.load_stats,
+                              **self.shards.counts},
                 "errors": dict(self.health.errors), "failed": self.health.failed}
 
 
@@ -319,6 +351,13 @@ async def _unless_stopped(stop: asyncio.Event, awaitable):
         task.cancel()
         return None
     return task.result()
+
+
+async def _within_quietly(awaitable, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(awaitable, seconds)
+    except (TimeoutError, asyncio.TimeoutError):
+        pass
 
 
 async def _within(what: str, awaitable, seconds: float) -> bool:

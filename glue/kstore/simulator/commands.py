@@ -80,6 +80,7 @@ def subscribe(sim: Simulator, session: Session, cmd_id: object, params: object) 
     tickers = _tickers(sim, params)
     if "orderbook_delta" in channels and tickers is None:
         raise CommandError(14)
+    _within_cap(sim, len(tickers or ()))
     use_yes_price = params.get("use_yes_price", False)
     if not isinstance(use_yes_price, bool):
         raise CommandError(11, "use_yes_price must be a boolean")
@@ -154,10 +155,18 @@ def _filtered(sub: Subscription) -> dict[str, None]:
     return sub.markets
 
 
+def _within_cap(sim: Simulator, count: int) -> None:
+    """Error 26 when one subscription would hold more markets than `subscription_cap`."""
+    cap = sim.options.subscription_cap
+    if cap is not None and count > cap:
+        raise CommandError(26, f"Subscription market limit exceeded ({count} > {cap})")
+
+
 def add_markets(sim: Simulator, session: Session, cmd_id: object, sub: Subscription, tickers: list[str]) -> None:
     markets = _filtered(sub)
     new = [t for t in tickers if t not in markets]
-    markets.update(dict.fromkeys(new))
+    _within_cap(sim, len(markets) + len(new))
+    session.add_tickers(sub, new)
     session.push(frames.ok_markets(cmd_id, sub.sid, sub.seq if sub.sequenced else None, list(markets)))
     if sub.sequenced:
         send_snapshots(sim, session, sub, new)
@@ -165,8 +174,7 @@ def add_markets(sim: Simulator, session: Session, cmd_id: object, sub: Subscript
 
 def delete_markets(sim: Simulator, session: Session, cmd_id: object, sub: Subscription, tickers: list[str]) -> None:
     markets = _filtered(sub)
-    for ticker in tickers:
-        markets.pop(ticker, None)
+    session.remove_tickers(sub, tickers)
     session.push(frames.ok_markets(cmd_id, sub.sid, sub.seq if sub.sequenced else None, list(markets)))
 
 

@@ -54,6 +54,7 @@ class Generator:
         self.universe, self.rng, self.rate, self.anchor_ms = universe, rng, rate, anchor_ms
         self.lifecycle_odds = min(0.5, lifecycle_rate / rate)  # per step: ~lifecycle_rate per simulated s
         self.target_markets = max(1, n_markets)
+        self.quiet_share = 0.0  # of the events on catalogue markets (kstore.simulator.catalogue)
         self.index = 0
         self.tape = TradeTape()
         self._pending: list[FeedEvent] = []
@@ -83,6 +84,8 @@ class Generator:
         """A random trading market; one listed less than LISTING_GRACE_MS ago is passed over when
         possible, so subscribers reacting to its `created` message see all of its deltas."""
         active = self.universe.active
+        if self.quiet_share and self.universe.quiet and self.rng.random() < self.quiet_share:
+            active = self.universe.quiet  # a catalogue market: a small share of the events
         for _ in range(4):
             market = active[int(self.rng.random() * len(active))]
             if market.created_ms + LISTING_GRACE_MS <= self._ts:

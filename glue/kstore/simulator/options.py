@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .faults import names_in
 from .mutations import mutation_names
@@ -25,6 +25,10 @@ class SimulatorOptions(BaseModel):
     markets: int = Field(20, ge=1)
     rate: float = Field(100.0, gt=0, description="events per second, all markets together")
     duration: float | None = Field(None, gt=0, description="seconds, then close (1001) and stop")
+    catalogue: int = Field(0, ge=0, description="quiet markets listed beside --markets")
+    mve: int = Field(0, ge=0, description="of the catalogue, multivariate (MVE) markets")
+    quiet_share: float = Field(0.05, ge=0, le=1, description="share of events on catalogue markets")
+    subscription_cap: int | None = Field(None, ge=1, description="markets per subscription; more: error 26")
     lifecycle_rate: float = Field(0.5, ge=0, description="market/event lifecycle changes per simulated second")
     max_events: int | None = Field(None, ge=0, description="stop generating after this many events")
     truth: Path | None = None
@@ -60,6 +64,12 @@ class SimulatorOptions(BaseModel):
 
     hold_feed: bool = Field(False, description="no events until Simulator.start_feed() (tests)")
 
+    @model_validator(mode="after")
+    def _mve_within_catalogue(self) -> "SimulatorOptions":
+        if self.mve > self.catalogue:
+            raise ValueError(f"--mve {self.mve} exceeds --catalogue {self.catalogue}")
+        return self
+
     @field_validator("faults", mode="before")
     @classmethod
     def _parse_faults(cls, value: object) -> frozenset[str]:
@@ -82,6 +92,10 @@ _FLAGS: dict[str, tuple[str, dict]] = {
     "--port": ("port", {"type": int, "help": f"REST and WS port (default {DEFAULT_PORT}; 0 = free port)"}),
     "--seed": ("seed", {"type": int, "help": "RNG seed (default 0)"}),
     "--markets": ("markets", {"type": int, "help": "markets at start (default 20)"}),
+    "--catalogue": ("catalogue", {"type": int, "help": "quiet markets listed beside --markets (default 0)"}),
+    "--mve": ("mve", {"type": int, "help": "of the catalogue, multivariate markets (default 0)"}),
+    "--quiet-share": ("quiet_share", {"type": float, "help": "share of events on catalogue markets (default 0.05)"}),
+    "--subscription-cap": ("subscription_cap", {"type": int, "help": "markets per subscription; more is error 26"}),
     "--rate": ("rate", {"type": float, "help": "events per second (default 100)"}),
     "--duration": ("duration", {"type": float, "help": "seconds to run (default: until Ctrl-C)"}),
     "--lifecycle-rate": ("lifecycle_rate", {"type": float, "help": "lifecycle changes per second (default 0.5)"}),

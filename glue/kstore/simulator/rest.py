@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
+import itertools
 import json
 import re
 from typing import TYPE_CHECKING, Callable
@@ -105,7 +107,7 @@ def list_events(sim: Simulator, query: Query) -> dict:
         raise RestError(400, "invalid_parameters", f"status must be one of {sorted(EVENT_STATUS)}")
     universe = sim.universe
     chosen = [(pos, e) for pos, e in enumerate(universe.events.values())
-              if series in (None, e.series_ticker)
+              if series in (None, e.series_ticker) and not _multivariate(universe, e)
               and (status is None or EVENT_STATUS[status]({universe.markets[t].status for t in e.markets}))]
     events, cursor = page(chosen, query, 200)
     nested = query.text("with_nested_markets") == "true"
@@ -120,6 +122,14 @@ def get_event(sim: Simulator, query: Query, ticker: str) -> dict:
     return {"event": _event_with_markets(sim, ticker, nested), "markets": markets}
 
 
+def _multivariate(universe, event) -> bool:
+    """/events leaves out multivariate events (they are under /events/multivariate)."""
+    return bool(event.markets) and universe.markets[event.markets[0]].mve_collection is not None
+
+
+MVE_FILTERS = {"exclude": lambda m: m.mve_collection is None, "only": lambda m: m.mve_collection is not None}
+
+
 def _market_filter(query: Query) -> Callable[[Market], bool]:
     status = query.text("status")
     if status is not None and status not in STATUS_FILTER:
@@ -129,19 +139,50 @@ def _market_filter(query: Query) -> Callable[[Market], bool]:
     event, series = query.text("event_ticker"), query.text("series_ticker")
     min_updated = query.integer("min_updated_ts")
     min_ms = None if min_updated is None else min_updated * 1000
+    mve = _mve_filter(query, min_updated is not None)
     return lambda m: (
         (statuses is None or m.status in statuses)
         and (tickers is None or m.ticker in tickers)
         and event in (None, m.event_ticker)
         and series in (None, m.series_ticker)
         and (min_ms is None or m.updated_ms >= min_ms)
+        and (mve is None or mve(m))
     )
 
 
+def _mve_filter(query: Query, incremental: bool) -> Callable[[Market], bool] | None:
+    """`mve_filter` (exclude|only); the exchange accepts `min_updated_ts` only with exclude."""
+    name = query.text("mve_filter")
+    if name is not None and name not in MVE_FILTERS:
+        raise RestError(400, "invalid_parameters", f"mve_filter must be one of {sorted(MVE_FILTERS)}")
+    if incremental and name != "exclude":
+        raise RestError(400, "invalid_parameters", "min_updated_ts requires mve_filter=exclude")
+    return MVE_FILTERS.get(name or "")
+
+
+def _candidates(sim: Simulator, query: Query) -> list[Market]:
+    """The markets a query can select, in creation order: an event's, a series', or all."""
+    universe, event, series = sim.universe, query.text("event_ticker"), query.text("series_ticker")
+    if event is not None:
+        return [universe.markets[t] for t in universe.events[event].markets] if event in universe.events else []
+    if series is not None:
+        return universe.by_series.get(series, [])
+    return universe.order
+
+
 def list_markets(sim: Simulator, query: Query) -> dict:
-    keep = _market_filter(query)
-    markets, cursor = page([(m.position, m) for m in sim.universe.order if keep(m)], query, 1000)
-    return {"markets": [market_object(m) for m in markets], "cursor": cursor}
+    """One page in creation order from the cursor on; only the page's markets are filtered past
+    the cursor, so paging a catalogue of 200k markets costs one pass in all."""
+    keep, limit, after = _market_filter(query), query.integer("limit", 100, 1, 1000), query.cursor()
+    candidates = _candidates(sim, query)
+    start = 0 if after is None else bisect.bisect_right(candidates, after, key=lambda m: m.position)
+    chosen: list[Market] = []
+    for market in itertools.islice(candidates, start, None):
+        if keep(market):
+            if len(chosen) == limit:
+                return {"markets": [market_object(m) for m in chosen], "cursor": make_cursor(chosen[-1].position)}
+            chosen.append(market)
+    return {"markets": [market_object(m) for m in chosen], "cursor": ""}
 
 
 def _market(sim: Simulator, ticker: str) -> Market:

@@ -74,7 +74,15 @@ def market_object(market: Market) -> dict:
         "price_ranges": price_ranges(market),
         "fractional_trading_enabled": market.fractional,
     }
+    if market.mve_collection is not None:
+        obj |= mve_fields(market)
     return obj
+
+
+def mve_fields(market: Market) -> dict:
+    """What a multivariate market adds: its collection and the legs it combines."""
+    legs = [{"event_ticker": market.event_ticker, "market_ticker": market.ticker, "side": "yes"}]
+    return {"mve_collection_ticker": market.mve_collection, "mve_selected_legs": legs}
 
 
 def _times(market: Market) -> dict:

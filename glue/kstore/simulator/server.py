@@ -30,6 +30,7 @@ from .options import SimulatorOptions, parse_faults
 from .session import CLOSE, Session
 from .truth import TruthWriter
 from .units import mix64, unit, wall_ms
+from .catalogue import add_catalogue
 from .universe import build_universe
 
 WS_PATH = "/trade-api/ws/v2"
@@ -163,8 +164,10 @@ class Simulator(ExchangeServer):
         super().__init__(options)
         rng = random.Random(options.seed)
         self.universe = build_universe(rng, options.markets, self.base_ms)
+        add_catalogue(self.universe, options.seed, options.catalogue, options.mve, self.base_ms)
         self.generator = Generator(self.universe, rng, options.rate, self.base_ms, options.markets,
                                    options.lifecycle_rate)
+        self.generator.quiet_share = options.quiet_share
         self.dice = Dice(options.seed, options.fault_slots, options.drop_probability,
                          options.duplicate_probability, options.malformed_probability)
         self.sessions: list[Session] = []
@@ -341,13 +344,10 @@ class Simulator(ExchangeServer):
             return self._publish_dropping(event, drops)
         channel, ticker, now = event.channel, event.ticker, self.now_ms
         for session in self.sessions:
-            subs = session.by_channel.get(channel)
-            if subs:
-                for sub in subs:
-                    if sub.markets is None or ticker in sub.markets:
-                        session.deliver(sub, event, now)
-                if session.malformed_on:
-                    session.maybe_malformed(event)
+            for sub in session.matching(channel, ticker):
+                session.deliver(sub, event, now)
+            if session.malformed_on and session.by_channel.get(channel):
+                session.maybe_malformed(event)
 
     def _lost(self, index: int) -> bool:
         return unit(mix64(self.options.seed ^ 0x1057 ^ index << 8)) < self.options.lose_trades

@@ -53,6 +53,8 @@ class Session:
         self.buffer_limit, self.record = buffer_limit, record
         self.subs: dict[int, Subscription] = {}
         self.by_channel: dict[str, list[Subscription]] = {}
+        self.unfiltered: dict[str, list[Subscription]] = {}  # channel -> subs without a filter
+        self.index: dict[tuple[str, str], list[Subscription]] = {}  # (channel, ticker) -> subs
         self.sids = itertools.count(1)
         self.out: deque = deque()
         self.wake = asyncio.Event()
@@ -66,16 +68,50 @@ class Session:
 
     # -- subscriptions ---------------------------------------------------------------------
     def subscribe(self, channel: str, markets: list[str] | None, use_yes_price: bool) -> Subscription:
-        sub = Subscription(next(self.sids), channel, markets, use_yes_price)
+        sub = Subscription(next(self.sids), channel, None if markets is None else [], use_yes_price)
         self.subs[sub.sid] = sub
         self.by_channel[channel] = [*self.by_channel.get(channel, ()), sub]
+        if markets is None:
+            self.unfiltered[channel] = [*self.unfiltered.get(channel, ()), sub]
+        else:
+            self.add_tickers(sub, markets)
         return sub
 
     def unsubscribe(self, sid: int) -> Subscription:
         """Remove a subscription; fan-out loops hold the old list, so this is safe mid-publish."""
         sub = self.subs.pop(sid)
         self.by_channel[sub.channel] = [s for s in self.by_channel[sub.channel] if s is not sub]
+        if sub.markets is None:
+            self.unfiltered[sub.channel] = [s for s in self.unfiltered[sub.channel] if s is not sub]
+        else:
+            self.remove_tickers(sub, list(sub.markets))
         return sub
+
+    def add_tickers(self, sub: Subscription, tickers: list[str]) -> None:
+        """Markets join a filtered subscription (kept in the (channel, ticker) index)."""
+        for ticker in tickers:
+            if ticker not in sub.markets:
+                sub.markets[ticker] = None
+                key = (sub.channel, ticker)
+                self.index[key] = [*self.index.get(key, ()), sub]
+
+    def remove_tickers(self, sub: Subscription, tickers: list[str]) -> None:
+        for ticker in tickers:
+            if sub.markets.pop(ticker, 0) is None:
+                key = (sub.channel, ticker)
+                left = [s for s in self.index.get(key, ()) if s is not sub]
+                if left:
+                    self.index[key] = left
+                else:
+                    self.index.pop(key, None)
+
+    def matching(self, channel: str, ticker: str) -> list[Subscription] | tuple:
+        """The subscriptions an event of `channel` on `ticker` goes to, in sid order: one
+        lookup whatever the number of subscriptions (a catalogue has hundreds)."""
+        everything, filtered = self.unfiltered.get(channel, ()), self.index.get((channel, ticker), ())
+        if everything and filtered:
+            return sorted([*everything, *filtered], key=lambda sub: sub.sid)
+        return everything or filtered
 
     # -- outbound --------------------------------------------------------------------------
     def push(self, frame: object) -> None:

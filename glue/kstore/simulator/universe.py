@@ -88,6 +88,8 @@ class Market:
     open_ms: int
     close_ms: int
     status: str = "active"
+    quiet: bool = False  # a catalogue market: listed, rarely traded (Universe.quiet)
+    mve_collection: str | None = None  # a multivariate (parlay) market's collection
     result: str = ""
     determination_ms: int | None = None
     settled_ms: int | None = None
@@ -120,20 +122,25 @@ class Universe:
         self.markets: dict[str, Market] = {}
         self.order: list[Market] = []
         self.active: list[Market] = []
+        self.quiet: list[Market] = []  # active catalogue markets: a small share of the events
+        self.by_series: dict[str, list[Market]] = {}  # in creation (position) order
 
     def add_market(self, market: Market) -> None:
         self.markets[market.ticker] = market
         self.order.append(market)
         self.events[market.event_ticker].markets.append(market.ticker)
+        self.by_series.setdefault(market.series_ticker, []).append(market)
         if market.status == "active":
-            self.active.append(market)
+            (self.quiet if market.quiet else self.active).append(market)
 
     def set_status(self, market: Market, status: str, ts_ms: int) -> None:
-        """Change status; a market trades (is in `active`) exactly while status is active."""
+        """Change status; a market trades (is in `active`, or `quiet` for a catalogue market)
+        exactly while status is active."""
+        pool = self.quiet if market.quiet else self.active
         if market.status == "active" and status != "active":
-            self.active.remove(market)
+            pool.remove(market)
         elif market.status != "active" and status == "active":
-            self.active.append(market)
+            pool.append(market)
         market.status = status
         market.updated_ms = ts_ms
 
