@@ -11,6 +11,7 @@ import time
 
 import psycopg
 
+from kstore.budget import Budget
 from kstore.gatherer.registry import Registry
 from kstore.gatherer.rest import RestClient
 from kstore.selection import stored_selection
@@ -34,7 +35,7 @@ class Changes:
 
 
 def registry(sim, dsn: str, changes=None, **selection) -> Registry:
-    rest = RestClient(KalshiSettings(rest_url=sim.rest_url), rate=1000)
+    rest = RestClient(KalshiSettings(rest_url=sim.rest_url), Budget(1000))
     return Registry(dsn, rest, "g1", SelectionSettings(**selection), changes)
 
 

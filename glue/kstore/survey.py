@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from kstore.budget import Budget
 from kstore.gatherer.rest import RestClient
 from kstore.selection import (
     Selection, SelectionError, book_round, capacity, check_limits, is_mve)
@@ -21,7 +22,8 @@ UNKNOWN = "(unknown)"
 
 async def survey(settings: Settings) -> dict:
     g = settings.gather
-    rest = RestClient(settings.kalshi, g.rest_rate)
+    rate = settings.rest.rate()
+    rest = RestClient(settings.kalshi, Budget(rate))
     try:
         selection, category_of = await _series(rest, Selection(g.selection))
         series_of = await _events(rest, selection)
@@ -78,7 +80,7 @@ async def _events(rest: RestClient, selection: Selection) -> dict:
 
 
 def _report(settings: Settings, counts: dict, sample: list[str], requests: int) -> dict:
-    g = settings.gather
+    g, rate = settings.gather, settings.rest.rate()
     books = sum(counts["series"].values())
     try:
         check_limits(books, g)
@@ -93,9 +95,9 @@ def _report(settings: Settings, counts: dict, sample: list[str], requests: int) 
         "limits": {"capacity": capacity(g), "max_books": g.selection.max_books,
                    "connections": g.connections,
                    "subscriptions": -(-books // g.markets_per_subscription)},
-        "rest": {"rate": g.rest_rate, "load_calls": requests,
-                 "load_seconds": round(requests / g.rest_rate, 1),
-                 "book_round": book_round(books, g.rest_rate),
+        "rest": {"rate": rate, "load_calls": requests,
+                 "load_seconds": round(requests / rate, 1),
+                 "book_round": book_round(books, rate),
                  "book_round_interval": g.snapshot_interval},
         "refused": refused,
     }
