@@ -23,6 +23,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("bench fuzz", "kstore.bench.fuzz"),
     ("dedup", "kstore.commands.dedup"),
     ("backfill", "kstore.commands.backfill"),
+    ("reparse", "kstore.commands.reparse"),
     ("export", "kstore.commands.export"),
     ("lake init", "kstore.commands.lake.init"),
     ("query", "kstore.commands.query"),

@@ -37,6 +37,8 @@ from kstore.gatherer.retry import Backoff, Health, first_line, supervise
 from kstore.gatherer.snapshots import snapshot_loop
 from kstore.gatherer.stream import Outcome, Stream
 from kstore.gatherer.writer import UnwrittenRows, Writers
+from kstore.journal import checkpoint
+from kstore.journal.live import LiveJournal
 from kstore.settings import Settings, SettingsError
 
 log = logging.getLogger("kstore.gather")
@@ -79,6 +81,8 @@ class Gatherer:
                              timedelta(seconds=settings.gather.time_tolerance))
         self.connection = Connection(settings.kalshi, g, self.stream, self._on_outcome,
                                      self.registry.subscribable, self.breaks, self._spawn)
+        self.journal = LiveJournal(settings, gatherer_id, ts_dsn,
+                                   _dsn(settings, f"{gatherer_id}_rel"))
         self.tasks: set[asyncio.Task] = set()
         self.health = Health()
         self.heartbeat = heartbeat_path(settings, gatherer_id)
@@ -98,6 +102,7 @@ class Gatherer:
         helpers: list[asyncio.Task] = []
         run_id = None
         try:  # a database or exchange that does not answer at start cannot delay a SIGTERM
+            await _unless_stopped(stop, self._open_journal())
             run_id = await _unless_stopped(stop, runs.begin(self.ts_dsn))
             await _unless_stopped(stop, self.registry.load())
             if not stop.is_set():
@@ -122,6 +127,9 @@ class Gatherer:
         loops = [self._status_loop(stop), supervise("registry", lambda: self._registry_loop(stop),
                                                     self.health, stop),
                  supervise("rest books", books, self.health, stop)]
+        if self.journal.enabled:
+            loops.append(supervise("journal", lambda: self.journal.loop(
+                stop, self.writers, self._journal_state), self.health, stop))
         if duration is not None:
             loops.append(_stop_after(stop, duration))
         return [asyncio.create_task(loop) for loop in loops]
@@ -143,6 +151,8 @@ class Gatherer:
         clean = clean and self.writers_clean
         if clean:  # the run's stop promises every row of it is committed
             clean = await _within("capture run", runs.stop(self.ts_dsn, run_id), left())
+        await _within("journal", self.journal.close(self.writers, self._journal_state, clean),
+                      left())
         unwritten = await self.gaps.close(left(spare=0.5))
         await _within("REST client", self.rest.close(), left())
         return clean and unwritten == 0
@@ -153,6 +163,16 @@ class Gatherer:
         except UnwrittenRows as exc:
             self.writers_clean = False
             log.error("gather: %s", exc)
+
+    async def _open_journal(self) -> None:
+        """Crash recovery (kstore.journal.recovery), then the hook into capture."""
+        recovered = await self.journal.open()
+        self.journal.attach(self.connection, self.writers)
+        if recovered is not None and recovered.breaks:
+            self.breaks.add(recovered.breaks, reconnect=True)
+
+    def _journal_state(self) -> dict:
+        return checkpoint.stream_state(self.stream, self.connection)
 
     def _signalled(self) -> None:
         self.signalled = True
@@ -262,7 +282,8 @@ class Gatherer:
         return {"gatherer": self.gatherer_id, "stream": dict(self.stream.counts),
                 "gaps": dict(self.gaps.counts), "writers": self.writers.stats(),
                 "connects": self.connection.connects, "rest_requests": self.rest.requests,
-                "errors": dict(self.health.errors), "failed": self.health.failed}
+                "errors": dict(self.health.errors), "failed": self.health.failed,
+                "journal": self.journal.stats()}
 
 
 LIFECYCLE = {

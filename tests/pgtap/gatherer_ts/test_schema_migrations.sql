@@ -17,7 +17,8 @@ select results_eq(
             (13, 'dedup_ack_xid'),
             (14, 'capture_runs'),
             (15, 'table_catalog'),
-            (16, 'feed_gaps_breaks')
+            (16, 'feed_gaps_breaks'),
+            (22, 'journal_checkpoints')
     $$,
     'every later migration file of migrations/gatherer_ts/ is recorded once, in version order'
 );
