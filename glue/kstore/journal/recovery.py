@@ -48,7 +48,8 @@ async def recover(directory: Path, journal_id: str, gatherer_id: str, ts_dsn: st
         log.warning("journal: the checkpoint of %s names journal %s, not %s: nothing recovered",
                     gatherer_id, found.journal_id, journal_id)
         found = None
-    done = Recovery(max(last_seq, found.seq if found else 0) + 1, reports=reports)
+    named = max((s.first_seq for s in reader.segments(directory)), default=0)  # never reused
+    done = Recovery(max(last_seq, named, found.seq if found else 0) + 1, reports=reports)
     if found is not None:
         applier = Applier(gatherer_id, ts_dsn, rel_dsn, tolerance)
         if found.seq < last_seq:

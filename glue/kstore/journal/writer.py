@@ -125,7 +125,7 @@ class Writer:
     def _open_segment(self, us: int, first_seq: int) -> None:
         self._close_segment()
         path = self.directory / segment_name(us, first_seq)
-        self._file = open(path, "ab", buffering=0)  # noqa: SIM115 -- closed by _close_segment
+        self._file = open(path, "xb", buffering=0)  # noqa: SIM115 -- never appends to a file
         self._cobj, self._frame_in = self._compressor.compressobj(), 0
         self.stats["segments"] += 1
 
