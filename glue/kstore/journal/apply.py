@@ -136,6 +136,7 @@ class Applier:
         tables = self.writers.stats()["tables"]
         self.counts["rows"] = {table: s["inserted"] for table, s in tables.items()
                                if table != "quarantine"}
+        self.counts["quarantined"] += sum(s["quarantined"] for s in tables.values())
         self.counts["rows_added"] = sum(self.counts["rows"].values())
         return self.counts
 
