@@ -51,6 +51,32 @@ async def write(dsn: str, gatherer_id: str, checkpoint: Checkpoint) -> None:
                                  checkpoint.received_at, Jsonb(checkpoint.state)])
 
 
+class Store:
+    """Writes one gatherer's checkpoints over one kept connection (made again after a
+    failure): a checkpoint a second must not cost a connection a second."""
+
+    def __init__(self, dsn: str, gatherer_id: str):
+        self.dsn, self.gatherer_id, self._conn = dsn, gatherer_id, None
+
+    async def put(self, checkpoint: Checkpoint) -> None:
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = await psycopg.AsyncConnection.connect(
+                    self.dsn, autocommit=True, connect_timeout=10,
+                    application_name="kstore-journal")
+            await self._conn.execute(PUT, [self.gatherer_id, checkpoint.journal_id,
+                                           checkpoint.seq, checkpoint.received_at,
+                                           Jsonb(checkpoint.state)])
+        except psycopg.Error:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()
+
+
 async def settled(writers, mark: float, stop: asyncio.Event | None = None) -> bool:
     """Waits until every row put to `writers` before the time.monotonic() `mark` is committed;
     False when `stop` is set first."""

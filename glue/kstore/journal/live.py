@@ -29,6 +29,7 @@ class LiveJournal:
         self.gatherer_id, self.ts_dsn, self.rel_dsn = gatherer_id, ts_dsn, rel_dsn
         self.directory = journal_dir(settings, gatherer_id)
         self.writer, self.journal_id, self.recovered = OFF, None, None
+        self.store = checkpoint.Store(ts_dsn, gatherer_id)
         self.errors: dict[str, int] = {}
 
     @property
@@ -55,9 +56,13 @@ class LiveJournal:
             writers.before_write = self._before_write
 
     async def loop(self, stop: asyncio.Event, writers, state) -> None:
-        """Flush and checkpoint every flush_interval until `stop`."""
+        """Flush and checkpoint every flush_interval until `stop`; a checkpoint that cannot be
+        written (database down) is logged, counted and taken again next time."""
         while not await _wait(stop, self.config.flush_interval):
-            await self.checkpoint(writers, state, stop)
+            try:
+                await self.checkpoint(writers, state, stop)
+            except Exception as exc:  # noqa: BLE001 -- a late watermark only costs replay
+                self._failed("checkpoint", exc)
 
     async def checkpoint(self, writers, state, stop: asyncio.Event | None = None,
                          clean: bool = False) -> bool:
@@ -75,8 +80,7 @@ class LiveJournal:
         if not await checkpoint.settled(writers, mark, stop):
             return False
         at = None if us is None else EPOCH + us * ONE_US
-        await checkpoint.write(self.ts_dsn, self.gatherer_id,
-                               Checkpoint(self.journal_id, seq, at, found))
+        await self.store.put(Checkpoint(self.journal_id, seq, at, found))
         return True
 
     async def close(self, writers, state, clean: bool) -> None:
@@ -87,6 +91,9 @@ class LiveJournal:
         try:
             if clean:
                 await self.checkpoint(writers, state, clean=True)
+            await self.store.close()
+        except Exception as exc:  # noqa: BLE001 -- the next start recovers from the last one
+            self._failed("checkpoint", exc)
         finally:
             await asyncio.to_thread(self.writer.close)
 
