@@ -95,7 +95,10 @@ class LiveJournal:
         except Exception as exc:  # noqa: BLE001 -- the next start recovers from the last one
             self._failed("checkpoint", exc)
         finally:
-            await asyncio.to_thread(self.writer.close)
+            try:
+                await asyncio.to_thread(self.writer.close)
+            except Exception as exc:  # noqa: BLE001 -- what was flushed is readable
+                self._failed("close", exc)
 
     def stats(self) -> dict:
         if not self.enabled:
