@@ -78,14 +78,16 @@ def test_recovery_after_a_checkpoint_makes_the_rows_of_an_uninterrupted_run(serv
     before = Applier("g1", fresh.dsn_as(WRITER), None, TOLERANCE)
     asyncio.run(apply_all(before, [r for r in records if r.seq <= cut.seq], lambda r: True))
     state = {"last_seq": [[c, sid, seq] for (c, sid), seq in before.stream.last_seq.items()],
-             "clean": True}
+             "run_start": 1}
     asyncio.run(checkpoint.write(fresh.dsn, "g1", Checkpoint(journal_id(journal), cut.seq,
                                                               cut.received_at, state)))
     done = asyncio.run(recovery.recover(journal, journal_id(journal), "g1",
                                         fresh.dsn_as(WRITER), None, TOLERANCE, 60))
 
     assert done.counts["frames"] == len(records) - cut.seq
-    assert done.counts["warm_frames"] > 0 and done.breaks == []
+    assert done.counts["warm_frames"] > 0
+    assert {b.connection_id for b in done.breaks} == {records[-1].connection_id}, "the crash"
+    assert {b.channel for b in done.breaks} >= {"orderbook_delta", "trade", "ticker"}
     assert rows(fresh.dsn) == expected
     found = asyncio.run(checkpoint.read(fresh.dsn, "g1"))
     assert (found.seq, done.next_seq) == (records[-1].seq, records[-1].seq + 1)
@@ -218,3 +220,48 @@ def _key(kind, msg: dict):
         payload = {k: v for k, v in msg.items() if k not in ("table", "index")}
         return ("ticker", msg.get("market_ticker"), fingerprint(payload))
     return None
+
+
+def _trade(number: int, at) -> bytes:
+    return json.dumps({"type": "trade", "sid": 3, "msg": {
+        "trade_id": f"00000000-0000-4000-8000-{number:012d}", "market_ticker": "KXA-26DEC-B1",
+        "yes_price_dollars": "0.4000", "no_price_dollars": "0.6000", "count_fp": "1.00",
+        "taker_side": "yes", "ts_ms": int(at.timestamp() * 1000)}}).encode()
+
+
+def test_recovery_applies_only_the_crashed_run_never_a_later_run_or_a_clean_one(server,
+                                                                                 tmp_path):
+    """One journal fed two databases in turn (a DSN changed): a restart on the first recovers
+    the tail of its crashed run and stops at the next process's first frame; after a clean
+    stop it recovers nothing."""
+    from datetime import datetime, timezone
+
+    from kstore.gatherer.parse import Frame
+    from kstore.journal.writer import Writer
+
+    directory, now = tmp_path / "g1", datetime.now(timezone.utc)
+    ts = server.database("gatherer_ts")
+    for run, numbers in enumerate((range(1, 11), range(11, 21))):
+        writer = Writer(directory, numbers[0])
+        for number in numbers:
+            writer.append(Frame(_trade(number, now), now + timedelta(milliseconds=number),
+                                f"conn{run}"))
+        writer.close()
+    jid = journal_id(directory)
+    crashed = Checkpoint(jid, 4, now, {"run_start": 1, "connection_id": "conn0",
+                                       "channels": {"3": "trade"}})
+    asyncio.run(checkpoint.write(ts.dsn, "g1", crashed))
+    done = asyncio.run(recovery.recover(directory, jid, "g1", ts.dsn_as(WRITER), None,
+                                        TOLERANCE, 60))
+    assert done.counts["frames"] == 6 and done.counts["rows"]["trades"] == 6
+    assert [(b.connection_id, b.sid, b.cause) for b in done.breaks] == [("conn0", 3, "crash")]
+    assert done.next_seq == 21
+
+    clean = server.database("gatherer_ts")
+    asyncio.run(checkpoint.write(clean.dsn, "g1", Checkpoint(jid, 4, now, {"clean": True})))
+    done = asyncio.run(recovery.recover(directory, jid, "g1", clean.dsn_as(WRITER), None,
+                                        TOLERANCE, 60))
+    assert done.counts == {} and done.breaks == []
+    other = asyncio.run(recovery.recover(directory, "another-journal", "g1", clean.dsn_as(WRITER),
+                                         None, TOLERANCE, 60))
+    assert other.counts == {} and other.breaks == []

@@ -13,7 +13,8 @@ other without padding:
 
 little-endian; `received_us` is the receive time in µs since the Unix epoch (the exact
 `received_at` of the rows made from it); flags: FLAG_BINARY (a binary frame), FLAG_OPCODE_UNKNOWN
-(the socket did not say text or binary), FLAG_YES_PRICE (`use_yes_price` was pinned).
+(the socket did not say text or binary), FLAG_YES_PRICE (`use_yes_price` was pinned),
+FLAG_RUN_START (the first record of a gatherer process: recovery stops there).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 HEADER = struct.Struct("<QqBBI")
-FLAG_BINARY, FLAG_OPCODE_UNKNOWN, FLAG_YES_PRICE = 1, 2, 4
+FLAG_BINARY, FLAG_OPCODE_UNKNOWN, FLAG_YES_PRICE, FLAG_RUN_START = 1, 2, 4, 8
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 HOUR_US = 3_600_000_000
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -37,7 +38,7 @@ SEGMENT = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2})\.(\d{15})\.zst$")
 class Record(NamedTuple):
     """One received frame: its journal sequence number, receive time (µs and datetime),
     connection id, opcode (True binary, False text, None not recorded), the feed setting it was
-    received under, and the exact bytes."""
+    received under, the exact bytes, and whether it is the first of a gatherer process."""
 
     seq: int
     received_us: int
@@ -45,6 +46,7 @@ class Record(NamedTuple):
     binary: bool | None
     use_yes_price: bool
     raw: bytes
+    run_start: bool = False
 
     @property
     def received_at(self) -> datetime:
@@ -84,8 +86,8 @@ def segments(directory: Path) -> list[Segment]:
     return sorted(found, key=lambda s: (s.first_seq, s.hour))
 
 
-def flags_of(binary: bool | None, use_yes_price: bool) -> int:
-    flags = FLAG_YES_PRICE if use_yes_price else 0
+def flags_of(binary: bool | None, use_yes_price: bool, run_start: bool = False) -> int:
+    flags = (FLAG_YES_PRICE if use_yes_price else 0) | (FLAG_RUN_START if run_start else 0)
     if binary is None:
         return flags | FLAG_OPCODE_UNKNOWN
     return flags | FLAG_BINARY if binary else flags
@@ -104,6 +106,6 @@ def decode_records(block: bytes | memoryview, start: int = 0) -> tuple[list[Reco
         conn = bytes(view[start + size:start + size + conn_len]).decode("utf-8", "replace")
         binary = None if flags & FLAG_OPCODE_UNKNOWN else bool(flags & FLAG_BINARY)
         found.append(Record(seq, us, conn, binary, bool(flags & FLAG_YES_PRICE),
-                            bytes(view[stop - length:stop])))
+                            bytes(view[stop - length:stop]), bool(flags & FLAG_RUN_START)))
         start = stop
     return found, start

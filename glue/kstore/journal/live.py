@@ -71,7 +71,7 @@ class LiveJournal:
         if self.writer is OFF:  # not opened (stopped during recovery): nothing to record
             return False
         seq, us, mark = self.writer.last_seq, self.writer.last_us, time.monotonic()
-        found = state() | {"clean": clean}
+        found = state() | {"clean": clean, "run_start": self.writer.first_seq}
         try:
             await self.writer.aflush(sync=self.config.fsync != "never")
         except Exception as exc:  # noqa: BLE001 -- the journal never stops capture

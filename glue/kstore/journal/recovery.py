@@ -52,12 +52,12 @@ async def recover(directory: Path, journal_id: str, gatherer_id: str, ts_dsn: st
     done = Recovery(max(last_seq, named, found.seq if found else 0) + 1, reports=reports)
     if found is not None:
         applier = Applier(gatherer_id, ts_dsn, rel_dsn, tolerance)
-        if found.seq < last_seq:
+        if found.seq < last_seq and not found.state.get("clean"):
             await _reapply(directory, found, applier, lookback, done)
         if not found.state.get("clean"):
             done.breaks = crash_breaks(found, applier)
-    await checkpoint.write(ts_dsn, gatherer_id, Checkpoint(journal_id, done.next_seq - 1,
-                                                            last_at, {}))
+    await checkpoint.write(ts_dsn, gatherer_id, Checkpoint(
+        journal_id, done.next_seq - 1, last_at, {"run_start": done.next_seq}))
     return done
 
 
@@ -70,12 +70,21 @@ async def _reapply(directory: Path, found: Checkpoint, applier: Applier, lookbac
     for record in warm:
         applier.warm(record)
     applier.continue_from(found.state.get("last_seq", []))
-    done.counts = await apply_all(applier, reader.records(directory, after_seq=found.seq,
-                                                          reports=done.reports),
-                                  lambda record: True)
+    done.counts = await apply_all(applier, _this_run(reader.records(
+        directory, after_seq=found.seq, reports=done.reports), found.state.get("run_start")),
+        lambda record: True)
     log.info("journal: recovered %d frames after checkpoint %d: %d rows added, %d quarantined",
              done.counts["frames"], found.seq, done.counts["rows_added"],
              done.counts["quarantined"])
+
+
+def _this_run(records, run_start: int | None):
+    """The records up to the next process's first: a later run may have fed another database
+    (the same journal, another DSN), and its rows are not this one's to recover."""
+    for record in records:
+        if record.run_start and record.seq != run_start:
+            return
+        yield record
 
 
 def crash_breaks(found: Checkpoint, applier: Applier) -> list[Break]:

@@ -89,8 +89,9 @@ class Writer:
             self._rotate(us)
         conn = frame.connection_id.encode()[:255]
         buf = self._buf
-        buf += HEADER.pack(self.next_seq, us, flags_of(binary, frame.use_yes_price), len(conn),
-                           len(raw))
+        buf += HEADER.pack(self.next_seq, us, flags_of(binary, frame.use_yes_price,
+                                                        self.next_seq == self.first_seq),
+                           len(conn), len(raw))
         buf += conn
         buf += raw
         self.next_seq += 1
