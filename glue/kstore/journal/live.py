@@ -101,8 +101,8 @@ class LiveJournal:
                 self._failed("close", exc)
 
     def stats(self) -> dict:
-        if not self.enabled:
-            return {"enabled": False}
+        if self.writer is OFF:  # disabled, or stopped before it opened
+            return {"enabled": self.enabled, "frames": 0}
         return {"enabled": True, "directory": str(self.directory), "frames": self.writer.frames,
                 "last_seq": self.writer.last_seq, **self.writer.stats, "errors": self.errors,
                 "recovered": (self.recovered.counts or None) if self.recovered else None}
