@@ -68,7 +68,7 @@ def test_recovery_after_a_checkpoint_makes_the_rows_of_an_uninterrupted_run(serv
         summary = asyncio.run(Gatherer(settings, "g1").run(5))
     journal = directory / "g1"
     records = list(reader.records(journal))
-    assert len(records) == summary["stream"]["frames"] > 1000
+    assert len(records) == summary["stream"]["frames"] > 300
     expected = rows(live_ts.dsn)
     assert summary["stream"]["duplicates"] and expected["quarantine"], "duplicates, bad frames"
     assert any(row[5] > 0 for row in expected["orderbook_deltas"]), "and twin deltas"
