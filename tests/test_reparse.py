@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import datetime, timedelta, timezone
 
 import psycopg
@@ -62,7 +63,13 @@ def test_reparse_restores_deleted_rows_exactly_and_twice_adds_nothing(captured, 
     assert rows(dsn) == before, "every column of every row, dup ordinals included"
     assert audit.audit(settings, audit.load_truth(tmp_path / "t.jsonl"), "g1") == clean
 
-    second_run = reparse.run(settings, "g1", since, until)
+    env = {"KSTORE_GATHERERS": '["g1"]', "KSTORE_DSN__G1_TS": settings.dsn["g1_ts"],
+           "KSTORE_DSN__G1_REL": settings.dsn["g1_rel"], "KSTORE_HOME": str(settings.home),
+           "KSTORE_GATHER__JOURNAL__DIRECTORY": str(settings.gather.journal.directory)}
+    done = run_kstore("reparse", "--gatherer", "g1", "--since", since.isoformat(),
+                      "--until", until.isoformat(), "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    second_run = json.loads(done.stdout)
     assert second_run["frames"] == first_run["frames"]
     assert second_run["rows_added"] == second_run["quarantined"] == second_run["gaps"] == 0
     assert rows(dsn) == before
