@@ -97,8 +97,17 @@ def test_a_segment_cut_anywhere_keeps_every_whole_block_and_reports_the_tail(tmp
         assert [r.seq for r in found] == list(range(1, len(found) + 1))
         assert len(found) % 40 == 0, "a block is all or nothing: whole flushes only"
         assert reports[0]["tail_bytes"] > 0 or reports[0]["damaged"], f"cut at {cut} reported"
+        assert reader.tail(tmp_path)[0] == len(found), "the end is found from the last frame"
     segment.write_bytes(whole)
     assert len(list(reader.records(tmp_path))) == 400
+
+
+def test_the_end_of_a_long_journal_is_found_from_its_last_zstd_frame(tmp_path):
+    made = frames(3000, START.replace(minute=30))
+    write(tmp_path, made, flush_every=25, close=False)  # 64 KiB zstd frames, the last unfinished
+    seq, at, reports = reader.tail(tmp_path)
+    assert (seq, at) == (3000, made[-1].received_at)
+    assert reports[0]["records"] < 3000, "only the last zstd frame was decoded"
 
 
 def test_a_damaged_zstd_frame_is_reported_and_later_frames_still_read(tmp_path):

@@ -109,3 +109,16 @@ def decode_records(block: bytes | memoryview, start: int = 0) -> tuple[list[Reco
                             bytes(view[stop - length:stop]), bool(flags & FLAG_RUN_START)))
         start = stop
     return found, start
+
+
+def walk_records(block: bytes | memoryview) -> tuple[int, int | None, int | None, int]:
+    """(whole records, last seq, its received_us, offset after them) of `block`, reading
+    headers only: finding a journal's end costs no record objects."""
+    count, seq, us, pos, size, end = 0, None, None, 0, HEADER.size, len(block)
+    while pos + size <= end:
+        next_seq, next_us, _, conn_len, length = HEADER.unpack_from(block, pos)
+        stop = pos + size + conn_len + length
+        if stop > end:
+            break
+        count, seq, us, pos = count + 1, next_seq, next_us, stop
+    return count, seq, us, pos

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import zstandard
 
-from kstore.journal.format import ZSTD_MAGIC, Record, Segment, decode_records, micros, segments
+from kstore.journal.format import (EPOCH, ONE_US, ZSTD_MAGIC, Record, Segment, decode_records,
+                                   micros, segments, walk_records)
 
 log = logging.getLogger("kstore.journal")
 CHUNK = 1 << 20  # compressed bytes fed to the decoder at a time
@@ -29,8 +30,9 @@ class SegmentReader:
     """Iterates one segment's records in order; afterwards `report` says what was read, what
     was damaged (byte offsets of zstd frames that did not decode) and the torn tail's size."""
 
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, path: Path, headers_only: bool = False):
+        """`headers_only`: yield only (seq, received_us) of each zstd frame's last record."""
+        self.path, self.headers_only = path, headers_only
         self.report = {"segment": path.name, "records": 0, "frames": 0, "damaged": [],
                        "tail_bytes": 0, "last_seq": None}
 
@@ -67,7 +69,7 @@ class SegmentReader:
             else:
                 pos += used
 
-    def _one_frame(self, data: memoryview) -> tuple[list[Record], int | None, str | None]:
+    def _one_frame(self, data: memoryview) -> tuple[list, int | None, str | None]:
         """The records of the zstd frame at the start of `data`, the bytes it used (None:
         unfinished) and the decoder's error, if any."""
         decoder = zstandard.ZstdDecompressor().decompressobj()
@@ -80,21 +82,25 @@ class SegmentReader:
                 break
             if decoder.eof:
                 used = start + min(CHUNK, len(data) - start) - len(decoder.unused_data)
-                records, offset = decode_records(out)
-                self._count(records, len(out) - offset)
-                return records, used, None
-        records, offset = decode_records(out)
-        self._count(records, len(out) - offset)
+                return self._decoded(out), used, None
+        records = self._decoded(out)
         if error is None:
             self.report["tail_bytes"] += len(data)
         return records, None, error
 
-    def _count(self, records: list[Record], torn: int) -> None:
-        self.report["records"] += len(records)
+    def _decoded(self, out: bytearray) -> list:
+        if self.headers_only:
+            count, seq, us, offset = walk_records(out)
+            records = [] if seq is None else [(seq, us)]
+        else:
+            records, offset = decode_records(out)
+            count = len(records)
+        self.report["records"] += count
         if records:
-            self.report["last_seq"] = records[-1].seq
-        if torn:
-            self.report["damaged"].append(f"{torn} bytes of a torn record")
+            self.report["last_seq"] = records[-1][0]
+        if len(out) > offset:
+            self.report["damaged"].append(f"{len(out) - offset} bytes of a torn record")
+        return records
 
     def _damaged(self, offset: int, why: str) -> None:
         self.report["damaged"].append(f"offset {offset}: {why}")
@@ -136,11 +142,32 @@ def tail(directory: Path) -> tuple[int, datetime | None, list[dict]]:
     the segments read to find it (the newest that holds a record)."""
     reports = []
     for segment in reversed(segments(directory)):
-        reader = SegmentReader(segment.path)
-        last = None
-        for last in reader:  # noqa: B007 -- the last record is what we want
-            pass
+        reader = SegmentReader(segment.path, headers_only=True)
+        last = _last_frame(reader, segment.first_seq)
+        if last is None:  # no zstd frame at the end decodes alone: read the whole segment
+            for last in reader:  # noqa: B007 -- the last record is what we want
+                pass
         reports.append(reader.report)
         if last is not None:
-            return last.seq, last.received_at, reports
+            return last[0], EPOCH + last[1] * ONE_US, reports
     return 0, None, reports
+
+
+def _last_frame(reader: SegmentReader, first_seq: int) -> tuple[int, int] | None:
+    """(seq, received_us) of the segment's last record, decoding only its last zstd frame: the
+    last zstd magic from which the rest of the file decodes cleanly into records of this
+    segment (a magic inside compressed data fails to decode, and the one before is tried)."""
+    try:
+        raw = reader.path.read_bytes()
+    except OSError:
+        return None
+    data, end = memoryview(raw), len(raw)
+    for _ in range(16):
+        end = raw.rfind(ZSTD_MAGIC, 0, end)
+        if end < 0:
+            return None
+        probe = SegmentReader(reader.path, headers_only=True)
+        records, _, error = probe._one_frame(data[end:])
+        if error is None and records and records[-1][0] >= first_seq:
+            return records[-1]
+    return None
