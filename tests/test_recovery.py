@@ -265,3 +265,47 @@ def test_recovery_applies_only_the_crashed_run_never_a_later_run_or_a_clean_one(
     other = asyncio.run(recovery.recover(directory, "another-journal", "g1", clean.dsn_as(WRITER),
                                          None, TOLERANCE, 60))
     assert other.counts == {} and other.breaks == []
+
+
+def test_a_database_down_at_start_defers_recovery_without_stopping_capture(server, tmp_path):
+    """The journal opens (numbering after what is on disk) while the database does not answer;
+    the first checkpoint once it answers applies the last run's tail first."""
+    from datetime import datetime, timezone
+
+    from kstore.gatherer.parse import Frame
+    from kstore.gatherer.writer import Writers
+    from kstore.journal.live import LiveJournal
+    from kstore.journal.writer import Writer
+
+    directory, now = tmp_path / "journal", datetime.now(timezone.utc)
+    ts = server.database("gatherer_ts")
+    crashed = Writer(directory / "g1", 1)
+    for number in range(1, 6):
+        crashed.append(Frame(_trade(number, now), now, "conn0"))
+    crashed.close()
+    asyncio.run(checkpoint.write(ts.dsn, "g1", Checkpoint(journal_id(directory / "g1"), 2, now,
+                                                          {"run_start": 1})))
+    down = server.settings(gatherers=["g1"], dsn={"g1_ts": "host=127.0.0.1 port=1 dbname=x"},
+                           gather={"journal": {"directory": str(directory)}})
+    journal = LiveJournal(down, "g1", down.dsn["g1_ts"], None)
+    asyncio.run(journal.open())
+    assert journal.pending and journal.writer.first_seq == 6 and "recovery: OperationalError" \
+        in " ".join(journal.errors)
+
+    async def back_up() -> bool:
+        journal.ts_dsn = ts.dsn_as(WRITER)
+        journal.store = checkpoint.Store(journal.ts_dsn, "g1")
+        writers = Writers(journal.ts_dsn, gatherer_id="g1")
+        await writers.start()
+        journal.writer.append(Frame(_trade(6, now), now, "conn1"))
+        recorded = await journal.checkpoint(writers, lambda: {})
+        await writers.close()
+        await journal.store.close()
+        journal.writer.close()
+        return recorded
+
+    assert asyncio.run(back_up())
+    assert journal.recovered.counts["frames"] == 3, "frames 3-5 of the crashed run, not 6"
+    with psycopg.connect(ts.dsn) as conn:
+        assert conn.execute("select count(*) from kstore.trades").fetchone()[0] == 3
+        assert conn.execute("select seq from ops.journal_checkpoints").fetchone()[0] == 6

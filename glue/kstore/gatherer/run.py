@@ -102,8 +102,9 @@ class Gatherer:
         helpers: list[asyncio.Task] = []
         run_id = None
         try:  # a database or exchange that does not answer at start cannot delay a SIGTERM
-            await _unless_stopped(stop, self._open_journal())
-            run_id = await _unless_stopped(stop, runs.begin(self.ts_dsn))
+            started = await _unless_stopped(stop, asyncio.gather(self._open_journal(),
+                                                                 runs.begin(self.ts_dsn)))
+            run_id = started[1] if started else None
             await _unless_stopped(stop, self.registry.load())
             if not stop.is_set():
                 helpers = self._helpers(stop, duration)

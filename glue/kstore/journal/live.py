@@ -13,6 +13,8 @@ import logging
 import time
 from datetime import timedelta
 
+import psycopg
+
 from kstore.journal import checkpoint, recovery
 from kstore.journal.checkpoint import Checkpoint
 from kstore.journal.format import EPOCH, ONE_US, journal_dir
@@ -31,6 +33,7 @@ class LiveJournal:
         self.writer, self.journal_id, self.recovered = OFF, None, None
         self.store = checkpoint.Store(ts_dsn, gatherer_id)
         self.errors: dict[str, int] = {}
+        self.pending = False  # recovery could not run at start (database down)
 
     @property
     def enabled(self) -> bool:
@@ -41,13 +44,21 @@ class LiveJournal:
         if not self.enabled:
             return None
         self.journal_id = journal_id(self.directory)
-        self.recovered = await recovery.recover(
-            self.directory, self.journal_id, self.gatherer_id, self.ts_dsn, self.rel_dsn,
-            self.tolerance, self.config.lookback)
-        self.writer = Writer(self.directory, self.recovered.next_seq, level=self.config.level,
+        try:
+            self.recovered = await self._recover()
+            next_seq = self.recovered.next_seq
+        except psycopg.Error as exc:  # the database is down: capture anyway, recover later
+            self._failed("recovery", exc)
+            next_seq, self.pending = recovery.next_free(self.directory), True
+        self.writer = Writer(self.directory, next_seq, level=self.config.level,
                              frame_bytes=int(self.config.frame_mib * (1 << 20)),
                              sync_always=self.config.fsync == "always")
         return self.recovered
+
+    async def _recover(self, before: int | None = None) -> recovery.Recovery:
+        return await recovery.recover(self.directory, self.journal_id, self.gatherer_id,
+                                      self.ts_dsn, self.rel_dsn, self.tolerance,
+                                      self.config.lookback, before)
 
     def attach(self, connection, writers) -> None:
         """The hook: the connection appends every frame; each writer commit flushes first."""
@@ -70,6 +81,12 @@ class LiveJournal:
         it as the watermark; True when recorded."""
         if self.writer is OFF:  # not opened (stopped during recovery): nothing to record
             return False
+        if self.pending:  # the last run's tail first: no watermark may pass it unapplied
+            self.recovered = await self._recover(before=self.writer.first_seq)
+            self.pending = False
+            if self.recovered.breaks:
+                log.warning("journal: crash of the last run recovered late; its %d breaks are "
+                            "not recorded", len(self.recovered.breaks))
         seq, us, mark = self.writer.last_seq, self.writer.last_us, time.monotonic()
         found = state() | {"clean": clean, "run_start": self.writer.first_seq}
         try:

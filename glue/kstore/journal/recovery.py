@@ -41,8 +41,12 @@ class Recovery:
 
 
 async def recover(directory: Path, journal_id: str, gatherer_id: str, ts_dsn: str,
-                  rel_dsn: str | None, tolerance: timedelta, lookback: float) -> Recovery:
-    last_seq, last_at, reports = reader.tail(directory)
+                  rel_dsn: str | None, tolerance: timedelta, lookback: float,
+                  before: int | None = None) -> Recovery:
+    """`before`: this process's first sequence number, when it already journals (a recovery
+    deferred because the database did not answer at start): the checkpoint stops below it."""
+    last_seq, last_at, reports = reader.tail(directory) if before is None else (
+        before - 1, None, [])
     found = await checkpoint.read(ts_dsn, gatherer_id)
     if found is not None and found.journal_id != journal_id:
         log.warning("journal: the checkpoint of %s names journal %s, not %s: nothing recovered",
@@ -50,6 +54,8 @@ async def recover(directory: Path, journal_id: str, gatherer_id: str, ts_dsn: st
         found = None
     named = max((s.first_seq for s in reader.segments(directory)), default=0)  # never reused
     done = Recovery(max(last_seq, named, found.seq if found else 0) + 1, reports=reports)
+    if before is not None:
+        done.next_seq = before
     if found is not None:
         applier = Applier(gatherer_id, ts_dsn, rel_dsn, tolerance)
         if found.seq < last_seq and not found.state.get("clean"):
@@ -59,6 +65,12 @@ async def recover(directory: Path, journal_id: str, gatherer_id: str, ts_dsn: st
     await checkpoint.write(ts_dsn, gatherer_id, Checkpoint(
         journal_id, done.next_seq - 1, last_at, {"run_start": done.next_seq}))
     return done
+
+
+def next_free(directory: Path) -> int:
+    """The next sequence number from the journal alone (no checkpoint at hand)."""
+    named = max((s.first_seq for s in reader.segments(directory)), default=0)
+    return max(reader.tail(directory)[0], named) + 1
 
 
 async def _reapply(directory: Path, found: Checkpoint, applier: Applier, lookback: float,
