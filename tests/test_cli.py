@@ -27,7 +27,9 @@ def _required(words: str) -> list[str]:
     return {"gather": ["--gatherer", "g1"], "audit": ["--truth", "t", "--target", "g1"],
             "query": ["select 1"],
             "backfill": ["--from", "g2", "--to", "g1", "--since", "2026-01-01",
-                         "--until", "2026-01-02"]}.get(words, [])
+                         "--until", "2026-01-02"],
+            "reparse": ["--gatherer", "g1", "--since", "2026-01-01",
+                        "--until", "2026-01-02"]}.get(words, [])
 
 
 def test_every_group_has_a_summary():

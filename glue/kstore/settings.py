@@ -59,6 +59,25 @@ class SelectionSettings(BaseModel):
     firehose: bool = Field(True, description="trade and ticker for every market")
 
 
+class JournalSettings(BaseModel):
+    """The raw frame journal (decision 0035): every received frame under
+    `<home>/journal/<gatherer>/` (or `directory`), on by default."""
+
+    enabled: bool = True
+    directory: Path | None = Field(None, description="root of the journals (default "
+                                   "<home>/journal); one folder per gatherer below it")
+    fsync: Literal["never", "interval", "always"] = Field(
+        "interval", description="fsync the segment: never (the OS decides; survives a process "
+        "crash, not a power loss), every flush_interval, or at every flush (each batch commit)")
+    flush_interval: float = Field(1.0, gt=0, le=1, description="seconds between flushes (and "
+                                  "watermark checkpoints); a flush also precedes every commit")
+    level: int = Field(3, ge=1, le=19, description="zstd compression level")
+    frame_mib: float = Field(8, gt=0, le=256, description="uncompressed MiB per independently "
+                             "decodable zstd frame")
+    lookback: float = Field(60, ge=0, description="seconds of frames re-read before a recovery "
+                            "or reparse window to rebuild order-dependent state (dup ordinals)")
+
+
 class GatherSettings(BaseModel):
     """How a gatherer captures: shards, feed settings, batching, budgets, timers."""
 
@@ -86,6 +105,7 @@ class GatherSettings(BaseModel):
     time_tolerance: float = Field(
         86_400, gt=0, description="seconds an exchange time may lie from the receive time; "
         "farther (or in seconds, not ms) is implausible: the frame is quarantined")
+    journal: JournalSettings = JournalSettings()
 
 
 # Kalshi's read budget per access tier (KALSHI-API.md §5.10: tokens per second / 10 per read).

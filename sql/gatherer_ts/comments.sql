@@ -40,3 +40,15 @@ select ops.comment_columns('ops.capture_runs', array[
     ],
     ['stopped_xid', 'Transaction that recorded the stop.']
 ]);
+
+comment on table ops.journal_checkpoints is
+'The raw journal''s watermark per gatherer (decision 0036): every frame up to seq has its rows '
+'committed; a restart applies the journal''s frames after it again.';
+select ops.comment_columns('ops.journal_checkpoints', array[
+    ['gatherer_id', 'The gatherer whose journal this is.'],
+    ['journal_id', 'JOURNAL_ID of the journal directory the sequence numbers belong to.'],
+    ['seq', 'Journal sequence number: every frame up to it is committed (rows and quarantine).'],
+    ['received_at', 'Receive time of that frame.'],
+    ['state', 'Stream state after that frame: last seq per (connection, sid), channel per sid.'],
+    ['checkpointed_at', 'When the watermark was written.']
+]);

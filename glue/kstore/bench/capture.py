@@ -46,7 +46,7 @@ import psycopg
 import websockets
 
 from kstore import audit
-from kstore.bench import measure
+from kstore.bench import capture_journal, measure
 from kstore.gatherer.run import Gatherer
 from kstore.pgcluster import find_pg_bin, free_port
 from kstore.settings import Settings
@@ -73,6 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         " last until the drain-only client falls behind (default: %(default)s)")
     parser.add_argument("--max-rate", type=measure.positive(), default=1_000_000,
                         help="the ladder never offers more events/s (default: %(default)s)")
+    parser.add_argument("--journal", type=capture_journal.modes, default=["on"],
+                        help="on, off or on,off: the gatherer ladder per journal mode")
     parser.add_argument("--profile", type=Path, default=None,
                         help="cProfile one more gatherer step at its ceiling into this file")
 
@@ -90,16 +92,26 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     server = ScratchServer("plain", find_pg_bin(settings.pg_bin)).start()
     probes = measure.probes(kstore=measure.this_process,
                             postgres=measure.postgres(server.cluster))
+    journals = tempfile.TemporaryDirectory()
+    modes = {mode: capture_journal.settings_for(settings, mode, Path(journals.name))
+             for mode in args.journal}
     try:
         drained = ladder(lambda rate: _step(_drain, rate, args, probes), offered(args))
-        ours = ladder(lambda rate: _step(GathererStep(server, settings, args), rate, args, probes),
-                      iter(drained))
-        latency = _step(GathererStep(server, settings, args), 5_000, args, probes)
+        ladders, latencies = {}, {}
+        for mode, local in modes.items():  # noqa: B023 -- each lambda runs in its iteration
+            ladders[mode] = ladder(lambda rate: _step(GathererStep(server, local, args), rate,
+                                                      args, probes), iter(drained))
+            latencies[mode] = _step(GathererStep(server, local, args), 5_000, args, probes)
+        ours, latency = ladders[args.journal[0]], latencies[args.journal[0]]
+        settings = modes[args.journal[0]]
         best = ceiling(ours)
         profile = _profiled(server, settings, args, best) if args.profile and best else None
     finally:
         server.stop()
+        journals.cleanup()
     print(report(drained, ours, latency))
+    print("\n".join(capture_journal.report({m: ceiling(r) for m, r in ladders.items()},
+                                            latencies)))
     if profile:
         print(profile)
     return 0
@@ -298,7 +310,7 @@ async def _gather(ts: Database, rel: Database, settings: Settings, port: int,
     tail = depths[len(depths) * 2 // 3:]
     result = {"frames": summary["stream"]["frames"], "slow": 0,
               "backlog_peak": max(depths, default=0), "backlog_tail": max(tail, default=0),
-              "writers": summary["writers"]}
+              "writers": summary["writers"], "journal": summary.get("journal", {})}
     result["transit"] = _transit(ts.dsn)
     return result
 

@@ -26,6 +26,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("dedup", "kstore.commands.dedup"),
     ("backfill", "kstore.commands.backfill"),
     ("reconcile", "kstore.commands.reconcile"),
+    ("reparse", "kstore.commands.reparse"),
     ("export", "kstore.commands.export"),
     ("lake init", "kstore.commands.lake.init"),
     ("lake verify", "kstore.commands.lake.verify"),

@@ -31,6 +31,7 @@ from kstore.gatherer.breaks import Break, OpenBreaks
 from kstore.gatherer.parse import Frame
 from kstore.gatherer.rest import signer
 from kstore.gatherer.stream import Outcome, Stream
+from kstore.journal.writer import OFF as NO_JOURNAL
 from kstore.settings import GatherSettings, KalshiSettings
 
 log = logging.getLogger("kstore.gather")
@@ -76,6 +77,8 @@ class Session:
 
 
 class Connection:
+    journal = NO_JOURNAL  # kstore.journal: every frame is appended before its rows are made
+
     def __init__(self, kalshi: KalshiSettings, gather: GatherSettings, stream: Stream,
                  on_outcome, markets, breaks: OpenBreaks | None = None, spawn=None,
                  plan=None, index: int = 0):
@@ -184,6 +187,7 @@ class Connection:
         raw = raw.encode() if isinstance(raw, str) else raw
         frame = Frame(raw, datetime.now(timezone.utc), session.connection_id,
                       self.gather.use_yes_price)
+        self.journal.append(frame)
         self.breaks.frame(frame.received_at)
         session.frame_at = frame.received_at
         outcome = self.stream.accept(frame)

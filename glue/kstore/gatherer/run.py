@@ -40,6 +40,8 @@ from kstore.gatherer.snapshots import snapshot_loop
 from kstore.gatherer.stream import Outcome, Stream
 from kstore.gatherer.subscriptions import Shards
 from kstore.gatherer.writer import UnwrittenRows, Writers
+from kstore.journal import checkpoint
+from kstore.journal.live import LiveJournal
 from kstore.selection import SelectionError, check_limits
 from kstore.settings import Settings, SettingsError
 
@@ -90,6 +92,8 @@ class Gatherer:
             for index in range(g.connections)]
         self.connection = self.connections[0]
         self.shards.connections = self.connections
+        self.journal = LiveJournal(settings, gatherer_id, ts_dsn,
+                                   _dsn(settings, f"{gatherer_id}_rel"))
         self.tasks: set[asyncio.Task] = set()
         self.health = Health()
         self.heartbeat = heartbeat_path(settings, gatherer_id)
@@ -114,7 +118,9 @@ class Gatherer:
         helpers: list[asyncio.Task] = []
         run_id = None
         try:  # a database or exchange that does not answer at start cannot delay a SIGTERM
-            run_id = await _unless_stopped(stop, runs.begin(self.ts_dsn))
+            started = await _unless_stopped(stop, asyncio.gather(self._open_journal(),
+                                                                 runs.begin(self.ts_dsn)))
+            run_id = started[1] if started else None
             self.shards.start(await _unless_stopped(stop, self.registry.prime()) or [])
             if not stop.is_set():
                 helpers = self._helpers(stop, duration)
@@ -141,6 +147,9 @@ class Gatherer:
         loops = [self._status_loop(stop), supervise("registry", lambda: self._registry_loop(stop),
                                                     self.health, stop),
                  supervise("rest books", lambda: self._after_load(books), self.health, stop)]
+        if self.journal.enabled:
+            loops.append(supervise("journal", lambda: self.journal.loop(
+                stop, self.writers, self._journal_state), self.health, stop))
         if duration is not None:  # the capture's duration: from the registry's first load on
             loops.append(self._after_load(lambda: _stop_after(stop, duration)))
         return [asyncio.create_task(loop) for loop in loops]
@@ -167,6 +176,8 @@ class Gatherer:
         clean = clean and self.writers_clean
         if clean:  # the run's stop promises every row of it is committed
             clean = await _within("capture run", runs.stop(self.ts_dsn, run_id), left())
+        await _within("journal", self.journal.close(self.writers, self._journal_state, clean),
+                      left())
         unwritten = await self.gaps.close(left(spare=0.5))
         await _within("REST client", self.rest.close(), left())
         return clean and unwritten == 0
@@ -177,6 +188,16 @@ class Gatherer:
         except UnwrittenRows as exc:
             self.writers_clean = False
             log.error("gather: %s", exc)
+
+    async def _open_journal(self) -> None:
+        """Crash recovery (kstore.journal.recovery), then the hook into capture."""
+        recovered = await self.journal.open()
+        self.journal.attach(self.connections, self.writers)
+        if recovered is not None and recovered.breaks:
+            self.breaks.add(recovered.breaks, reconnect=True)
+
+    def _journal_state(self) -> dict:
+        return checkpoint.stream_state(self.stream, self.connections)
 
     def _signalled(self) -> None:
         self.signalled = True
@@ -298,7 +319,8 @@ class Gatherer:
                 "rest_throttled": self.rest.budget.counts["throttled"],
                 "selection": {"books": len(self.shards.of), "load": self.registry.load_stats,
                               **self.shards.counts},
-                "errors": dict(self.health.errors), "failed": self.health.failed}
+                "errors": dict(self.health.errors), "failed": self.health.failed,
+                "journal": self.journal.stats()}
 
 
 LIFECYCLE = {

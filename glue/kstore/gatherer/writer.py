@@ -67,6 +67,7 @@ class _Lane:
     put_times: deque = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     in_flight: dict[int, list[tuple]] = field(default_factory=dict)
+    in_flight_since: dict[int, float] = field(default_factory=dict)  # oldest put time per write
     latencies: deque = field(default_factory=lambda: deque(maxlen=LATENCY_SAMPLES))
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
         ("committed", "inserted", "quarantined", "batches", "failures"), 0))
@@ -95,6 +96,7 @@ class Writers:
         self._dispatchers: list[asyncio.Task] = []
         self._writes: set[asyncio.Task] = set()
         self._closing = False
+        self.before_write = None  # awaited before each write (the journal's flush)
 
     async def start(self, *, wait: float | None = None) -> None:
         """Opens the pools and starts writing. Connections are made in the background (rows
@@ -158,6 +160,13 @@ class Writers:
         return [task.get_name() for task in self._dispatchers
                 if task.done() and not self._closing]
 
+    def pending_since(self) -> float | None:
+        """The put time (time.monotonic) of the oldest row not yet committed, None when every
+        row put is: rows put up to a moment are all committed once this is later (or None)."""
+        times = [lane.put_times[0] for lane in self._lanes.values() if lane.put_times]
+        times += [t for lane in self._lanes.values() for t in lane.in_flight_since.values()]
+        return min(times, default=None)
+
     def stats(self) -> dict:
         """Per table: rows queued, in flight, committed (= inserted + already present +
         quarantined), inserted, quarantined, batches (write transactions committed), failures
@@ -204,7 +213,9 @@ class Writers:
         """Commits `rows`, retrying any failure that is not a rejected row with backoff, then
         accounts for them. Until then they are listed as in flight (close() reports them)."""
         key = id(rows)
-        lane.in_flight[key] = rows
+        lane.in_flight[key], lane.in_flight_since[key] = rows, put_times[0]
+        if self.before_write is not None:  # write-ahead: the rows' frames are journaled first
+            await self.before_write()
         backoff = 0.05
         while True:
             try:
@@ -217,7 +228,7 @@ class Writers:
                 _log_failure(lane.table, len(rows), exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
-        del lane.in_flight[key]
+        del lane.in_flight[key], lane.in_flight_since[key]
         self._account(lane, outcome, put_times)
 
     def _account(self, lane: _Lane, outcome: batch.Outcome, put_times: list[float]) -> None:

@@ -1,8 +1,9 @@
 -- Roles in a gatherer's time-series database (DESIGN §7): the writer inserts rows (the four
--- time-series tables: timeseries/test_writer.sql), quarantines bad frames, records feed gaps and
--- its capture runs, and touches nothing else in ops; the reader (postgres_fdw mapping) only
--- reads; kstore_dedup_ack only moves ops.dedup_ack; kstore_maintainer reads the watermarks and
--- runs ops.maintain() (timeseries/test_ops_maintain.sql). The roles themselves:
+-- time-series tables: timeseries/test_writer.sql), quarantines bad frames, records feed gaps,
+-- its capture runs and journal checkpoints, and touches nothing else in ops; the reader
+-- (postgres_fdw mapping) only reads; kstore_dedup_ack only moves ops.dedup_ack;
+-- kstore_maintainer reads the watermarks and runs ops.maintain()
+-- (timeseries/test_ops_maintain.sql). The roles themselves:
 -- gatherer/test_roles.sql. Privileges are checked as granted and as behaviour.
 -- default_transaction_read_only applies at login, so under `set role` the reader's refusals come
 -- from its privileges.
@@ -22,9 +23,11 @@ select results_eq(
             ('kstore.quarantine', 'INSERT,SELECT'),
             ('kstore.tickers', 'INSERT,SELECT'),
             ('kstore.trades', 'INSERT,SELECT'),
-            ('ops.capture_runs', 'INSERT,SELECT,UPDATE')
+            ('ops.capture_runs', 'INSERT,SELECT,UPDATE'),
+            ('ops.journal_checkpoints', 'INSERT,SELECT,UPDATE')
     $$,
-    'writer: insert and select on its tables, update only on feed_gaps; its runs in ops'
+    'writer: insert and select on its tables, update only on feed_gaps; its runs and journal '
+    'checkpoints in ops'
 );
 
 select results_eq(

@@ -18,6 +18,7 @@ select results_eq(
             (14, 'capture_runs'),
             (15, 'table_catalog'),
             (16, 'feed_gaps_breaks'),
+            (22, 'journal_checkpoints'),
             (31, 'trades_source')
     $$,
     'every later migration file of migrations/gatherer_ts/ is recorded once, in version order'

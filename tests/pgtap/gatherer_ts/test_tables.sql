@@ -3,10 +3,11 @@
 -- every column with its exact type, nullability and default: feed_gaps and quarantine keyed by
 -- generated identities, ops.dedup_ack, the deduplicator's acknowledgements (acked_xid, the
 -- transaction horizon below which every row is merged; acked_through, for display), and
--- ops.capture_runs, the gatherer process's runs (started, stopped, by which transaction).
+-- ops.capture_runs, the gatherer process's runs (started, stopped, by which transaction), and
+-- ops.journal_checkpoints, the raw journal's watermark.
 
 begin;
-select plan(8);
+select plan(9);
 
 -- ---------------------------------------------------------------- the set of tables
 
@@ -22,7 +23,7 @@ select set_eq(
     $$select * from tap.tables_in('ops')$$,
     array[
         'storage', 'timeseries', 'table_policies', 'schema_migrations', 'dedup_ack',
-        'capture_runs', 'database', 'tables'
+        'capture_runs', 'database', 'tables', 'journal_checkpoints'
     ],
     'ops holds exactly the control tables of a time-series database'
 );
@@ -101,6 +102,20 @@ select results_eq(
             ('stopped_xid', 'xid8', false, null)
     $$,
     'ops.capture_runs: columns'
+);
+
+select results_eq(
+    $$select * from tap.columns_of('ops.journal_checkpoints')$$,
+    $$
+        values
+            ('gatherer_id', 'text', true, null),
+            ('journal_id', 'text', true, null),
+            ('seq', 'bigint', true, null),
+            ('received_at', 'timestamp with time zone', false, null),
+            ('state', 'jsonb', true, '''{}''::jsonb'),
+            ('checkpointed_at', 'timestamp with time zone', true, 'now()')
+    $$,
+    'ops.journal_checkpoints: columns'
 );
 
 select is_empty(
