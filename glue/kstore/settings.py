@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 SECRET_FIELDS = ("dsn", "reader_password")
 SECRET_KALSHI_FIELDS = ("key_id", "private_key")
@@ -156,6 +157,10 @@ def _build(toml_values: dict, overrides: dict) -> Settings:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "settings"
         raise SettingsError(f"invalid setting {where}: {first['msg']}") from exc
+    except SourceError as exc:  # a KSTORE_* variable that is not JSON where JSON is needed
+        field = str(exc).split('"')[1] if str(exc).count('"') >= 2 else "settings"
+        raise SettingsError(f"invalid setting {field}: KSTORE_{field.upper()} is not valid JSON "
+                            "(a list or an object, e.g. '[\"g1\", \"g2\"]')") from None
 
 
 def lake_url(settings: Settings) -> str:

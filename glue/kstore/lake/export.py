@@ -342,8 +342,8 @@ def run(settings: Settings, once: bool = False, interval: float = INTERVAL,
                 raise
             log.warning("export: cycle failed: %s", str(exc).strip().splitlines()[0])
             reports = []
-        for report in reports:
-            if report.windows or report.skipped or report.marked:
+        for report in reports:  # --once: main() prints them, once
+            if not once and (report.windows or report.skipped or report.marked):
                 log.info("export: %s", report.line())
         if once or stop.wait(interval):
             return reports
