@@ -123,6 +123,11 @@ def run_dbt(settings: Settings, db: topology.Database, *arguments: str,
     return result
 
 
+def docs_page(settings: Settings) -> Path:
+    """The page `dbt docs generate` writes (open it in a browser, or `dbt docs serve`)."""
+    return work_dir(settings) / "target" / "index.html"
+
+
 def output_log(settings: Settings) -> Path:
     """Where dbt's console output of the last run goes when not --verbose."""
     return work_dir(settings) / "logs" / "output.log"
@@ -240,12 +245,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-export", action="store_true", help="build only; no lake export")
     parser.add_argument("--freshness", action="store_true",
                         help="only check how fresh trades, deltas and tickers are; no build")
+    parser.add_argument("--docs", action="store_true",
+                        help="only `dbt docs generate` (no build): the catalog of sources and "
+                        "models with their descriptions, in <home>/dbt/target/index.html")
     parser.add_argument("--verbose", action="store_true",
                         help="show dbt's own output (default: a summary and the failures)")
 
 
 def main(settings: Settings, args: argparse.Namespace) -> int:
     db = topology.database(settings, topology.PRODUCTION)
+    if args.docs:
+        result = run_dbt(settings, db, "docs", "generate", verbose=args.verbose)
+        print(f"dbt docs: {docs_page(settings)}" if result.returncode == 0 else
+              f"dbt docs generate failed; dbt's output: {output_log(settings)}")
+        return result.returncode
     if args.freshness:
         result = freshness(settings, db, args.verbose)
         report(result)
