@@ -48,6 +48,9 @@ def attach(settings: Settings, production: topology.Database) -> list[str]:
             conn.execute(
                 "select ops.attach_gatherer(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 [gid, *ts, *rel, roles.GATHERER_READER, settings.reader_password.get(gid)])
+            if settings.fdw.sslmode or settings.fdw.sslrootcert:
+                conn.execute("select ops.gatherer_tls(%s, %s, %s)",
+                             [gid, settings.fdw.sslmode, settings.fdw.sslrootcert])
     return list(settings.gatherers)
 
 

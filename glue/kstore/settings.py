@@ -79,6 +79,17 @@ class LakeSettings(BaseModel):
         "merge (clock skew + commit delay) before it is exported")
 
 
+class FdwSettings(BaseModel):
+    """TLS of the link production makes to each gatherer (postgres_fdw servers). Unset: as the
+    servers are (the embedded topology has no TLS). For RDS or Timescale Cloud, where no CA file
+    can be placed on the server, `require`; a self-hosted production: `verify-full` with the CA
+    file on the database server (docs/deploy.md)."""
+
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca",
+                     "verify-full"] | None = None
+    sslrootcert: str | None = Field(None, description="CA file path on the production server")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KSTORE_",
@@ -103,6 +114,7 @@ class Settings(BaseSettings):
     kalshi: KalshiSettings = KalshiSettings()
     lake: LakeSettings = LakeSettings()
     gather: GatherSettings = GatherSettings()
+    fdw: FdwSettings = FdwSettings()
 
     @field_validator("gatherers")
     @classmethod
