@@ -43,7 +43,7 @@ def demo():
 
 def test_the_readme_has_query_examples():
     found = examples()
-    assert len(found) >= 4 and all(sql.lstrip().startswith("select") for sql, _ in found)
+    assert len(found) >= 4 and all(sql.lstrip().startswith(("select", "with")) for sql, _ in found)
     assert "The lake is the next issue" not in README and "../shared/" not in README
 
 

@@ -1,7 +1,8 @@
 -- The storage policy production declares (DESIGN §1, policies/production.sql): the
 -- authoritative store, so 1-day chunks (14 days premade), compression after 7 days, trades and
--- snapshots kept forever, deltas 90 days, tickers 30 days. Checked as applied (ops.effective_policies: null
--- compression settings derived from the key); as declared: timeseries/test_declared_policies.sql.
+-- snapshots kept forever, deltas 90 days, tickers 30 days. Checked as applied
+-- (ops.effective_policies: null compression settings derived from the key); as declared:
+-- timeseries/test_declared_policies.sql.
 -- ops.table_policies itself:
 -- timeseries/test_table_policies.sql.
 
