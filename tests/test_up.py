@@ -110,3 +110,33 @@ def test_up_twice_on_one_home(embedded):
     assert transform.count("\n") < 20 and "dbt build:" in transform, transform
     for gid in ("g1", "g2", "g3"):
         assert "no close frame" not in (home / "logs" / f"{gid}.log").read_text()
+
+
+def test_up_against_an_exchange_it_did_not_start(embedded):
+    """`kstore up --exchange WS_URL,REST_URL`: no simulator child, the gatherers capture the
+    exchange named (here a simulator run apart, as a real exchange would be), `--duration` is a
+    deadline, and production then holds exactly what that exchange sent."""
+    import subprocess
+    import sys
+
+    from conftest import kstore_env
+    from kstore.pgcluster import free_port
+
+    env, home = embedded
+    port, truth = free_port(), home / "exchange.jsonl"
+    exchange = subprocess.Popen(
+        [sys.executable, "-m", "kstore.cli", "simulate", "--port", str(port), "--duration", "8",
+         "--rate", "150", "--wait-for-subscribers", "3", "--truth", str(truth)],
+        env=kstore_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        up = run_kstore("up", "--exchange", f"ws://127.0.0.1:{port}/trade-api/ws/v2,"
+                        f"http://127.0.0.1:{port}/trade-api/v2", "--duration", "25",
+                        env=env, timeout=400)
+    finally:
+        exchange.terminate()
+        exchange.wait(30)
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert f"ws://127.0.0.1:{port}/trade-api/ws/v2" in up.stdout
+    assert "simulator" not in up.stdout and not (home / "logs" / "simulator.log").exists()
+    audit = run_kstore("audit", "--truth", str(truth), "--target", "production", env=env)
+    assert audit.returncode == 0, audit.stdout + audit.stderr

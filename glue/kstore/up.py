@@ -167,12 +167,12 @@ def run(settings: Settings, simulate_args: list[str], duration: float | None,
           f"({'simulated exchange' if exchange.simulated else exchange.ws_url}); logs in "
           f"{settings.home / 'logs'}", flush=True)
     deadline = None if duration is None or exchange.simulated else time.monotonic() + duration
+    scheduled = jobs(procs, config)
     try:
-        _supervise(settings, procs, jobs(procs, config), duration is not None, deadline,
-                   stopping)
+        _supervise(settings, procs, scheduled, duration is not None, deadline, stopping)
     except KeyboardInterrupt:
         pass
-    return _shutdown(settings, procs, config)
+    return _shutdown(settings, procs, config, scheduled)
 
 
 def _supervise(settings: Settings, procs: list[Child], scheduled: list[Job], feed_ends: bool,
@@ -237,9 +237,12 @@ def status_line(settings: Settings, procs: list[Child]) -> str:
             f"{max(lags, default=0):.1f}s, {errors} cursor errors")
 
 
-def _shutdown(settings: Settings, procs: list[Child], config: Path | None = None) -> int:
+def _shutdown(settings: Settings, procs: list[Child], config: Path | None = None,
+              scheduled: list[Job] = ()) -> int:
     """Gatherers flush first (before their exchange goes away, so they stop cleanly), then the
     other children stop and the deduplicator makes a last pass over everything."""
+    for job in scheduled:  # a transform still running holds the lock the final one needs
+        job.child.stop()
     for child in sorted(procs, key=lambda c: c.heartbeat is None):  # gatherers first
         child.stop()
     logs = settings.home / "logs"
