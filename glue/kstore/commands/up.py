@@ -70,9 +70,10 @@ def exchange_of(name: str | None, settings: Settings) -> platform.Exchange:
     if name in EXCHANGES:
         return EXCHANGES[name]
     ws_url, _, rest_url = name.partition(",")
-    if not (ws_url.startswith(("ws://", "wss://")) and rest_url.startswith(("http://", "https://"))):
+    if not (ws_url.startswith(("ws://", "wss://"))
+            and rest_url.startswith(("http://", "https://"))):
         raise SettingsError(f"--exchange {name!r}: use {', '.join(EXCHANGES)}, settings or "
-                            "WS_URL,REST_URL (ws[s]://…/trade-api/ws/v2,http[s]://…/trade-api/v2)")
+                            "WS_URL,REST_URL (wss://…/trade-api/ws/v2,https://…/trade-api/v2)")
     return platform.Exchange(ws_url, rest_url)
 
 

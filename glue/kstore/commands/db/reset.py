@@ -3,7 +3,8 @@
 For starting over on one machine: every embedded database (3 gatherers + production) is
 dropped and created again, migrated and attached, so it holds the schema and no data; the lake
 under the home (when lake.url is not set), dbt's work files and the run files go too. Stop
-`kstore up` first (open sessions are closed). External databases (KSTORE_DSN__*) are never touched: it refuses.
+`kstore up` first (open sessions are closed). External databases (KSTORE_DSN__*) are never
+touched: it refuses.
 """
 
 from __future__ import annotations
