@@ -18,6 +18,7 @@ CASES = {
     "dsn not json": (["db", "status"], {"KSTORE_DSN": "x"}, 1),
     "timescaledb maybe": (["db", "status"], {"KSTORE_TIMESCALEDB": "maybe"}, 1),
     "batch rows not a number": (["db", "status"], {"KSTORE_GATHER__BATCH_ROWS": "many"}, 1),
+    "fdw sslmode not a libpq mode": (["db", "status"], {"KSTORE_FDW__SSLMODE": "verify"}, 1),
     "config file missing": (["--config", "/nonexistent/kstore.toml", "db", "status"], {}, 1),
     "up --duration -5": (["up", "--duration", "-5"], {}, 2),
     "up --rate 0": (["up", "--rate", "0"], {}, 2),
