@@ -116,6 +116,7 @@ def test_up_against_an_exchange_it_did_not_start(embedded):
     """`kstore up --exchange WS_URL,REST_URL`: no simulator child, the gatherers capture the
     exchange named (here a simulator run apart, as a real exchange would be), `--duration` is a
     deadline, and production then holds exactly what that exchange sent."""
+    import signal
     import subprocess
     import sys
 
@@ -124,16 +125,16 @@ def test_up_against_an_exchange_it_did_not_start(embedded):
 
     env, home = embedded
     port, truth = free_port(), home / "exchange.jsonl"
-    exchange = subprocess.Popen(
-        [sys.executable, "-m", "kstore.cli", "simulate", "--port", str(port), "--duration", "8",
-         "--rate", "150", "--wait-for-subscribers", "3", "--truth", str(truth)],
+    exchange = subprocess.Popen(  # serves until SIGINT; its feed: 1200 events once 3 subscribed
+        [sys.executable, "-m", "kstore.cli", "simulate", "--port", str(port), "--max-events",
+         "1200", "--rate", "150", "--wait-for-subscribers", "3", "--truth", str(truth)],
         env=kstore_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         up = run_kstore("up", "--exchange", f"ws://127.0.0.1:{port}/trade-api/ws/v2,"
                         f"http://127.0.0.1:{port}/trade-api/v2", "--duration", "25",
                         env=env, timeout=400)
     finally:
-        exchange.terminate()
+        exchange.send_signal(signal.SIGINT)  # a clean stop: the truth file is complete
         exchange.wait(30)
     assert up.returncode == 0, up.stdout + up.stderr
     assert f"ws://127.0.0.1:{port}/trade-api/ws/v2" in up.stdout
