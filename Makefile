@@ -6,7 +6,7 @@ KSTORE := $(VENV)/bin/kstore
 SQL_PATHS := $(wildcard migrations sql policies tests/pgtap)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lint pytest pgtap test up down status clean
+.PHONY: help setup lint pytest pgtap test up down status docs reset clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -42,6 +42,15 @@ down: ## stop the embedded clusters
 
 status: ## every database, its DSN and storage path
 	$(KSTORE) db status
+
+# The databases are started and migrated first (both idempotent), so it needs no variables.
+docs: setup ## dbt docs generate against the local production (then open .kstore/dbt/target/index.html)
+	$(KSTORE) db up > /dev/null
+	$(KSTORE) migrate > /dev/null
+	$(KSTORE) transform --docs
+
+reset: setup ## empty the local databases and lake, migrated again (the clusters stay)
+	$(KSTORE) db reset --yes
 
 # The clusters are stopped before their data directories go (never deleted under a running
 # server); without .venv/bin/kstore to stop them, nothing is deleted. .venv stays: `rm -rf .venv`.

@@ -629,3 +629,20 @@ def test_status_reports_lag_per_gatherer_and_table(scratch, dbs):
     trades = [rows[gid, "trades"] for gid in ("g1", "g2")]
     assert sum(r["rows_merged"] for r in trades) == 15
     assert max(r["duplicate_rate"] for r in trades) > 0, "the overlap counts as duplicates"
+
+
+def test_fdw_tls_settings_reach_every_gatherer_server_and_pulls_go_on(scratch, dbs):
+    """`fdw.sslmode` / `fdw.sslrootcert` (docs/deploy.md) are set on both foreign servers of
+    every gatherer by attach(); with `prefer` (the scratch clusters have no TLS) pulls go on."""
+    settings = scratch.settings(dbs, fdw={"sslmode": "prefer", "sslrootcert": "/nonexistent.pem"})
+    dedup.attach(settings, dbs["production"])
+    with psycopg.connect(dbs["production"].dsn) as conn:
+        options = dict(conn.execute(
+            "select s.srvname::text, array_to_string(array(select o from unnest(s.srvoptions)"
+            " as o where o ~ '^ssl' order by o), ' ') from pg_foreign_server as s"
+            " where s.srvname ~ '^kstore_g[0-9]_'").fetchall())
+    assert options == {f"kstore_{gid}_{kind}": "sslmode=prefer sslrootcert=/nonexistent.pem"
+                       for gid in GATHERERS for kind in ("ts", "rel")}
+    write(dbs["g1_ts"], "trades", range(10))
+    merge_once(scratch, dbs)
+    assert production_count(dbs) == 10

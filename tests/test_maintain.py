@@ -159,3 +159,31 @@ def test_maintenance_refuses_a_future_clock(plain_server):
     db = plain_server.database("gatherer_ts")
     with pytest.raises(psycopg.errors.RaiseException, match="in the future"):
         maintain.run(db, datetime.now(timezone.utc) + 30 * DAY)
+
+
+def test_plain_path_premakes_enough_for_a_week_without_maintenance(plain_server):
+    """Partitions reach far enough ahead that rows written during a week-long maintenance
+    outage (and a day's margin) land in day partitions, never in the default partition."""
+    db = plain_server.database("gatherer_ts")
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        maintain.run(db)
+        ahead = datetime.now(timezone.utc) + 8 * DAY
+        add_trades(conn, ahead.replace(minute=0, second=0, microsecond=0), 3, received=ahead)
+        homes = conn.execute(
+            "select distinct tableoid::regclass::text from kstore.trades where ts >= %s",
+            [ahead - DAY]).fetchall()
+    assert homes and all(not home.endswith("_default") for (home,) in homes), homes
+
+
+def test_timescaledb_compresses_chunks_the_retention_guard_keeps(timescaledb_server):
+    """A gatherer chunk past retention whose rows are not yet merged is kept, and compressed
+    all the same (it may wait long for the deduplicator)."""
+    db = timescaledb_server.database("gatherer_ts")
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        add_trades(conn, OLD_DAY, 20, received=TODAY)
+
+        done = {(row[1], row[2]) for row in maintain.run(db) if row[0] == "kstore.trades"}
+
+        assert {action for action, _ in done} == {"kept", "compressed"}, done
+        assert len({obj for _, obj in done}) == 1, "the same chunk: kept and compressed"
+        assert trades_between(conn, OLD_DAY, OLD_DAY + DAY) == 20

@@ -706,3 +706,20 @@ def test_a_catalogue_leaves_the_active_markets_and_their_events_as_they_were():
     assert [e.body() for e in alone] == [e.body() for e in beside]
     hot = sum(1 for e in busy if not e.ticker.startswith("KXCAT") and not e.ticker.startswith("KXMVE"))
     assert 0.9 < hot / len(busy) < 1.0, "the rate concentrates on the active markets"
+def test_same_seed_other_anchor_other_trade_ids(tmp_path):
+    """A rerun of one seed (new anchor: the wall clock) never repeats a trade id or a market
+    ticker, so a second `kstore up` on a used home adds to it and never collides."""
+    first = _truth_of(tmp_path, "a.jsonl")
+    async def body():
+        opts = options(rate=50_000, max_events=3000, anchor_ms=1_795_000_060_000,
+                       truth=tmp_path / "later.jsonl")
+        async with Simulator(opts) as sim:
+            await sim.feed_done.wait()
+    run(body())
+    later = read_truth(tmp_path / "later.jsonl")
+    ids = [{t["trade_id"] for t in truth if t["table"] == "trades"} for truth in (first, later)]
+    assert len(ids[0]) > 100 and len(ids[1]) > 100 and ids[0].isdisjoint(ids[1])
+    tickers = [{t["market_ticker"] for t in truth if t["table"] == "markets"} for truth in (first, later)]
+    assert tickers[0].isdisjoint(tickers[1]), "a rerun lists its own markets"
+    sizes = [[t["count_fp"] for t in truth if t["table"] == "trades"] for truth in (first, later)]
+    assert sizes[0] == sizes[1], "the seed still decides everything else"

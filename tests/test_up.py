@@ -54,3 +54,90 @@ def test_up_with_faults_merges_exactly_the_truth(embedded):
         trades = conn.execute("select count(*) from kstore.trades").fetchone()[0]
     assert trades > 0 and query.stdout.split() == ["n", str(trades)], \
         "the lake holds exactly production's trades, though the hour has not ended"
+
+
+def test_children_get_the_parents_config_and_exchange(tmp_path):
+    """`kstore --config x.toml up` runs every child on x.toml; `--exchange` starts no
+    simulator and points every gatherer at the exchange named."""
+    from kstore import up
+    from kstore.commands.up import exchange_of
+    from kstore.settings import load
+
+    config = tmp_path / "x.toml"
+    config.write_text(f'home = "{tmp_path / "home"}"\n')
+    settings = load(config)
+    real = exchange_of("kalshi-demo", settings)
+    procs = up.children(settings, [], config, real)
+    scheduled = [job.child for job in up.jobs(settings, procs, config)]
+
+    assert [c.name for c in procs] == ["g1", "g2", "g3", "dedup", "exporter"]
+    for child in procs + scheduled:
+        assert child.command[3:5] == ["--config", str(config.resolve())], child.command
+        assert child.env["KSTORE_KALSHI__WS_URL"] == real.ws_url
+        assert child.env["KSTORE_KALSHI__REST_URL"] == real.rest_url
+    assert [c.name for c in scheduled] == ["maintain", "transform", "reconcile"]
+    simulated = up.children(settings, ["--seed", "3"])
+    assert simulated[0].name == "simulator" and "--config" not in simulated[0].command
+    assert simulated[1].env["KSTORE_KALSHI__WS_URL"].startswith("ws://127.0.0.1:")
+    assert exchange_of("settings", settings).ws_url == settings.kalshi.ws_url
+    assert exchange_of("wss://x/trade-api/ws/v2,https://x/trade-api/v2", settings).rest_url \
+        == "https://x/trade-api/v2"
+
+
+def test_up_twice_on_one_home(embedded):
+    """`make up` on a used home: a second run of the same (default) seed adds its own trades,
+    maintenance ran, the final transform passes (dbt's unique trade ids) and the audit of the
+    second run is exact; a clean stop is not a lost connection."""
+    env, home = embedded
+    truths = [home / "first.jsonl", home / "second.jsonl"]
+    for truth in truths:
+        up = run_kstore("up", "--duration", "8", "--rate", "200", "--truth", str(truth),
+                        env=env, timeout=300)
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "every gatherer flushed and merged" in up.stdout
+        assert "object at 0x" not in up.stdout + up.stderr
+
+    audit = run_kstore("audit", "--truth", str(truths[1]), "--target", "production", env=env)
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    port = json.loads((home / "topology.json").read_text())["clusters"]["production"]["port"]
+    with psycopg.connect(f"host=127.0.0.1 port={port} dbname=production user=postgres") as conn:
+        trades, ids = conn.execute(
+            "select count(*), count(distinct trade_id) from kstore.trades").fetchone()
+    first = sum(1 for line in truths[0].read_text().splitlines() if '"table":"trades"' in line)
+    assert trades == ids > first > 0, "both runs' trades, each id once"
+    assert "maintenance done" in (home / "logs" / "maintain.log").read_text()
+    transform = (home / "logs" / "final-transform.log").read_text()
+    assert transform.count("\n") < 20 and "dbt build:" in transform, transform
+    for gid in ("g1", "g2", "g3"):
+        assert "no close frame" not in (home / "logs" / f"{gid}.log").read_text()
+
+
+def test_up_against_an_exchange_it_did_not_start(embedded):
+    """`kstore up --exchange WS_URL,REST_URL`: no simulator child, the gatherers capture the
+    exchange named (here a simulator run apart, as a real exchange would be), `--duration` is a
+    deadline, and production then holds exactly what that exchange sent."""
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import kstore_env
+    from kstore.pgcluster import free_port
+
+    env, home = embedded
+    port, truth = free_port(), home / "exchange.jsonl"
+    exchange = subprocess.Popen(  # serves until SIGINT; its feed: 1200 events once 3 subscribed
+        [sys.executable, "-m", "kstore.cli", "simulate", "--port", str(port), "--max-events",
+         "1200", "--rate", "150", "--wait-for-subscribers", "3", "--truth", str(truth)],
+        env=kstore_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        up = run_kstore("up", "--exchange", f"ws://127.0.0.1:{port}/trade-api/ws/v2,"
+                        f"http://127.0.0.1:{port}/trade-api/v2", "--duration", "25",
+                        env=env, timeout=400)
+    finally:
+        exchange.send_signal(signal.SIGINT)  # a clean stop: the truth file is complete
+        exchange.wait(30)
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert f"ws://127.0.0.1:{port}/trade-api/ws/v2" in up.stdout
+    assert "simulator" not in up.stdout and not (home / "logs" / "simulator.log").exists()
+    audit = run_kstore("audit", "--truth", str(truth), "--target", "production", env=env)
+    assert audit.returncode == 0, audit.stdout + audit.stderr

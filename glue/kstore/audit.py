@@ -4,7 +4,9 @@ The simulator's truth file lists every event it emitted. The audit loads it into
 tables and compares set-wise, per table: rows missing from the database, rows duplicated (more
 rows than events for a key), extra rows (keys the exchange never sent) and mismatched values.
 Multiplicity matters for deltas: two identical events are two rows. Exit status 1 if anything
-is off.
+is off. The audit covers the run the truth file describes: stored time-series rows from its
+first exchange time on, and markets updated since then (older rows are earlier runs on the same
+home, decision 0055).
 
 Which tables there are comes from each database's table catalog (decision 0016): every table
 of exchange data (time series and reference) is audited by its rule in RULES, keyed by table
@@ -64,7 +66,7 @@ RULES = {
 with stored as (
     select trade_id, count(*) as n, min(yes_price) as yes_price, min(no_price) as no_price,
         min(count) as count, min(ts) as ts
-    from kstore.trades group by trade_id
+    from kstore.trades where ts >= (select since from truth_since) group by trade_id
 )
 select
     (select count(*) from truth_trades),
@@ -93,7 +95,7 @@ stored as (
     select market_ticker, ts, side,
         case when use_yes_price and side = 'no' then 1 - price else price end as price,
         delta, count(*) as n
-    from kstore.orderbook_deltas group by 1, 2, 3, 4, 5
+    from kstore.orderbook_deltas where ts >= (select since from truth_since) group by 1, 2, 3, 4, 5
 ),
 joined as (
     select coalesce(t.n, 0) as expected, coalesce(s.n, 0) as found
@@ -112,14 +114,18 @@ select
         lambda e: (e["market_ticker"], _ms(e["ts_ms"]),
                    fingerprint({k: v for k, v in e.items() if k not in META})),
         """
-with truth as (select distinct market_ticker, ts, fingerprint from truth_tickers)
+with truth as (select distinct market_ticker, ts, fingerprint from truth_tickers),
+stored as (
+    select market_ticker, ts, fingerprint from kstore.tickers
+    where ts >= (select since from truth_since)
+)
 select
     (select count(*) from truth),
-    (select count(*) from kstore.tickers),
-    (select count(*) from truth as t where not exists (select from kstore.tickers as s
+    (select count(*) from stored),
+    (select count(*) from truth as t where not exists (select from stored as s
         where (s.market_ticker, s.ts, s.fingerprint) = (t.market_ticker, t.ts, t.fingerprint))),
     0,
-    (select count(*) from kstore.tickers as s where not exists (select from truth as t
+    (select count(*) from stored as s where not exists (select from truth as t
         where (s.market_ticker, s.ts, s.fingerprint) = (t.market_ticker, t.ts, t.fingerprint))),
     0
 """),
@@ -138,29 +144,36 @@ select
         (select from kstore.markets as m where m.market_ticker = t.market_ticker)),
     0,
     (select count(*) from kstore.markets as m where not exists
-        (select from truth as t where t.market_ticker = m.market_ticker)),
+        (select from truth as t where t.market_ticker = m.market_ticker)
+        and coalesce(m.updated_time >= (select since from truth_since), true)),
     (select count(*) from truth as t inner join kstore.markets as m using (market_ticker)
         where m.status is distinct from t.status)
 """),
 }
 
-# The truth file's rows, by table (only tables with a rule are kept).
+# The truth file's rows, by table (only tables with a rule are kept), and under SINCE the
+# run's first exchange time: [(datetime,)] (EPOCH when the file has none).
 Truth = dict[str, list[tuple]]
+SINCE = "_since"
 
 
 def load_truth(path: Path) -> Truth:
     if not path.is_file():
         raise SettingsError(f"truth file {path} does not exist")
     truth: Truth = {table: [] for table in RULES}
+    first_ms = None
     with open(path) as lines:
         for number, line in enumerate(lines, 1):
             try:
                 event = json.loads(line)
+                if event.get("index") is not None and "ts_ms" in event:
+                    first_ms = min(first_ms or event["ts_ms"], event["ts_ms"])
                 rule = RULES.get(event["table"])
                 if rule is not None:
                     truth[event["table"]].append(rule.read(event))
             except (ValueError, KeyError, TypeError) as exc:
                 raise SettingsError(f"{path}:{number}: not a truth line ({exc})") from exc
+    truth[SINCE] = [(EPOCH if first_ms is None else _ms(first_ms),)]
     return truth
 
 
@@ -170,6 +183,9 @@ def audit(settings: Settings, truth: Truth, target: str) -> dict[str, dict[str, 
     result = {}
     for dsn in _databases(settings, target):
         with psycopg.connect(dsn, autocommit=False) as conn:
+            since = truth.get(SINCE, [(EPOCH,)])[0][0]
+            conn.execute("create temp table truth_since (since timestamptz)")
+            conn.execute("insert into truth_since values (%s)", [since])
             tables = [t.name for t in catalog.load(conn)
                       if t.here and t.family in EXCHANGE_DATA]
             for table in tables:

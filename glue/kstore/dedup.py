@@ -48,6 +48,9 @@ def attach(settings: Settings, production: topology.Database) -> list[str]:
             conn.execute(
                 "select ops.attach_gatherer(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 [gid, *ts, *rel, roles.GATHERER_READER, settings.reader_password.get(gid)])
+            if settings.fdw.sslmode or settings.fdw.sslrootcert:
+                conn.execute("select ops.gatherer_tls(%s, %s, %s)",
+                             [gid, settings.fdw.sslmode, settings.fdw.sslrootcert])
     return list(settings.gatherers)
 
 
@@ -112,8 +115,10 @@ class Dedup:
             except (psycopg.Error, OSError) as exc:
                 state.failures += 1
                 state.last_error = str(exc).strip().splitlines()[0] if str(exc) else repr(exc)
-                log.warning("dedup: %s: %s (retry %d)", state.gatherer_id, state.last_error,
-                            state.failures)
+                # One console line when a gatherer becomes unreachable; the retries at debug.
+                log.log(logging.WARNING if state.failures == 1 else logging.DEBUG,
+                        "dedup: %s: %s (retry %d)", state.gatherer_id, state.last_error,
+                        state.failures)
                 await self._record_error(state)
                 if once and state.failures >= 5:
                     raise
@@ -192,6 +197,12 @@ def status(settings: Settings) -> list[dict]:
 
 
 def run(settings: Settings, once: bool = False, duration: float | None = None) -> dict:
+    """Merge until stopped (or caught up, `once`); an unreachable production is an error at
+    once (one line), unreachable gatherers are retried."""
+    production = topology.dsn_for(settings, topology.PRODUCTION, DEDUP)
+    with psycopg.connect(production, connect_timeout=10):
+        pass
+
     async def main() -> dict:
         stop = asyncio.Event()
         if duration is not None:

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 SECRET_FIELDS = ("dsn", "reader_password")
 SECRET_KALSHI_FIELDS = ("key_id", "private_key")
@@ -194,6 +195,17 @@ class StatusSettings(BaseModel):
                                "unhealthy")
 
 
+class FdwSettings(BaseModel):
+    """TLS of the link production makes to each gatherer (postgres_fdw servers). Unset: as the
+    servers are (the embedded topology has no TLS). For RDS or Timescale Cloud, where no CA file
+    can be placed on the server, `require`; a self-hosted production: `verify-full` with the CA
+    file on the database server (docs/deploy.md)."""
+
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca",
+                     "verify-full"] | None = None
+    sslrootcert: str | None = Field(None, description="CA file path on the production server")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KSTORE_",
@@ -222,6 +234,7 @@ class Settings(BaseSettings):
     status: StatusSettings = StatusSettings()
     rest: RestSettings = RestSettings()
     reconcile: ReconcileSettings = ReconcileSettings()
+    fdw: FdwSettings = FdwSettings()
 
     @field_validator("gatherers")
     @classmethod
@@ -276,6 +289,10 @@ def _build(toml_values: dict, overrides: dict) -> Settings:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "settings"
         raise SettingsError(f"invalid setting {where}: {first['msg']}") from exc
+    except SourceError as exc:  # a KSTORE_* variable that is not JSON where JSON is needed
+        field = str(exc).split('"')[1] if str(exc).count('"') >= 2 else "settings"
+        raise SettingsError(f"invalid setting {field}: KSTORE_{field.upper()} is not valid JSON "
+                            "(a list or an object, e.g. '[\"g1\", \"g2\"]')") from None
 
 
 def lake_url(settings: Settings) -> str:

@@ -131,6 +131,23 @@ def up(settings: Settings) -> list[Database]:
     return databases(settings)
 
 
+def recreate(settings: Settings) -> list[Database]:
+    """Drop every embedded database (closing its sessions) and create it empty again, not
+    migrated; the clusters, their roles and storage paths stay. Refuses external databases."""
+    external = [db.name for db in databases(settings) if not db.embedded]
+    if external:
+        raise SettingsError(f"{', '.join(external)} point at external databases "
+                            "(KSTORE_DSN__*): only the embedded topology is reset")
+    up(settings)
+    for db in databases(settings):
+        admin = make_conninfo(db.dsn, dbname="postgres")
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(psycopg.sql.SQL("drop database if exists {} with (force)").format(
+                psycopg.sql.Identifier(db.dbname)))
+        _create_database(db)
+    return databases(settings)
+
+
 def down(settings: Settings) -> None:
     _forget(settings)
     for cluster in clusters(settings).values():

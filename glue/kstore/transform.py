@@ -6,7 +6,8 @@ repository's profiles.yml, connected to production as `kstore_transform` (migrat
 embedded production is reached as that role; an external one (KSTORE_DSN__PRODUCTION) through its
 DSN as given, like the deduplicator. The connection reaches dbt only as KSTORE_DBT_* environment
 variables of the subprocess, so no host or secret is written anywhere. dbt's target/ and logs/
-live under <home>/dbt, never in the repository. One transform at a time per production database
+live under <home>/dbt, never in the repository; its console output too (logs/output.log)
+unless --verbose: the console gets one summary line and a line per failed node. One transform at a time per production database
 (an advisory lock held for the whole run).
 
 What the lake export writes is declared in the dbt project, not here: a model whose yml sets
@@ -88,8 +89,10 @@ def dbt_environment(db: topology.Database) -> dict[str, str]:
     return environment
 
 
-def run_dbt(settings: Settings, db: topology.Database, *arguments: str) -> DbtResult:
-    """One dbt command against `db`; its output goes to ours, its results are read back."""
+def run_dbt(settings: Settings, db: topology.Database, *arguments: str,
+            verbose: bool = False) -> DbtResult:
+    """One dbt command against `db`; its results are read back. Its output goes to ours with
+    `verbose`, else to <home>/dbt/logs/output.log (the summary and failures are printed)."""
     work = work_dir(settings)
     command = [
         sys.executable, "-c", DBT_MAIN, *arguments,
@@ -105,8 +108,36 @@ def run_dbt(settings: Settings, db: topology.Database, *arguments: str) -> DbtRe
     results = work / "target" / ("sources.json" if arguments[0] == "source" else
                                  "run_results.json")
     results.unlink(missing_ok=True)  # never report a previous run's results
-    completed = subprocess.run(command, env=environment, cwd=project_dir(settings))
-    return _read_results(arguments[0], completed.returncode, results)
+    if verbose:
+        completed = subprocess.run(command, env=environment, cwd=project_dir(settings))
+        return _read_results(arguments[0], completed.returncode, results)
+    output = output_log(settings)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with open(output, "w") as log:
+        completed = subprocess.run(command, env=environment, cwd=project_dir(settings),
+                                   stdout=log, stderr=subprocess.STDOUT)
+    result = _read_results(arguments[0], completed.returncode, results)
+    if not result.statuses and completed.returncode:
+        raise SettingsError(f"dbt {arguments[0]} failed: {_last_error(output)} (all of its "
+                            f"output: {output})")
+    return result
+
+
+def docs_page(settings: Settings) -> Path:
+    """The page `dbt docs generate` writes (open it in a browser, or `dbt docs serve`)."""
+    return work_dir(settings) / "target" / "index.html"
+
+
+def output_log(settings: Settings) -> Path:
+    """Where dbt's console output of the last run goes when not --verbose."""
+    return work_dir(settings) / "logs" / "output.log"
+
+
+def _last_error(output: Path) -> str:
+    lines = [line.strip() for line in output.read_text(errors="replace").splitlines()
+             if line.strip()]
+    errors = [line for line in lines if "error" in line.lower()]
+    return (errors or lines or ["no output"])[-1][:300]
 
 
 def _read_results(command: str, returncode: int, path: Path) -> DbtResult:
@@ -120,16 +151,16 @@ def _read_results(command: str, returncode: int, path: Path) -> DbtResult:
 
 
 def build(settings: Settings, db: topology.Database, full_refresh: bool = False,
-          select: str | None = None) -> DbtResult:
+          select: str | None = None, verbose: bool = False) -> DbtResult:
     """`dbt build`: every model in DAG order, each followed by its unit and schema tests."""
     arguments = ["build"] + (["--full-refresh"] if full_refresh else [])
     arguments += ["--select", select] if select else []
-    return run_dbt(settings, db, *arguments)
+    return run_dbt(settings, db, *arguments, verbose=verbose)
 
 
-def freshness(settings: Settings, db: topology.Database) -> DbtResult:
+def freshness(settings: Settings, db: topology.Database, verbose: bool = False) -> DbtResult:
     """`dbt source freshness`: how long ago trades, deltas and tickers last reached production."""
-    return run_dbt(settings, db, "source", "freshness")
+    return run_dbt(settings, db, "source", "freshness", verbose=verbose)
 
 
 def work_dir(settings: Settings) -> Path:
@@ -186,16 +217,17 @@ def single_run(db: topology.Database):
 
 
 def run(settings: Settings, db: topology.Database, full_refresh: bool = False,
-        select: str | None = None, export: bool = True) -> DbtResult:
+        select: str | None = None, export: bool = True, verbose: bool = False) -> DbtResult:
     """`kstore transform`: build under the transform lock, then, when every node passed,
-    export the layers to the lake."""
+    export the layers to the lake (one line per dataset)."""
     with single_run(db):
-        result = build(settings, db, full_refresh, select)
+        result = build(settings, db, full_refresh, select, verbose)
     report(result)
+    if not verbose and not result.ok:
+        print(f"  dbt's output: {output_log(settings)}")
     if result.ok and export:
-        exported = export_layers(settings)
-        if exported is not None:
-            print(json.dumps(exported, default=str))
+        for exported in export_layers(settings) or []:
+            print(exported.line())
     return result
 
 
@@ -213,13 +245,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-export", action="store_true", help="build only; no lake export")
     parser.add_argument("--freshness", action="store_true",
                         help="only check how fresh trades, deltas and tickers are; no build")
+    parser.add_argument("--docs", action="store_true",
+                        help="only `dbt docs generate` (no build): the catalog of sources and "
+                        "models with their descriptions, in <home>/dbt/target/index.html")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show dbt's own output (default: a summary and the failures)")
 
 
 def main(settings: Settings, args: argparse.Namespace) -> int:
     db = topology.database(settings, topology.PRODUCTION)
+    if args.docs:
+        result = run_dbt(settings, db, "docs", "generate", verbose=args.verbose)
+        print(f"dbt docs: {docs_page(settings)}" if result.returncode == 0 else
+              f"dbt docs generate failed; dbt's output: {output_log(settings)}")
+        return result.returncode
     if args.freshness:
-        result = freshness(settings, db)
+        result = freshness(settings, db, args.verbose)
         report(result)
     else:
-        result = run(settings, db, args.full_refresh, args.select, export=not args.no_export)
+        result = run(settings, db, args.full_refresh, args.select, export=not args.no_export,
+                     verbose=args.verbose)
     return 0 if result.ok else (result.returncode or 1)

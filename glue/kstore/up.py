@@ -1,15 +1,18 @@
-"""`kstore up`: the whole capture path on the embedded default, supervised, until Ctrl-C.
+"""`kstore up`: the whole capture path on one host, supervised, until Ctrl-C.
 
-Databases up and migrated, gatherers attached, then child processes: the simulator, one
-gatherer per configured id, the deduplicator and the lake exporter; `kstore transform` (dbt
-build + export of the layers) runs every TRANSFORM_EVERY seconds and once more at the end. A child that dies is restarted (and said so);
-a status line is printed every few seconds. With --duration the simulator ends its feed after
-that many seconds; then the gatherers are stopped (they flush), the deduplicator makes a final
-catch-up pass, and `kstore audit --truth FILE --target production` can demand exactness.
-Children log to <home>/logs/<name>.log. A gatherer that is alive but whose heartbeat
-(<home>/run/<id>.heartbeat, touched by its status loop) is older than gather.stall_timeout is
-wedged: it is stopped (SIGTERM, then SIGKILL after its shutdown bound) and restarted
-(decision 0022).
+Databases up and migrated, gatherers attached, then child processes: the exchange (the
+simulator, unless an `Exchange` names a real one), one gatherer per configured id, the
+deduplicator and the lake exporter; scheduled one-shot jobs run beside them: `kstore maintain`
+(at start, then every MAINTAIN_EVERY seconds) and `kstore transform` (dbt build + export of the
+layers, every TRANSFORM_EVERY seconds and once more at the end). A child that dies is restarted
+(and said so); a status line is printed every few seconds. With a duration the feed ends after
+that many seconds (the simulator's --duration, or a deadline against a real exchange); then the
+gatherers are stopped (they flush), the deduplicator makes a final catch-up pass, and
+`kstore audit --truth FILE --target production` can demand exactness. Every child gets the
+parent's `--config` and home. Children log to <home>/logs/<name>.log. A gatherer that is alive
+but whose heartbeat (<home>/run/<id>.heartbeat, touched by its status loop) is older than
+gather.stall_timeout is wedged: it is stopped (SIGTERM, then SIGKILL after its shutdown bound)
+and restarted (decision 0022).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kstore import dedup, migrate, topology
@@ -29,7 +32,22 @@ from kstore.settings import Settings
 
 STATUS_EVERY = 5.0
 TRANSFORM_EVERY = 300.0
+MAINTAIN_EVERY = 3600.0  # as deploy/systemd/kstore-maintain@.timer (hourly)
 GATHERER_GRACE = 3.0  # after the feed ends: let the gatherers read and commit the last frames
+FINAL_STEPS = (["dedup", "--once"], ["export", "--once"], ["transform"])
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """Where the gatherers connect: the simulator this supervisor starts (both None), or a
+    real exchange (decision 0056)."""
+
+    ws_url: str | None = None
+    rest_url: str | None = None
+
+    @property
+    def simulated(self) -> bool:
+        return self.ws_url is None
 
 
 @dataclass
@@ -73,6 +91,22 @@ class Child:
         return self.process.returncode if self.process else None
 
 
+@dataclass
+class Job:
+    """A one-shot child started every `every` seconds (never restarted when it exits); the
+    first run `first` seconds after the supervisor starts."""
+
+    child: Child
+    every: float
+    first: float
+    due: float = field(default=0.0)
+
+    def tick(self, now: float) -> None:
+        if now >= self.due and not self.child.alive():
+            self.due = now + self.every
+            self.child.start()
+
+
 def prepare(settings: Settings) -> None:
     topology.up(settings)
     for db in topology.databases(settings):
@@ -81,19 +115,26 @@ def prepare(settings: Settings) -> None:
             dedup.attach(settings, db)
 
 
-def children(settings: Settings, simulate_args: list[str]) -> list[Child]:
-    port = free_port()
-    env = os.environ | {
-        "KSTORE_HOME": str(settings.home.resolve()),
-        "KSTORE_KALSHI__WS_URL": f"ws://127.0.0.1:{port}/trade-api/ws/v2",
-        "KSTORE_KALSHI__REST_URL": f"http://127.0.0.1:{port}/trade-api/v2",
-    }
+def kstore_command(config: Path | None) -> list[str]:
+    """The kstore CLI for a child, on the parent's settings file."""
+    return [sys.executable, "-m", "kstore.cli",
+            *(["--config", str(config.resolve())] if config else [])]
+
+
+def children(settings: Settings, simulate_args: list[str], config: Path | None = None,
+             exchange: Exchange = Exchange()) -> list[Child]:
+    env = os.environ | {"KSTORE_HOME": str(settings.home.resolve())}
     logs = settings.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    cli = [sys.executable, "-m", "kstore.cli"]
-    wait = ["--wait-for-subscribers", str(len(settings.gatherers))]
-    made = [Child("simulator", [*cli, "simulate", "--port", str(port), *wait, *simulate_args],
-                  logs / "simulator.log", env)]
+    cli, made = kstore_command(config), []
+    if exchange.simulated:
+        port = free_port()
+        exchange = Exchange(f"ws://127.0.0.1:{port}/trade-api/ws/v2",
+                            f"http://127.0.0.1:{port}/trade-api/v2")
+        wait = ["--wait-for-subscribers", str(len(settings.gatherers))]
+        made.append(Child("simulator", [*cli, "simulate", "--port", str(port), *wait,
+                                        *simulate_args], logs / "simulator.log", env))
+    env |= {"KSTORE_KALSHI__WS_URL": exchange.ws_url, "KSTORE_KALSHI__REST_URL": exchange.rest_url}
     made += [Child(gid, [*cli, "gather", "--gatherer", gid], logs / f"{gid}.log", env,
                    heartbeat=heartbeat_path(settings, gid).resolve())
              for gid in settings.gatherers]
@@ -102,45 +143,51 @@ def children(settings: Settings, simulate_args: list[str]) -> list[Child]:
     return made
 
 
-def transform_child(procs: list[Child], command: str = "transform") -> Child:
-    """A one-shot `kstore <command>`, started on a schedule (never restarted when it exits)."""
-    env = procs[0].env
-    logs = Path(env["KSTORE_HOME"]) / "logs"
-    return Child(command, [sys.executable, "-m", "kstore.cli", command],
-                 logs / f"{command}.log", env)
+def jobs(settings: Settings, procs: list[Child], config: Path | None = None) -> list[Job]:
+    """The scheduled one-shot children: maintenance at once and hourly, the transform every
+    TRANSFORM_EVERY seconds, reconcile every reconcile.interval seconds (decision 0066)."""
+    env = procs[-1].env
+    logs, cli = Path(env["KSTORE_HOME"]) / "logs", kstore_command(config)
+    return [Job(Child("maintain", [*cli, "maintain"], logs / "maintain.log", env),
+                MAINTAIN_EVERY, 0.0),
+            Job(Child("transform", [*cli, "transform"], logs / "transform.log", env),
+                TRANSFORM_EVERY, TRANSFORM_EVERY),
+            Job(Child("reconcile", [*cli, "reconcile"], logs / "reconcile.log", env),
+                settings.reconcile.interval, settings.reconcile.interval)]
 
 
-def run(settings: Settings, simulate_args: list[str], feed_ends: bool) -> int:
-    """Supervise until Ctrl-C/SIGTERM, or until the simulator's --duration has run out."""
+def run(settings: Settings, simulate_args: list[str], duration: float | None,
+        config: Path | None = None, exchange: Exchange = Exchange()) -> int:
+    """Supervise until Ctrl-C/SIGTERM, or until `duration` seconds of feed have run out."""
     prepare(settings)
-    procs = children(settings, simulate_args)
+    procs = children(settings, simulate_args, config, exchange)
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     for child in procs:
         child.start()
-    print(f"kstore up: {', '.join(c.name for c in procs)} started; logs in "
+    print(f"kstore up: {', '.join(c.name for c in procs)} started "
+          f"({'simulated exchange' if exchange.simulated else exchange.ws_url}); logs in "
           f"{settings.home / 'logs'}", flush=True)
+    deadline = None if duration is None or exchange.simulated else time.monotonic() + duration
+    scheduled = jobs(settings, procs, config)
     try:
-        _supervise(settings, procs, feed_ends, stopping)
+        _supervise(settings, procs, scheduled, duration is not None, deadline, stopping)
     except KeyboardInterrupt:
         pass
-    return _shutdown(settings, procs)
+    return _shutdown(settings, procs, config, scheduled)
 
 
-def _supervise(settings: Settings, procs: list[Child], feed_ends: bool, stopping: list) -> None:
-    simulator, last_status = procs[0], 0.0
-    transform, last_transform = transform_child(procs), time.monotonic()
-    reconcile, last_reconcile = transform_child(procs, "reconcile"), time.monotonic()
+def _supervise(settings: Settings, procs: list[Child], scheduled: list[Job], feed_ends: bool,
+               deadline: float | None, stopping: list) -> None:
+    simulator = next((c for c in procs if c.name == "simulator"), None)
+    started, last_status = time.monotonic(), 0.0
+    for job in scheduled:
+        job.due = started + job.first
     while not stopping:
-        if time.monotonic() - last_reconcile >= settings.reconcile.interval \
-                and not reconcile.alive():  # the scheduled window (decision 0066)
-            last_reconcile = time.monotonic()
-            reconcile.start()
-        if time.monotonic() - last_transform >= TRANSFORM_EVERY and not transform.alive():
-            last_transform = time.monotonic()
-            transform.start()
+        for job in scheduled:
+            job.tick(time.monotonic())
         time.sleep(0.5)
-        if feed_ends and not simulator.alive():
+        if _feed_ended(simulator, feed_ends, deadline):
             print("kstore up: the feed ended; flushing", flush=True)
             time.sleep(GATHERER_GRACE)
             return
@@ -154,6 +201,12 @@ def _supervise(settings: Settings, procs: list[Child], feed_ends: bool, stopping
         if time.monotonic() - last_status >= STATUS_EVERY:
             last_status = time.monotonic()
             print(status_line(settings, procs), flush=True)
+
+
+def _feed_ended(simulator: Child | None, feed_ends: bool, deadline: float | None) -> bool:
+    if deadline is not None:
+        return time.monotonic() >= deadline
+    return feed_ends and simulator is not None and not simulator.alive()
 
 
 def restart_stalled(procs: list[Child], stall_timeout: float, grace: float) -> list[str]:
@@ -177,7 +230,8 @@ def status_line(settings: Settings, procs: list[Child]) -> str:
     try:
         cursors = dedup.status(settings)
     except Exception as exc:  # status is best effort: production may be restarting
-        return f"kstore up: {states} | dedup status unavailable ({exc})"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"kstore up: {states} | dedup status unavailable ({reason})"
     merged = sum(row["rows_merged"] for row in cursors)
     lags = [row["lag_s"] for row in cursors if row["lag_s"] is not None]
     errors = sum(1 for row in cursors if row["last_error"])
@@ -185,15 +239,24 @@ def status_line(settings: Settings, procs: list[Child]) -> str:
             f"{max(lags, default=0):.1f}s, {errors} cursor errors")
 
 
-def _shutdown(settings: Settings, procs: list[Child]) -> int:
-    """Gatherers flush first, then the deduplicator makes a last pass over everything."""
-    for child in procs:
+def _shutdown(settings: Settings, procs: list[Child], config: Path | None = None,
+              scheduled: list[Job] = ()) -> int:
+    """Gatherers flush first (before their exchange goes away, so they stop cleanly), then the
+    other children stop and the deduplicator makes a last pass over everything."""
+    for job in scheduled:  # a transform still running holds the lock the final one needs
+        job.child.stop()
+    for child in sorted(procs, key=lambda c: c.heartbeat is None):  # gatherers first
         child.stop()
-    for step in (["dedup", "--once"], ["export", "--once"], ["transform"]):
-        final = subprocess.run([sys.executable, "-m", "kstore.cli", *step],
-                               env=procs[-1].env, capture_output=True, text=True)
+    logs = settings.home / "logs"
+    for step in FINAL_STEPS:
+        with open(logs / f"final-{step[0]}.log", "w") as log:
+            final = subprocess.run([*kstore_command(config), *step], env=procs[-1].env,
+                                   stdout=log, stderr=subprocess.PIPE, text=True)
+            log.write(final.stderr)
         if final.returncode != 0:
-            print(f"kstore up: final {step[0]} failed: {final.stderr.strip()}", flush=True)
+            lines = final.stderr.strip().splitlines() or ["no message"]
+            print(f"kstore up: final {step[0]} failed: {lines[-1]} (details in "
+                  f"{logs / f'final-{step[0]}.log'})", flush=True)
             return 1
     print(status_line(settings, procs), flush=True)
     print("kstore up: stopped; every gatherer flushed and merged, closed windows exported, "

@@ -1,7 +1,8 @@
 -- ops.maintain(now): the guarded maintenance pass, safe to run at any time and repeatedly.
--- Premakes partitions (plain), compresses chunks past their delay (TimescaleDB), and drops
--- whole partitions/chunks past the retention horizon only where ops.retention_safe() (defined
--- per tier: merged by the deduplicator, or verified in the lake) says every row is safe.
+-- Premakes partitions (plain), compresses chunks past their delay (TimescaleDB; also those
+-- past retention that the guard keeps), and drops whole partitions/chunks past the retention
+-- horizon only where ops.retention_safe() (defined per tier: merged by the deduplicator, or
+-- verified in the lake) says every row is safe.
 -- Returns one row per action taken or withheld. Runs as its owner for kstore_maintainer;
 -- as_of (for tests and catch-up) may be in the past, never in the future.
 
@@ -30,12 +31,15 @@ begin
                 execute format('drop table %s', part.partition_name);
                 action := 'dropped';
                 detail := format('older than %s', part.retain_for);
-            else
-                action := 'kept';
-                detail := 'past retention but not yet safe (unmerged or unverified rows)';
+                return next;
+                continue;
             end if;
+            action := 'kept';
+            detail := 'past retention but not yet safe (unmerged or unverified rows)';
             return next;
-        elsif part.compress_after is not null and not part.is_compressed
+        end if;
+        -- A chunk kept by the retention guard is compressed like any other old chunk.
+        if part.compress_after is not null and not part.is_compressed
             and ops.storage_path() = 'timescaledb'
             and part.range_end <= as_of - part.compress_after then
             perform public.compress_chunk(part.partition_name, if_not_compressed => true);

@@ -11,6 +11,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("db up", "kstore.commands.db.up"),
     ("db down", "kstore.commands.db.down"),
     ("db status", "kstore.commands.db.status"),
+    ("db reset", "kstore.commands.db.reset"),
     ("migrate", "kstore.commands.migrate"),
     ("maintain", "kstore.commands.maintain"),
     ("simulate", "kstore.commands.simulate"),

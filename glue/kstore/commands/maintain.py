@@ -8,7 +8,7 @@ drops only rows that are already merged into production (on a gatherer) or verif
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
+from datetime import datetime, timezone
 
 from kstore import maintain, topology
 from kstore.settings import Settings
@@ -17,11 +17,22 @@ from kstore.settings import Settings
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", default="all", choices=list(topology.TARGET_KINDS),
                         help="which databases: gatherer, production or all (default)")
-    parser.add_argument("--as-of", help="ISO timestamp to treat as now (default: now)")
+    parser.add_argument("--as-of", type=timestamp,
+                        help="ISO timestamp to treat as now, in the past (default: now)")
+
+
+def timestamp(text: str) -> datetime:
+    """An ISO 8601 time (UTC when it names no zone); anything else is a one-line usage error."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO time: {text!r} (e.g. 2026-01-31T12:00:00+00:00)") from None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    as_of = datetime.fromisoformat(args.as_of) if args.as_of else None
+    as_of = args.as_of
     for db in maintain.targets(settings, args.target):
         actions = maintain.run(db, as_of)
         for table, action, obj, detail in actions:

@@ -116,8 +116,8 @@ class Connection:
                                       f"{body} (check KSTORE_KALSHI__KEY_ID and the key)") from exc
                 log.warning("gather: handshake failed: HTTP %s", status)
             except (OSError, WebSocketException, asyncio.TimeoutError) as exc:
-                log.warning("gather: connection lost: %s", exc or type(exc).__name__)
-                if not stop.is_set():
+                if not stop.is_set():  # a clean stop closes the socket: not a loss
+                    log.warning("gather: connection lost: %s", exc or type(exc).__name__)
                     self._broken(cause(exc, self.session))
             if self.session is not None:
                 self.orphans += self.stream.forget_connection(self.session.connection_id)

@@ -347,8 +347,8 @@ def run(settings: Settings, once: bool = False, interval: float = INTERVAL,
             log.warning("export: cycle failed: %s", str(exc).strip().splitlines()[0])
             reports = []
         metrics.exported(reports)
-        for report in reports:
-            if report.windows or report.skipped or report.marked:
+        for report in reports:  # --once: main() prints them, once
+            if not once and (report.windows or report.skipped or report.marked):
                 log.info("export: %s", report.line())
         if not once:
             scrub.maybe_run()

@@ -4,19 +4,23 @@ Contract: the content of event `i` (ids, prices, sizes, ts_ms) depends only on t
 options that shape the universe (markets, rate) and the anchor; never on wall-clock jitter
 or on who is connected. `ts_ms` comes from a simulated clock: anchor + i * 1000 / rate, taken
 at the first event of each step, so the events of one step (a trade, its book delta and the
-ticker it moves; or two identical orders) share one ts_ms.
+ticker it moves; or two identical orders) share one ts_ms. Trade ids also depend on the
+anchor (the wall clock at the feed's start by default), so two runs of one seed never send the
+same trade id at different times (a rerun on a used home adds trades, never collides).
 """
 
 from __future__ import annotations
 
 import bisect
+import hashlib
 import json
 import random
+import uuid
 
 from .book import top_of_book
 from .lifecycle import lifecycle_step
 from .tape import TradeTape
-from .units import MICRO, contracts, dollars, rfc3339, uuid4_from
+from .units import MICRO, contracts, dollars, rfc3339
 from .universe import LEVELS, Market, Universe
 
 _DUMPS = json.JSONEncoder(separators=(",", ":")).encode
@@ -60,6 +64,14 @@ class Generator:
         self._pending: list[FeedEvent] = []
         self._ts = 0
         self._time_cache: tuple[int, str] = (-1, "")
+        self._salt: tuple[int | None, int] = (None, 0)  # (anchor_ms, the trade ids' mask)
+
+    def trade_id(self) -> str:
+        """A version-4 UUID from the RNG (one draw, as before), made unique to this anchor."""
+        if self._salt[0] != self.anchor_ms:
+            digest = hashlib.sha256(f"kstore-run-{self.anchor_ms}".encode()).digest()
+            self._salt = (self.anchor_ms, int.from_bytes(digest[:16], "big"))
+        return str(uuid.UUID(int=self.rng.getrandbits(128) ^ self._salt[1], version=4))
 
     def ts_for(self, index: int) -> int:
         return self.anchor_ms + int(index * 1000 / self.rate)
@@ -191,7 +203,7 @@ def trade_step(gen: Generator, ts: int) -> None:
 def _emit_trade(gen: Generator, market: Market, taker: str, yes_price: int, count: int, block: bool, ts: int) -> None:
     d = market.decimals
     msg = {
-        "trade_id": uuid4_from(gen.rng),
+        "trade_id": gen.trade_id(),
         "market_ticker": market.ticker,
         "yes_price_dollars": dollars(yes_price, d),
         "no_price_dollars": dollars(MICRO - yes_price, d),

@@ -1,12 +1,14 @@
 """The market universe: series -> events -> markets, each market with its order book.
 
 Everything here is drawn from the simulator's single seeded RNG, so the same seed builds the
-same universe (tickers, ids, grids, books). Times are relative to the injectable `base_ms`.
+same universe (tickers, ids, grids, books) for the same `base_ms`, whose time tags the event
+tickers. Times are relative to the injectable `base_ms`.
 """
 
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
 
 from .book import OrderBook
@@ -124,6 +126,7 @@ class Universe:
         self.active: list[Market] = []
         self.quiet: list[Market] = []  # active catalogue markets: a small share of the events
         self.by_series: dict[str, list[Market]] = {}  # in creation (position) order
+        self.run_tag = ""  # in every event ticker: a rerun lists new markets, never old ones
 
     def add_market(self, market: Market) -> None:
         self.markets[market.ticker] = market
@@ -151,6 +154,7 @@ class Universe:
 def build_universe(rng: random.Random, n_markets: int, base_ms: int) -> Universe:
     """3 series, about one event per 8 markets (at least one per series), n_markets markets."""
     universe = Universe()
+    universe.run_tag = run_tag(base_ms)
     for ticker, title, category, frequency in SERIES_TABLE:
         universe.series[ticker] = Series(ticker, title, category, frequency)
     n_events = max(len(SERIES_TABLE), -(-n_markets // 8))
@@ -161,12 +165,18 @@ def build_universe(rng: random.Random, n_markets: int, base_ms: int) -> Universe
     return universe
 
 
+def run_tag(base_ms: int) -> str:
+    """The run's start as Kalshi writes dates in tickers, to the second: 26DEC06054712."""
+    return time.strftime("%y%b%d%H%M%S", time.gmtime(base_ms // 1000)).upper()
+
+
 def new_event(universe: Universe, series_ticker: str, base_ms: int) -> Event:
-    """Register the next event of a series (tickers numbered per series: KXSIMCPI-E01, ...)."""
+    """Register the next event of a series (tickers numbered per series and tagged with the
+    run: KXSIMCPI-26DEC06054712-E01, ...)."""
     number = 1 + sum(1 for e in universe.events.values() if e.series_ticker == series_ticker)
     series = universe.series[series_ticker]
     event = Event(
-        event_ticker=f"{series_ticker}-E{number:02d}",
+        event_ticker="-".join(filter(None, (series_ticker, universe.run_tag, f"E{number:02d}"))),
         series_ticker=series_ticker,
         title=f"{series.title} #{number}",
         sub_title=f"Round {number}",

@@ -14,19 +14,19 @@ select results_eq(
             (
                 'kstore.orderbook_deltas'::regclass, interval '1 day', interval '1 day',
                 'market_ticker', 'ts desc, side, price, delta, dup_ordinal, key_scope',
-                interval '7 days', 7
+                interval '7 days', 14
             ),
             (
                 'kstore.orderbook_snapshots'::regclass, interval '1 day', interval '1 day',
-                'market_ticker', 'captured_at desc, gatherer_id, source', interval '30 days', 7
+                'market_ticker', 'captured_at desc, gatherer_id, source', interval '30 days', 14
             ),
             (
                 'kstore.tickers'::regclass, interval '1 day', interval '1 day', 'market_ticker',
-                'ts desc, fingerprint', interval '7 days', 7
+                'ts desc, fingerprint', interval '7 days', 14
             ),
             (
                 'kstore.trades'::regclass, interval '1 day', interval '1 day', 'market_ticker',
-                'ts desc, trade_id', interval '30 days', 7
+                'ts desc, trade_id', interval '30 days', 14
             )
     $$,
     'every time-series table has the gatherer default policy'

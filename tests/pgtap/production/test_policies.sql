@@ -1,7 +1,8 @@
 -- The storage policy production declares (DESIGN §1, policies/production.sql): the
--- authoritative store, so 1-day chunks, compression after 7 days, trades and snapshots kept
--- forever, deltas 90 days, tickers 30 days. Checked as applied (ops.effective_policies: null
--- compression settings derived from the key); as declared: timeseries/test_declared_policies.sql.
+-- authoritative store, so 1-day chunks (14 days premade), compression after 7 days, trades and
+-- snapshots kept forever, deltas 90 days, tickers 30 days. Checked as applied
+-- (ops.effective_policies: null compression settings derived from the key); as declared:
+-- timeseries/test_declared_policies.sql.
 -- ops.table_policies itself:
 -- timeseries/test_table_policies.sql.
 
@@ -15,19 +16,19 @@ select results_eq(
             (
                 'kstore.orderbook_deltas'::regclass, interval '1 day', interval '7 days',
                 'market_ticker', 'ts desc, side, price, delta, dup_ordinal, key_scope',
-                interval '90 days', 7
+                interval '90 days', 14
             ),
             (
                 'kstore.orderbook_snapshots'::regclass, interval '1 day', interval '7 days',
-                'market_ticker', 'captured_at desc, gatherer_id, source', null, 7
+                'market_ticker', 'captured_at desc, gatherer_id, source', null, 14
             ),
             (
                 'kstore.tickers'::regclass, interval '1 day', interval '7 days', 'market_ticker',
-                'ts desc, fingerprint', interval '30 days', 7
+                'ts desc, fingerprint', interval '30 days', 14
             ),
             (
                 'kstore.trades'::regclass, interval '1 day', interval '7 days', 'market_ticker',
-                'ts desc, trade_id', null, 7
+                'ts desc, trade_id', null, 14
             )
     $$,
     'every time-series table has the production default policy (null retention: keep forever)'

@@ -73,7 +73,7 @@ select lives_ok(
 
 -- Two more premade days for tickers: two new day partitions on the plain path, nothing to do
 -- on TimescaleDB (chunks are created on demand).
-update ops.table_policies set premake_days = 9
+update ops.table_policies set premake_days = premake_days + 2
 where table_name = 'kstore.tickers'::regclass;
 
 select is(
@@ -87,7 +87,10 @@ select is(
         select count(*)::integer from ops.partitions()
         where
             table_name = 'kstore.tickers'::regclass
-            and range_start >= date_trunc('day', now(), 'UTC') + interval '8 days'
+            and range_start >= date_trunc('day', now(), 'UTC') + (
+                select tp.premake_days - 1 from ops.table_policies as tp
+                where tp.table_name = 'kstore.tickers'::regclass
+            ) * interval '1 day'
     ),
     case ops.storage_path() when 'plain' then 2 else 0 end,
     'tickers partitions now reach premake_days ahead (plain)'
