@@ -24,16 +24,16 @@ HOUR = timedelta(hours=1)
 
 # The README's examples (README.md, "The lake").
 README_QUERIES = [
-    "select date, count(*) as trades, sum(count) as contracts from raw_trades"
-    " group by date order by date",
+    "select dt, count(*) as trades, sum(count) as contracts from raw_trades"
+    " group by dt order by dt",
     "select time_bucket(interval 1 minute, ts) as minute,"
     " arg_min(yes_price, ts) as open, max(yes_price) as high, min(yes_price) as low,"
     " arg_max(yes_price, ts) as close, sum(count) as volume"
-    " from raw_trades where date = date '2025-01-01' and market_ticker = 'KXM1-25JAN01-T1'"
+    " from raw_trades where dt = date '2025-01-01' and market_ticker = 'KXM1-25JAN01-T1'"
     " group by minute order by minute",
     "select m.market_ticker, m.status, count(*) as trades, sum(t.count) as contracts"
     " from raw_trades as t join raw_markets as m using (market_ticker)"
-    " where t.date = date '2025-01-01' and m.date = date '2025-01-01'"
+    " where t.dt = date '2025-01-01' and m.dt = date '2025-01-01'"
     " group by all order by trades desc limit 10",
 ]
 
@@ -74,7 +74,7 @@ def test_query_answers_from_a_file_lake(server, tmp_path, capsys):
 
     code, out, _ = ask(settings, "select count(*) as n from raw_trades", "csv", capsys)
     assert (code, out) == (0, f"n\n{production}\n")
-    code, out, _ = ask(settings, "select count(*) as n from raw_trades where date = '2025-01-01'"
+    code, out, _ = ask(settings, "select count(*) as n from raw_trades where dt = '2025-01-01'"
                        " and hour = 1", "json", capsys)
     assert (code, json.loads(out)) == (0, [{"n": in_hour_1}])
     code, out, _ = ask(settings, "select yes_price, count from raw_trades order by ts limit 1",
@@ -121,14 +121,14 @@ def test_query_answers_from_s3(server, s3, capsys):
 def test_model_folders_become_views_and_missing_tables_say_so(server, tmp_path, capsys):
     conn, settings = exported(server, {"url": f"file://{tmp_path}/lake"})
     lake = open_lake(settings)
-    key = "aggregates/agg_candles_1m/date=2025-01-01/agg_candles_1m-2025-01-01.parquet"
+    key = "aggregates/agg_candles_1m/dt=2025-01-01/agg_candles_1m-2025-01-01.parquet"
     lake.prepare(key)
     duckdb.connect().execute(f"copy (select 'KXM-T1' as market_ticker, 0.5::decimal(10,6) as close)"
                              f" to '{lake.uri(key)}' (format parquet)")
 
-    code, out, _ = ask(settings, "select market_ticker, close, date from agg_candles_1m", "csv",
+    code, out, _ = ask(settings, "select market_ticker, close, dt from agg_candles_1m", "csv",
                        capsys)
-    assert (code, out) == (0, "market_ticker,close,date\nKXM-T1,0.500000,2025-01-01\n")
+    assert (code, out) == (0, "market_ticker,close,dt\nKXM-T1,0.500000,2025-01-01\n")
     code, out, err = ask(settings, "select count(*) from raw_tickers", "table", capsys)
     assert code == 1 and out == ""
     assert "view raw_tickers is not defined: no objects under raw/tickers/" in err
