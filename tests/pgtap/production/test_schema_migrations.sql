@@ -29,7 +29,8 @@ select results_eq(
             (24, 'dedup_cursors_source_stopped'),
             (25, 'table_catalog'),
             (26, 'feed_gaps_breaks'),
-            (27, 'lifecycle_versions')
+            (27, 'lifecycle_versions'),
+            (35, 'export_manifest_layout')
     $$,
     'every later migration file of migrations/production/ is recorded once, in version order'
 );
