@@ -25,6 +25,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("backfill", "kstore.commands.backfill"),
     ("export", "kstore.commands.export"),
     ("lake init", "kstore.commands.lake.init"),
+    ("lake catalog", "kstore.commands.lake.catalog"),
     ("query", "kstore.commands.query"),
     ("transform", "kstore.commands.transform"),
     ("status", "kstore.commands.status"),
@@ -35,5 +36,5 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 GROUPS = {
     "db": "Start, stop and list the local databases (under .kstore/).",
     "bench": "Measure kstore here against a baseline run alongside it.",
-    "lake": "Set up the Parquet lake's bucket.",
+    "lake": "Set up the Parquet lake's bucket; print its tables' DDL for other engines.",
 }
