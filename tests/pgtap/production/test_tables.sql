@@ -173,7 +173,8 @@ select results_eq(
             ('min_ts', 'timestamp with time zone', false, null),
             ('max_ts', 'timestamp with time zone', false, null),
             ('exported_at', 'timestamp with time zone', true, 'now()'),
-            ('verified_at', 'timestamp with time zone', false, null)
+            ('verified_at', 'timestamp with time zone', false, null),
+            ('layout_version', 'smallint', true, '2')
     $$,
     'ops.export_manifest: columns'
 );
