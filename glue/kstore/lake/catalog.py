@@ -247,7 +247,8 @@ def lake_tables(settings: Settings) -> list[Table]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `kstore lake catalog` (the CLI adds them to its subcommand)."""
-    parser.add_argument("--engine", choices=ENGINES, required=True)
+    parser.add_argument("--engine", choices=ENGINES, default="duckdb",
+                        help="the engine whose DDL to print (default duckdb)")
     parser.add_argument("--location", help="the lake root as the engine reaches it (default: "
                         "lake.url, e.g. file:///srv/lake or s3://bucket/prefix)")
     parser.add_argument("--schema", help="create the tables in this schema/database "

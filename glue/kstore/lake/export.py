@@ -10,9 +10,9 @@ One cycle, per dataset (the catalog's raw tables, or any relation through `expor
    window closes too) and plan the closed windows still to export (ops.lake_plan);
 3. export each: DuckDB (production attached read-only as kstore_exporter) reads the UTC day
    once into a temp table, unsorted, in the lake's types (production casts: layout.py), and
-   writes one zstd Parquet object per window in lake layout 2 (decision 0040), rows ordered by
-   time (what compresses times best; no total order, so a re-export holds the same rows, not
-   necessarily the same bytes);
+   writes one zstd Parquet object per window in lake layout 2 (decision 0040), its rows sorted
+   by time, then key (time order compresses the timestamps best; a total order per window, so
+   the same rows give the same bytes, without sorting the whole day);
 4. verify each object: read back through DuckDB (count and time range equal production's,
    counted by PostgreSQL itself (ops.lake_stats) while DuckDB reads the batch; sha256 and size
    of the bytes as stored) and only then record it verified (ops.lake_record). A missing,
