@@ -9,10 +9,10 @@ One cycle, per dataset (the catalog's raw tables, or any relation through `expor
    the window's end + close_after, or every live gatherer stopped and merged: then the current
    window closes too) and plan the closed windows still to export (ops.lake_plan);
 3. export each: DuckDB (production attached read-only as kstore_exporter) reads the UTC day
-   once into a temp table, unsorted, in the lake's types (production casts: layout.py), and
-   writes one zstd Parquet object per window in lake layout 2 (decision 0040), its rows sorted
-   by time, then key (time order compresses the timestamps best; a total order per window, so
-   the same rows give the same bytes, without sorting the whole day);
+   once into a temp table, in time order and the lake's types (production sorts and casts:
+   layout.py), and writes one zstd Parquet object per window in lake layout 2 (decision
+   0040), its rows by time, then key (time order compresses the timestamps best; a total
+   order per window, so the same rows give the same bytes);
 4. verify each object: read back through DuckDB (count and time range equal production's,
    counted by PostgreSQL itself (ops.lake_stats) while DuckDB reads the batch; sha256 and size
    of the bytes as stored) and only then record it verified (ops.lake_record). A missing,
@@ -233,8 +233,9 @@ class Exporter:
 
     def _export_day(self, dataset: Dataset, layout: Layout, batch: list[Window],
                     pool: ThreadPoolExecutor, stop: threading.Event | None):
-        """Read the batch's time range once from production, in the lake's types and unsorted
-        (production casts, DuckDB only moves the rows), then write window by window."""
+        """Read the batch's time range once from production, in the lake's types and time
+        order (production casts and sorts, DuckDB only moves the rows), then write window by
+        window."""
         low, high = batch[0].start, batch[-1].end
         # Production counts the batch meanwhile, on its own connection.
         counted = pool.submit(manifest.stats, self.pg, dataset, low, high)
@@ -257,15 +258,18 @@ class Exporter:
 
     @staticmethod
     def source(dataset: Dataset, layout: Layout, low: datetime, high: datetime) -> str:
-        """The query production runs for a batch: [low, high) of the time column (a snapshot:
-        every row), every column cast to its lake type."""
+        """The query production runs for a batch: [low, high) of the time column in time order
+        (a snapshot: every row), every column cast to its lake type. PostgreSQL sorts by the
+        one time column (no per-row date_trunc, no string keys); in time order each window is
+        a contiguous run of the batch, so DuckDB's per-window scans skip the rest by zonemap
+        and its per-window sort (time, then key) finds the rows nearly in order."""
         relation = ".".join(map(quote, dataset.relation.split(".", 1)))
         text = f"select {layout.select} from {relation}"
         if dataset.snapshot:
             return text
         column = quote(dataset.time_column)
         return (f"{text} where {column} >= '{low.isoformat()}'::timestamptz"
-                f" and {column} < '{high.isoformat()}'::timestamptz")
+                f" and {column} < '{high.isoformat()}'::timestamptz order by {column}")
 
     def _export_window(self, dataset: Dataset, layout: Layout, window: Window,
                        expected: Stats) -> WindowResult:
