@@ -87,8 +87,8 @@ select ops.comment_columns('ops.export_manifest', array[
 select ops.comment_columns('ops.export_manifest', array[
     [
         'layout_version',
-        'Lake layout the object was written in (kstore.lake.layout, decision 0040): 1 date=/hour=HH '
-        'folders and uuid columns, 2 dt=/hour=H folders and identifiers as strings.'
+        'Lake layout the object was written in (kstore.lake.layout, decision 0040): 1 '
+        'date=/hour=HH folders and uuid columns, 2 dt=/hour=H folders and identifiers as strings.'
     ]
 ]);
 
