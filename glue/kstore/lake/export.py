@@ -9,10 +9,11 @@ One cycle, per dataset (the catalog's raw tables, or any relation through `expor
    the window's end + close_after, or every live gatherer stopped and merged: then the current
    window closes too) and plan the closed windows still to export (ops.lake_plan);
 3. export each: DuckDB (production attached read-only as kstore_exporter) reads the UTC day
-   once into a temp table, in time order and the lake's types (production sorts and casts:
-   layout.py), and writes one zstd Parquet object per window in lake layout 2 (decision
-   0040), its rows by time, then key (time order compresses the timestamps best; a total
-   order per window, so the same rows give the same bytes);
+   once into a temp table in the lake's types (production casts: layout.py), sorted by time,
+   then key (one timestamp first: no per-row date_trunc; time order compresses the timestamps
+   best; a total order, so the same rows give the same bytes), and writes one zstd Parquet
+   object per window in lake layout 2 (decision 0040): each window is a contiguous run of the
+   batch, found by zonemap and written in the batch's order;
 4. verify each object: read back through DuckDB (count and time range equal production's,
    counted by PostgreSQL itself (ops.lake_stats) while DuckDB reads the batch; sha256 and size
    of the bytes as stored) and only then record it verified (ops.lake_record). A missing,
@@ -233,15 +234,14 @@ class Exporter:
 
     def _export_day(self, dataset: Dataset, layout: Layout, batch: list[Window],
                     pool: ThreadPoolExecutor, stop: threading.Event | None):
-        """Read the batch's time range once from production, in the lake's types and time
-        order (production casts and sorts, DuckDB only moves the rows), then write window by
-        window."""
+        """Read the batch's time range once from production, in the lake's types, sorted by
+        time then key, then write window by window."""
         low, high = batch[0].start, batch[-1].end
         # Production counts the batch meanwhile, on its own connection.
         counted = pool.submit(manifest.stats, self.pg, dataset, low, high)
         query = sql_literal(self.source(dataset, layout, low, high))
         self.duck.execute("create or replace temp table kstore_batch as select * from "
-                          f"postgres_query('prod', {query})")
+                          f"postgres_query('prod', {query}) order by {layout.order}")
         expected = counted.result()
         largest = max((stats.rows for stats in expected.values()), default=0)
         # Windows under two row groups are written fastest by one thread.
@@ -258,18 +258,15 @@ class Exporter:
 
     @staticmethod
     def source(dataset: Dataset, layout: Layout, low: datetime, high: datetime) -> str:
-        """The query production runs for a batch: [low, high) of the time column in time order
-        (a snapshot: every row), every column cast to its lake type. PostgreSQL sorts by the
-        one time column (no per-row date_trunc, no string keys); in time order each window is
-        a contiguous run of the batch, so DuckDB's per-window scans skip the rest by zonemap
-        and its per-window sort (time, then key) finds the rows nearly in order."""
+        """The query production runs for a batch: [low, high) of the time column (a snapshot:
+        every row), every column cast to its lake type."""
         relation = ".".join(map(quote, dataset.relation.split(".", 1)))
         text = f"select {layout.select} from {relation}"
         if dataset.snapshot:
             return text
         column = quote(dataset.time_column)
         return (f"{text} where {column} >= '{low.isoformat()}'::timestamptz"
-                f" and {column} < '{high.isoformat()}'::timestamptz order by {column}")
+                f" and {column} < '{high.isoformat()}'::timestamptz")
 
     def _export_window(self, dataset: Dataset, layout: Layout, window: Window,
                        expected: Stats) -> WindowResult:
@@ -285,7 +282,7 @@ class Exporter:
             f"where {quote(dataset.time_column)} >= ? and {quote(dataset.time_column)} < ?"
         self.lake.prepare(key)
         self.duck.execute(
-            f"copy (select * from kstore_batch {where} order by {layout.order}) to "
+            f"copy (select * from kstore_batch {where}) to "
             f"{sql_literal(self.lake.uri(key))} ({PARQUET})",
             [] if dataset.snapshot else [window.start, window.end])
         if self.after_write is not None:
