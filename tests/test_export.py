@@ -27,7 +27,7 @@ UTC = timezone.utc
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
 D0 = datetime(2025, 1, 1, tzinfo=UTC)
-TRADES_D0 = "raw/trades/date=2025-01-01/hour=00/trades-2025-01-01T00.parquet"
+TRADES_D0 = "raw/trades/dt=2025-01-01/hour=0/trades-2025-01-01T00.parquet"
 
 
 @pytest.fixture(scope="module")
@@ -131,10 +131,10 @@ def test_export_verifies_every_window_and_a_rerun_writes_the_same_bytes(lake_db)
     assert all(verified for _, _, verified, _ in manifest.values())
     assert sum(rows for rows, *_ in manifest.values()) == 3000 == lake_count(settings, "raw/trades")
     assert manifest[D0 + HOUR][3] == \
-        "raw/trades/date=2025-01-01/hour=01/trades-2025-01-01T01.parquet"
+        "raw/trades/dt=2025-01-01/hour=1/trades-2025-01-01T01.parquet"
 
 
-def test_prices_and_sizes_stay_decimal_and_rows_are_sorted(lake_db):
+def test_prices_and_sizes_stay_decimal_and_rows_are_ordered_by_time(lake_db):
     db, conn, settings = lake_db
     trades = raw_dataset(conn, "trades")
     add_trades(conn, D0, HOUR, 500, markets=10)
@@ -144,10 +144,11 @@ def test_prices_and_sizes_stay_decimal_and_rows_are_sorted(lake_db):
         types = dict(exporter.duck.execute(
             "select column_name, column_type from (describe select * from read_parquet(?))",
             [uri]).fetchall())
-        rows = exporter.duck.execute("select market_ticker, ts, trade_id from read_parquet(?)",
+        rows = exporter.duck.execute("select ts, trade_id from read_parquet(?)",
                                      [uri]).fetchall()
     assert (types["yes_price"], types["no_price"], types["count"]) == (
         "DECIMAL(10,6)", "DECIMAL(10,6)", "DECIMAL(18,2)")
+    assert (types["trade_id"], types["ts"]) == ("VARCHAR", "TIMESTAMP WITH TIME ZONE")
     assert "xact_id" not in types, "production's transaction ids stay in production"
     assert rows == sorted(rows)
     exact = conn.execute("select sum(yes_price * count) from kstore.trades").fetchone()[0]
@@ -183,7 +184,7 @@ def damage(settings, how: str):
     lake = open_lake(settings)
 
     def hook(key: str) -> None:
-        if "hour=01" not in key:
+        if "hour=1/" not in key:
             return
         if how == "delete":
             lake.remove(key)
@@ -385,8 +386,8 @@ def test_s3_lake_end_to_end(server, s3):
     body = lake.client.get_object(Bucket=bucket, Key="kstore/" + TRADES_D0)["Body"]
     assert report.verified == 2 and all(v for _, _, v, _ in manifest.values())
     assert sorted(o["Key"] for o in objects["Contents"]) == [
-        "kstore/raw/trades/date=2025-01-01/hour=00/trades-2025-01-01T00.parquet",
-        "kstore/raw/trades/date=2025-01-01/hour=01/trades-2025-01-01T01.parquet"]
+        "kstore/raw/trades/dt=2025-01-01/hour=0/trades-2025-01-01T00.parquet",
+        "kstore/raw/trades/dt=2025-01-01/hour=1/trades-2025-01-01T01.parquet"]
     assert hashlib.sha256(body.read()).hexdigest() == manifest[D0][1]
     assert lake_count(settings, "raw/trades") == 1500
 
@@ -416,5 +417,5 @@ def test_export_windows_serves_a_model_without_transaction_ids(lake_db):
     assert [(r.window.start, r.found.rows) for r in changed.windows] == [(D0 + DAY, 1441)]
     assert rebuilt.verified == 2 and rebuilt.windows[0].checksum == first.windows[0].checksum
     assert open_lake(settings).keys("aggregates") == [
-        "aggregates/agg_candles_1m/date=2025-01-01/agg_candles_1m-2025-01-01.parquet",
-        "aggregates/agg_candles_1m/date=2025-01-02/agg_candles_1m-2025-01-02.parquet"]
+        "aggregates/agg_candles_1m/dt=2025-01-01/agg_candles_1m-2025-01-01.parquet",
+        "aggregates/agg_candles_1m/dt=2025-01-02/agg_candles_1m-2025-01-02.parquet"]

@@ -24,16 +24,16 @@ HOUR = timedelta(hours=1)
 
 # The README's examples (README.md, "The lake").
 README_QUERIES = [
-    "select date, count(*) as trades, sum(count) as contracts from raw_trades"
-    " group by date order by date",
+    "select dt, count(*) as trades, sum(count) as contracts from raw_trades"
+    " group by dt order by dt",
     "select time_bucket(interval 1 minute, ts) as minute,"
     " arg_min(yes_price, ts) as open, max(yes_price) as high, min(yes_price) as low,"
     " arg_max(yes_price, ts) as close, sum(count) as volume"
-    " from raw_trades where date = date '2025-01-01' and market_ticker = 'KXM1-25JAN01-T1'"
+    " from raw_trades where dt = date '2025-01-01' and market_ticker = 'KXM1-25JAN01-T1'"
     " group by minute order by minute",
     "select m.market_ticker, m.status, count(*) as trades, sum(t.count) as contracts"
     " from raw_trades as t join raw_markets as m using (market_ticker)"
-    " where t.date = date '2025-01-01' and m.date = date '2025-01-01'"
+    " where t.dt = date '2025-01-01' and m.dt = date '2025-01-01'"
     " group by all order by trades desc limit 10",
 ]
 
@@ -74,7 +74,7 @@ def test_query_answers_from_a_file_lake(server, tmp_path, capsys):
 
     code, out, _ = ask(settings, "select count(*) as n from raw_trades", "csv", capsys)
     assert (code, out) == (0, f"n\n{production}\n")
-    code, out, _ = ask(settings, "select count(*) as n from raw_trades where date = '2025-01-01'"
+    code, out, _ = ask(settings, "select count(*) as n from raw_trades where dt = '2025-01-01'"
                        " and hour = 1", "json", capsys)
     assert (code, json.loads(out)) == (0, [{"n": in_hour_1}])
     code, out, _ = ask(settings, "select yes_price, count from raw_trades order by ts limit 1",
@@ -121,17 +121,77 @@ def test_query_answers_from_s3(server, s3, capsys):
 def test_model_folders_become_views_and_missing_tables_say_so(server, tmp_path, capsys):
     conn, settings = exported(server, {"url": f"file://{tmp_path}/lake"})
     lake = open_lake(settings)
-    key = "aggregates/agg_candles_1m/date=2025-01-01/agg_candles_1m-2025-01-01.parquet"
+    key = "aggregates/agg_candles_1m/dt=2025-01-01/agg_candles_1m-2025-01-01.parquet"
     lake.prepare(key)
     duckdb.connect().execute(f"copy (select 'KXM-T1' as market_ticker, 0.5::decimal(10,6) as close)"
                              f" to '{lake.uri(key)}' (format parquet)")
 
-    code, out, _ = ask(settings, "select market_ticker, close, date from agg_candles_1m", "csv",
+    code, out, _ = ask(settings, "select market_ticker, close, dt from agg_candles_1m", "csv",
                        capsys)
-    assert (code, out) == (0, "market_ticker,close,date\nKXM-T1,0.500000,2025-01-01\n")
+    assert (code, out) == (0, "market_ticker,close,dt\nKXM-T1,0.500000,2025-01-01\n")
     code, out, err = ask(settings, "select count(*) from raw_tickers", "table", capsys)
     assert code == 1 and out == ""
     assert "view raw_tickers is not defined: no objects under raw/tickers/" in err
     code, _, err = ask(settings, "select nonsense from", "table", capsys)
     assert code == 1 and err.startswith("kstore query: error: Parser Error")
     assert err.count("\n") == 1, "one line"
+
+
+REFUSED = {  # statement → the statement type DuckDB's parser gives it
+    "copy (select 42) to '{out}/x.csv'": "COPY",
+    "copy raw_trades to '{lake}/raw/trades/dt=2025-01-01/hour=0/trades-2025-01-01T00.parquet'":
+        "COPY",
+    "attach '{out}/x.duckdb' as x": "ATTACH",
+    "attach 'host=127.0.0.1 dbname=production' as prod (type postgres)": "ATTACH",
+    "create table t as select 1": "CREATE",
+    "create or replace view raw_trades as select 1 as n": "CREATE",
+    "insert into raw_trades select * from raw_trades": "INSERT",
+    "update raw_trades set count = 1": "UPDATE",
+    "delete from raw_trades": "DELETE",
+    "drop view raw_trades": "DROP",
+    "set enable_external_access = true": "SET",
+    "load postgres_scanner": "LOAD",
+    "install httpfs": "LOAD",
+    "export database '{out}/db'": "EXPORT",
+    "explain analyze copy (select 1) to '{out}/y.csv'": "EXPLAIN",
+    "select 1; copy (select 1) to '{out}/z.csv'": "COPY",
+    "with t as (select 1 as n) insert into x select * from t": "INSERT",
+    "call pragma_version()": "CALL",
+}
+
+
+def test_query_refuses_every_statement_that_is_not_a_read(server, tmp_path, capsys):
+    conn, settings = exported(server, {"url": f"file://{tmp_path}/lake"})
+    lake = open_lake(settings)
+    before = {key: (lake.root / key).read_bytes() for key in lake.keys("raw")}
+    out = tmp_path / "out"
+    out.mkdir()
+    for statement, kind in REFUSED.items():
+        sql = statement.format(out=out, lake=lake.root)
+        for fmt in ("table", "json"):
+            code, printed, err = ask(settings, sql, fmt, capsys)
+            assert (code, printed) == (1, ""), sql
+            assert err == (f"kstore query: refused: {kind} statement refused: kstore query only "
+                           "reads (SELECT, WITH, VALUES, DESCRIBE, SUMMARIZE, SHOW)\n"), sql
+    assert list(out.iterdir()) == [], "nothing written"
+    assert {key: (lake.root / key).read_bytes() for key in lake.keys("raw")} == before
+    for read in ("describe raw_trades", "summarize select 1 as n", "show tables",
+                 "with t as (select 1 as n) select n from t", "values (1)",
+                 "from raw_trades select count(*)"):
+        code, _, err = ask(settings, read, "csv", capsys)
+        assert (code, err) == (0, ""), read
+
+
+def test_the_query_connection_itself_writes_and_reads_nothing_outside_the_lake(server, tmp_path):
+    """Below the parser: even a statement run on the connection directly cannot write or read
+    files outside the lake, attach a database file, load an extension, or unlock itself."""
+    conn, settings = exported(server, {"url": f"file://{tmp_path}/lake"})
+    con, _ = query.connect(settings)
+    outside = tmp_path / "outside.csv"
+    for statement in (f"copy (select 42) to '{outside}'", f"attach '{tmp_path}/x.duckdb' as x",
+                      "select * from read_csv('/etc/passwd')", "load postgres_scanner",
+                      "set enable_external_access = true", "set allowed_directories = ['/']"):
+        with pytest.raises(duckdb.Error):
+            con.execute(statement)
+    assert not outside.exists() and not (tmp_path / "x.duckdb").exists()
+    assert con.execute("select count(*) from raw_trades").fetchone()[0] == 2500

@@ -84,6 +84,13 @@ select ops.comment_columns('ops.export_manifest', array[
         'When the object was read back and matched production; null: not (or no longer) verified.'
     ]
 ]);
+select ops.comment_columns('ops.export_manifest', array[
+    [
+        'layout_version',
+        'Lake layout the object was written in (kstore.lake.layout, decision 0040): 1 '
+        'date=/hour=HH folders and uuid columns, 2 dt=/hour=H folders and identifiers as strings.'
+    ]
+]);
 
 comment on table ops.export_cursors is
 'How far the exporter has looked for rows that change exported windows, per table.';

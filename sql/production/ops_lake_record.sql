@@ -1,6 +1,7 @@
 -- ops.lake_record(dataset, window_start, window_end, object_key, row_count, byte_count,
 -- checksum, min_ts, max_ts, verified): the window as the lake now holds it, after an export;
 -- verified_at is set only when the object was read back and matched production (`verified`).
+-- The record is in the current lake layout (the default of export_manifest.layout_version, V0035).
 
 create or replace function ops.lake_record(
     dataset text, window_start timestamptz, window_end timestamptz, object_key text,
@@ -26,5 +27,6 @@ language sql as $$
         min_ts = excluded.min_ts,
         max_ts = excluded.max_ts,
         exported_at = excluded.exported_at,
-        verified_at = excluded.verified_at
+        verified_at = excluded.verified_at,
+        layout_version = excluded.layout_version
 $$;

@@ -46,7 +46,7 @@ select time_bucket(interval 1 minute, ts) as minute, arg_min(yes_price, ts) as o
     max(yes_price) as high, min(yes_price) as low, arg_max(yes_price, ts) as close,
     sum(count) as volume, count(*) as trades
 from raw_trades
-where date = ? and market_ticker = ?
+where dt = ? and market_ticker = ?
 group by minute order by minute
 """
 

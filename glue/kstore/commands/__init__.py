@@ -31,6 +31,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("export", "kstore.commands.export"),
     ("lake init", "kstore.commands.lake.init"),
     ("lake verify", "kstore.commands.lake.verify"),
+    ("lake catalog", "kstore.commands.lake.catalog"),
     ("query", "kstore.commands.query"),
     ("transform", "kstore.commands.transform"),
     ("status", "kstore.commands.status"),
@@ -41,5 +42,6 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 GROUPS = {
     "db": "Start, stop and list the local databases (under .kstore/).",
     "bench": "Measure kstore here against a baseline run alongside it.",
-    "lake": "Set up the Parquet lake's bucket; check its objects against the manifest.",
+    "lake": "Set up the Parquet lake's bucket; check its objects against the manifest; print its\n"
+             "tables' DDL for other engines.",
 }

@@ -1,8 +1,9 @@
 """Query the lake with SQL (DuckDB), not production.
 
 For analysts: every dataset in the lake is a view, e.g. raw_trades, raw_orderbook_deltas,
-processed and aggregate models such as agg_candles_1m; filter on `date` (and `hour`) to read
-less. Prints a table, CSV or JSON. Example: kstore query "select count(*) from raw_trades"
+processed and aggregate models such as agg_candles_1m; filter on `dt` (and `hour`) to read
+less. Read-only: anything but a SELECT (COPY, ATTACH, CREATE, INSERT, SET, …) is refused.
+Prints a table, CSV or JSON. Example: kstore query "select count(*) from raw_trades"
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Where the lake lives, behind one interface: a local folder (file://) or an S3 prefix (s3://).
 
-Object keys are relative to the lake root (`raw/trades/date=2025-01-01/hour=03/…parquet`), so
+Object keys are relative to the lake root (`raw/trades/dt=2025-01-01/hour=3/…parquet`), so
 the manifest does not care where the lake is. DuckDB reads and writes both kinds the same way
 (`uri(key)`: a path, or s3://bucket/prefix/key through httpfs); boto3 does what DuckDB cannot
 (buckets, lifecycle rules, listing folders). Credentials: the settings' keys (environment only),

@@ -9,14 +9,18 @@ One cycle, per dataset (the catalog's raw tables, or any relation through `expor
    the window's end + close_after, or every live gatherer stopped and merged: then the current
    window closes too) and plan the closed windows still to export (ops.lake_plan);
 3. export each: DuckDB (production attached read-only as kstore_exporter) reads the UTC day
-   once into a temp table, sorted, and writes one zstd Parquet object per window, rows in a
-   total order (market, time, key): the same rows give the same bytes;
+   once into a temp table in the lake's types (production casts: layout.py), sorted by time,
+   then key (one timestamp first: no per-row date_trunc; time order compresses the timestamps
+   best; a total order, so the same rows give the same bytes), and writes one zstd Parquet
+   object per window in lake layout 2 (decision 0040): each window is a contiguous run of the
+   batch, found by zonemap and written in the batch's order;
 4. verify each object: read back through DuckDB (count and time range equal production's,
    counted by PostgreSQL itself (ops.lake_stats) while DuckDB reads the batch; sha256 and size
    of the bytes as stored) and only then record it verified (ops.lake_record). A missing,
    truncated or different object stays unverified and is retried next cycle; guarded
    retention never drops what is not verified.
-Prices and sizes stay DECIMAL (numeric(10,6) → DECIMAL(10,6), numeric(18,2) → DECIMAL(18,2)).
+Prices and sizes stay DECIMAL (numeric(10,6) → DECIMAL(10,6), numeric(18,2) → DECIMAL(18,2));
+identifiers are strings; times UTC microseconds.
 Without --once the cycle repeats every 30 s until SIGTERM/Ctrl-C (the current window finishes).
 """
 
@@ -40,6 +44,7 @@ import psycopg
 from tqdm import tqdm
 
 from kstore import metrics, roles, topology
+from kstore.lake import layout as lake_layout
 from kstore.lake import manifest, windows
 from kstore.lake.destination import Destination, load_extensions, open_lake, sql_literal
 from kstore.lake.manifest import EMPTY, Stats
@@ -51,9 +56,9 @@ log = logging.getLogger("kstore.export")
 EXPORTER = roles.EXPORTER
 INTERVAL = 30.0
 DEAD_AFTER = timedelta(minutes=10)  # a gatherer this far behind the freshest one blocks nothing
-PARQUET = "format parquet, compression zstd, parquet_version v2"
+FOOTER = ", ".join(f"{sql_literal(k)}: {sql_literal(v)}" for k, v in lake_layout.FOOTER.items())
+PARQUET = f"format parquet, compression zstd, parquet_version v2, kv_metadata {{{FOOTER}}}"
 SMALL_WINDOW = 2 * 122_880  # rows: two Parquet row groups
-LEAD_COLUMNS = ("market_ticker",)  # clustered first: small files, row groups prune by market
 
 
 def exporter_dsn(settings: Settings) -> str:
@@ -119,11 +124,13 @@ class ExportReport:
 
 @dataclass
 class Layout:
-    """How a relation is read and ordered: its exported columns and a total sort order."""
+    """How a relation is read and ordered: the select list production runs (its columns cast to
+    the lake's types), the order of rows in an object, and how changed windows are found."""
 
     select: str
     order: str
     change_scan: str  # "rows" (xact_id cursor), "counts" (no xact_id) or "none" (snapshot)
+    columns: list[lake_layout.Column] = field(default_factory=list)
 
 
 class Exporter:
@@ -189,13 +196,16 @@ class Exporter:
         return report
 
     def layout(self, dataset: Dataset) -> Layout:
-        columns = [name for name, _ in manifest.columns(self.pg, dataset.relation)]
-        key = manifest.primary_key(self.pg, dataset.relation)
-        lead = [name for name in (*LEAD_COLUMNS, dataset.time_column) if name in columns]
-        order = lead + [name for name in (key or columns) if name not in lead]
+        columns = lake_layout.columns(manifest.columns(self.pg, dataset.relation))
+        # A window's rows by time, then key (a total order: a re-export of the same rows
+        # writes the same bytes); a snapshot's by its key.
+        key = manifest.primary_key(self.pg, dataset.relation) or [c.name for c in columns]
+        lead = [] if dataset.snapshot else [dataset.time_column]
+        order = lead + [name for name in key if name not in lead]
         scan = "none" if dataset.snapshot else (
             "rows" if manifest.has_column(self.pg, dataset.relation, "xact_id") else "counts")
-        return Layout(", ".join(map(quote, columns)), ", ".join(map(quote, order)), scan)
+        return Layout(", ".join(column.select for column in columns),
+                      ", ".join(map(quote, order)), scan, columns)
 
     def _mark(self, dataset: Dataset, layout: Layout, reexport_from: datetime | None) -> int:
         marked = manifest.mark_changed_since(
@@ -224,21 +234,14 @@ class Exporter:
 
     def _export_day(self, dataset: Dataset, layout: Layout, batch: list[Window],
                     pool: ThreadPoolExecutor, stop: threading.Event | None):
-        """Read the batch's time range once from production, sorted window by window (so a
-        window's rows lie together and its COPY skips the rest), then write window by window."""
-        source = f"prod.{'.'.join(map(quote, dataset.relation.split('.', 1)))}"
+        """Read the batch's time range once from production, in the lake's types, sorted by
+        time then key, then write window by window."""
         low, high = batch[0].start, batch[-1].end
-        if dataset.snapshot:
-            load = (f"create or replace temp table kstore_batch as select {layout.select} "
-                    f"from {source} order by {layout.order}", [])
-        else:
-            column = quote(dataset.time_column)
-            load = (f"create or replace temp table kstore_batch as select {layout.select} from "
-                    f"{source} where {column} >= ? and {column} < ? order by date_trunc("
-                    f"'{dataset.granularity}', {column}), {layout.order}", [low, high])
         # Production counts the batch meanwhile, on its own connection.
         counted = pool.submit(manifest.stats, self.pg, dataset, low, high)
-        self.duck.execute(*load)
+        query = sql_literal(self.source(dataset, layout, low, high))
+        self.duck.execute("create or replace temp table kstore_batch as select * from "
+                          f"postgres_query('prod', {query}) order by {layout.order}")
         expected = counted.result()
         largest = max((stats.rows for stats in expected.values()), default=0)
         # Windows under two row groups are written fastest by one thread.
@@ -252,6 +255,18 @@ class Exporter:
         finally:
             self.duck.execute("drop table if exists kstore_batch")
             self.duck.execute(f"set threads = {self.threads}")
+
+    @staticmethod
+    def source(dataset: Dataset, layout: Layout, low: datetime, high: datetime) -> str:
+        """The query production runs for a batch: [low, high) of the time column (a snapshot:
+        every row), every column cast to its lake type."""
+        relation = ".".join(map(quote, dataset.relation.split(".", 1)))
+        text = f"select {layout.select} from {relation}"
+        if dataset.snapshot:
+            return text
+        column = quote(dataset.time_column)
+        return (f"{text} where {column} >= '{low.isoformat()}'::timestamptz"
+                f" and {column} < '{high.isoformat()}'::timestamptz")
 
     def _export_window(self, dataset: Dataset, layout: Layout, window: Window,
                        expected: Stats) -> WindowResult:
@@ -267,7 +282,7 @@ class Exporter:
             f"where {quote(dataset.time_column)} >= ? and {quote(dataset.time_column)} < ?"
         self.lake.prepare(key)
         self.duck.execute(
-            f"copy (select * from kstore_batch {where} order by {layout.order}) to "
+            f"copy (select * from kstore_batch {where}) to "
             f"{sql_literal(self.lake.uri(key))} ({PARQUET})",
             [] if dataset.snapshot else [window.start, window.end])
         if self.after_write is not None:

@@ -2,11 +2,17 @@
 
 Views: raw_<table> for each folder of raw/ (raw_trades, raw_markets, …: the tables the
 exporter writes, as production's catalog lists them), and one view per folder of processed/
-and aggregates/, named after it (agg_candles_1m). Each reads its folder's Parquet with hive
-partitioning: `date` (DATE) and, for hourly tables, `hour` (INTEGER) are columns, and a filter on
-them skips whole files. A folder without objects yet gets no view; a query naming it, or any
-raw_<table> the lake has no folder for, fails with a line saying so. Production is never
-touched: the lake answers on its own.
+and aggregates/, named after it (agg_candles_1m): the statements `kstore lake catalog --engine
+duckdb` prints. Each reads its folder's Parquet with hive partitioning: `dt` (DATE) and, for
+hourly tables, `hour` (INTEGER) are columns, and a filter on them skips whole files. A folder
+without objects yet gets no view; a query naming it, or any raw_<table> the lake has no folder
+for, fails with a line saying so. Production is never touched: the lake answers on its own.
+
+Read-only, twice over: DuckDB's own parser classifies every statement of the query and anything
+but a SELECT (with WITH, VALUES, DESCRIBE, SUMMARIZE, SHOW, PIVOT…) is refused with one line
+before it runs (COPY, ATTACH, CREATE, INSERT, SET, LOAD, EXPORT, EXPLAIN ANALYZE…); and the
+connection itself may touch no file outside the lake, attach no database file, load no
+extension, and its configuration is locked.
 """
 
 from __future__ import annotations
@@ -21,12 +27,18 @@ from decimal import Decimal
 
 import duckdb
 
+from kstore.lake import catalog as lake_catalog
 from kstore.lake.destination import Destination, open_lake, sql_literal
 from kstore.settings import Settings
 
 LAYERS = ("processed", "aggregates")  # every folder under these becomes a view of its name
 FOLDER_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 UNKNOWN_RAW = re.compile(r"Table with name (raw_([a-z0-9_]+)) does not exist")
+READ_ONLY = frozenset({duckdb.StatementType.SELECT})
+
+
+class Refused(ValueError):
+    """A statement kstore query does not run: it is not a read."""
 
 
 @dataclass
@@ -55,24 +67,43 @@ def define_views(con: duckdb.DuckDBPyConnection, lake: Destination) -> Catalog:
         if sample is None:
             catalog.missing[view] = prefix
             continue
-        types = "{'date': 'DATE', 'hour': 'INTEGER'}" if "/hour=" in sample else "{'date': 'DATE'}"
-        pattern = sql_literal(lake.uri(f"{prefix}/**/*.parquet"))
-        con.execute(f'create or replace view "{view}" as select * from read_parquet({pattern}, '
-                    f"hive_partitioning = true, hive_types = {types})")
+        grain = "hour" if "/hour=" in sample else "day"
+        table = lake_catalog.Table(view, prefix, grain, ())
+        con.execute(lake_catalog.duckdb_view(table, lake.uri("")))
         catalog.views[view] = prefix
     return catalog
 
 
 def connect(settings: Settings, lake: Destination | None = None
             ) -> tuple[duckdb.DuckDBPyConnection, Catalog]:
-    """A DuckDB connection with the lake's views (and the catalog of what it defined)."""
+    """A DuckDB connection with the lake's views (and the catalog of what it defined), that
+    reaches no file outside the lake and whose configuration is locked."""
     lake = lake or open_lake(settings)
     con = lake.connect()
     con.execute("set enable_external_file_cache = true")  # a query session may re-read files
-    return con, define_views(con, lake)
+    catalog = define_views(con, lake)
+    root = lake.uri("").rstrip("/") + "/"
+    con.execute(f"set allowed_directories = [{sql_literal(root)}]")
+    con.execute("set enable_external_access = false")
+    con.execute("set lock_configuration = true")
+    return con, catalog
+
+
+def check_read_only(query: str) -> None:
+    """Refused when any statement of `query` is not a read, as DuckDB's parser classifies it
+    (a syntax error is left for the run to report)."""
+    try:
+        statements = duckdb.extract_statements(query)
+    except duckdb.Error:
+        return
+    for statement in statements:
+        if statement.type not in READ_ONLY:
+            raise Refused(f"{statement.type.name} statement refused: kstore query only reads "
+                          "(SELECT, WITH, VALUES, DESCRIBE, SUMMARIZE, SHOW)")
 
 
 def run(con: duckdb.DuckDBPyConnection, query: str) -> tuple[list[str], list[tuple]]:
+    check_read_only(query)
     relation = con.sql(query)
     if relation is None:
         return [], []
@@ -111,6 +142,7 @@ def write_csv(columns: list[str], rows: list[tuple], out) -> None:
 
 def write_json(con: duckdb.DuckDBPyConnection, query: str, out) -> None:
     """A JSON array of objects, rendered by DuckDB (decimals stay exact numbers)."""
+    check_read_only(query)
     relation = con.sql(query)
     lines = [] if relation is None else [
         text for (text,) in relation.set_alias("r").project("to_json(r)").fetchall()]
@@ -159,6 +191,9 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
         elif columns:
             print(render_table(columns, rows))
         return 0
+    except Refused as exc:
+        print(f"kstore query: refused: {exc}", file=sys.stderr)
+        return 1
     except duckdb.Error as exc:
         reason = explain_missing(exc, catalog) or str(exc).strip().splitlines()[0]
         print(f"kstore query: error: {reason}", file=sys.stderr)

@@ -9,9 +9,9 @@ contract of guarded retention, decision 0004), which windows are closed and stil
 and their deterministic object keys (ops.lake_object_key), so a re-export replaces an object and
 never adds a second copy:
 
-    raw/trades/date=2025-01-01/hour=03/trades-2025-01-01T03.parquet
-    raw/orderbook_snapshots/date=2025-01-01/orderbook_snapshots-2025-01-01.parquet
-    raw/markets/date=2025-01-01/markets-2025-01-01.parquet
+    raw/trades/dt=2025-01-01/hour=3/trades-2025-01-01T03.parquet
+    raw/orderbook_snapshots/dt=2025-01-01/orderbook_snapshots-2025-01-01.parquet
+    raw/markets/dt=2025-01-01/markets-2025-01-01.parquet
 
 A `snapshot` dataset (series, events, markets: mutable reference data) is written whole, once
 per UTC day, as of the moment that day closed.

@@ -6,7 +6,7 @@
 -- only its newest closed day; production's counts per window are what a verified object holds.
 
 begin;
-select plan(17);
+select plan(19);
 
 select results_eq(
     $$
@@ -134,12 +134,12 @@ select results_eq(
     $$,
     $$
         values
-            ('raw/trades/date=2025-01-01/hour=03/trades-2025-01-01T03.parquet'),
-            ('raw/orderbook_snapshots/date=2025-01-01/orderbook_snapshots-2025-01-01.parquet'),
-            ('raw/markets/date=2025-01-01/markets-2025-01-01.parquet'),
-            ('aggregates/agg_candles_1m/date=2025-01-01/agg_candles_1m-2025-01-01.parquet')
+            ('raw/trades/dt=2025-01-01/hour=3/trades-2025-01-01T03.parquet'),
+            ('raw/orderbook_snapshots/dt=2025-01-01/orderbook_snapshots-2025-01-01.parquet'),
+            ('raw/markets/dt=2025-01-01/markets-2025-01-01.parquet'),
+            ('aggregates/agg_candles_1m/dt=2025-01-01/agg_candles_1m-2025-01-01.parquet')
     $$,
-    'one deterministic object key per window, folders by UTC date (and hour)'
+    'one deterministic object key per window, folders by UTC date (dt) and unpadded hour (layout 2)'
 );
 
 -- ---------------------------------------------------------------- time-series windows
@@ -171,9 +171,9 @@ select results_eq(
     $$select * from pg_temp.trades_plan(3)$$,
     $$
         values
-            ('00', 'raw/trades/date=2025-01-01/hour=00/trades-2025-01-01T00.parquet', 0::bigint),
-            ('01', 'raw/trades/date=2025-01-01/hour=01/trades-2025-01-01T01.parquet', 0::bigint),
-            ('02', 'raw/trades/date=2025-01-01/hour=02/trades-2025-01-01T02.parquet', 0::bigint)
+            ('00', 'raw/trades/dt=2025-01-01/hour=0/trades-2025-01-01T00.parquet', 0::bigint),
+            ('01', 'raw/trades/dt=2025-01-01/hour=1/trades-2025-01-01T01.parquet', 0::bigint),
+            ('02', 'raw/trades/dt=2025-01-01/hour=2/trades-2025-01-01T02.parquet', 0::bigint)
     $$,
     'the first plan: every hour from the UTC midnight before the oldest row up to the close'
 );
@@ -245,7 +245,7 @@ select results_eq(
             '2025-01-02 12:00+00'
         ) as p
     $$,
-    $$values ('tap/trades_daily/date=2025-01-01/trades_daily-2025-01-01.parquet')$$,
+    $$values ('tap/trades_daily/dt=2025-01-01/trades_daily-2025-01-01.parquet')$$,
     'daily windows end at UTC midnight; the day holding the close is still open'
 );
 select is_empty(
@@ -287,7 +287,7 @@ select results_eq(
     $$
         values (
             timestamptz '2025-01-01 00:00+00', timestamptz '2025-01-02 00:00+00',
-            'raw/series/date=2025-01-01/series-2025-01-01.parquet'
+            'raw/series/dt=2025-01-01/series-2025-01-01.parquet'
         )
     $$,
     'a snapshot: the newest closed UTC day'
@@ -323,6 +323,24 @@ select results_eq(
     $$,
     $$values (timestamptz '2025-01-02 00:00+00')$$,
     'a verified day is done, an older unverified day is never redone, the next day comes'
+);
+select results_eq(
+    $$
+        update ops.export_manifest set layout_version = 1
+        where table_name = 'series' and window_start = '2025-01-01 00:00+00'
+        returning layout_version
+    $$,
+    $$values (1::smallint)$$,
+    'a layout 1 record (an object written before V0035)'
+);
+select ops.lake_record(
+    'series', '2025-01-01 00:00+00', '2025-01-02 00:00+00', 'raw/series/x.parquet', 1, 10,
+    'sha', null, null, true
+);
+select results_eq(
+    $$select m.layout_version from ops.export_manifest as m where m.table_name = 'series'$$,
+    $$values (2::smallint), (2::smallint)$$,
+    'every record is stamped with the current lake layout (2), a re-export included'
 );
 reset role;
 

@@ -30,6 +30,7 @@ select results_eq(
             (25, 'table_catalog'),
             (26, 'feed_gaps_breaks'),
             (27, 'lifecycle_versions'),
+            (35, 'export_manifest_layout'),
             (40, 'lake_scrub'),
             (41, 'lake_change_ids'),
             (60, 'trades_source'),

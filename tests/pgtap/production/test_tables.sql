@@ -179,6 +179,7 @@ select results_eq(
             ('max_ts', 'timestamp with time zone', false, null),
             ('exported_at', 'timestamp with time zone', true, 'now()'),
             ('verified_at', 'timestamp with time zone', false, null),
+            ('layout_version', 'smallint', true, '2'),
             ('scrubbed_at', 'timestamp with time zone', false, null),
             ('damage', 'text', false, null),
             ('damaged_at', 'timestamp with time zone', false, null)

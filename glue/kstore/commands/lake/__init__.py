@@ -1,1 +1,1 @@
-"""`kstore lake …`: the lake's bucket."""
+"""`kstore lake …`: the lake's bucket, and its tables for other engines."""
