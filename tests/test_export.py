@@ -85,6 +85,7 @@ def test_the_raw_datasets_are_the_catalog_tables_with_a_lake_grain(lake_db):
         "markets_history": ("kstore.markets_history", "recorded_at", "day",
                             "raw/markets_history"),
         "feed_gaps": ("kstore.feed_gaps", "detected_at", "day", "raw/feed_gaps"),
+        "reconciliation": ("ops.reconciliation", "checked_at", "day", "raw/reconciliation"),
     }
     with pytest.raises(LookupError, match="quarantine: not a lake table"):
         raw_dataset(conn, "quarantine")

@@ -41,7 +41,9 @@ def test_layout_types_of_production_columns():
 def test_the_raw_tables_come_from_the_catalog_with_lake_types(production):
     found = by_name(catalog.tables(production, []))
     assert set(found) == {"raw_trades", "raw_orderbook_deltas", "raw_orderbook_snapshots",
-                          "raw_tickers", "raw_series", "raw_events", "raw_markets"}
+                          "raw_tickers", "raw_series", "raw_events", "raw_markets",
+                          "raw_series_history", "raw_events_history", "raw_markets_history",
+                          "raw_feed_gaps", "raw_reconciliation"}
     trades = {c.name: c.kind for c in found["raw_trades"].columns}
     assert (trades["trade_id"], trades["ts"], trades["yes_price"], trades["count"]) == (
         "string", "timestamp", "decimal(10,6)", "decimal(18,2)")
@@ -129,7 +131,7 @@ def test_the_command_prints_ddl_and_fails_in_one_line(server, tmp_path):
            "KSTORE_LAKE__URL": "s3://bucket/kstore"}
     done = run_kstore("lake", "catalog", "--engine", "athena", env=env)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.count("CREATE EXTERNAL TABLE") == 7
+    assert done.stdout.count("CREATE EXTERNAL TABLE") == 12  # the catalog's lake tables
     env["KSTORE_DSN__PRODUCTION"] = "host=127.0.0.1 port=1 dbname=nothing connect_timeout=2"
     failed = run_kstore("lake", "catalog", "--engine", "spark", env=env)
     assert failed.returncode == 1 and failed.stdout == ""
