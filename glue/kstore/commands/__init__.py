@@ -22,6 +22,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("bench export", "kstore.bench.export"),
     ("bench fuzz", "kstore.bench.fuzz"),
     ("dedup", "kstore.commands.dedup"),
+    ("rebase", "kstore.commands.rebase"),
     ("backfill", "kstore.commands.backfill"),
     ("export", "kstore.commands.export"),
     ("lake init", "kstore.commands.lake.init"),
