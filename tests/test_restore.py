@@ -57,13 +57,15 @@ def dbs(scratch):
 
 # ------------------------------------------------------------------------------------ helpers
 
-def simulator(truth: Path, host: str = "127.0.0.1", seconds: float = 30) -> SimulatorThread:
+def simulator(truth: Path, seconds: float, host: str = "127.0.0.1") -> SimulatorThread:
     """The exchange: every event it sends is in `truth`; held until all three subscribed;
-    its feed ends after `seconds` (the connections stay open)."""
+    its feed ends after `seconds` of events (the connections stay open). No new markets
+    (lifecycle_rate 0): a gatherer subscribes to a new market only once its registry saw it,
+    so the first deltas of one would be missed by every gatherer."""
     return SimulatorThread(SimulatorOptions(
-        host=host, port=0, seed=11, markets=6, rate=150, max_events=int(150 * seconds),
-        truth=truth,
-        ping_interval=None, lifecycle_rate=0.5, wait_for_subscribers=len(GATHERERS)))
+        host=host, port=0, seed=11, markets=6, rate=80, max_events=int(80 * seconds),
+        truth=truth, ping_interval=None, lifecycle_rate=0,
+        wait_for_subscribers=len(GATHERERS)))
 
 
 def gatherer_env(gid: str, ts_dsn: str, rel_dsn: str, sim_url: str, home: Path) -> dict:
@@ -129,12 +131,24 @@ def capture(scratch, dbs, tmp_path: Path, sim: SimulatorThread) -> dict:
             for gid in GATHERERS}
 
 
-def finish(sim: SimulatorThread, gatherers: dict, timeout: float = 60) -> None:
-    """The feed ends, then every gatherer stops cleanly."""
+def finish(sim: SimulatorThread, gatherers: dict, ts_dsns: list[str], timeout: float = 150):
+    """The feed ends; once the gatherers' databases stop growing (every frame sent is
+    written, however loaded the machine), every gatherer stops cleanly."""
     wait_until(sim.sim.feed_done.is_set, timeout, "the feed ends")
-    time.sleep(2)  # the last batches reach the gatherers' databases
+    last, steady = None, 0
+    while steady < 3:
+        time.sleep(1)
+        now = sum(rows(dsn) for dsn in ts_dsns)
+        steady, last = (steady + 1 if now == last else 0), now
     codes = {gid: stop(process) for gid, process in gatherers.items()}
     assert all(code == 0 for code in codes.values()), codes
+
+
+def rows(dsn: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("select (select count(*) from kstore.trades)"
+                            " + (select count(*) from kstore.orderbook_deltas)"
+                            " + (select count(*) from kstore.tickers)").fetchone()[0]
 
 
 def merge_all(scratch, dbs) -> None:
@@ -149,7 +163,7 @@ def test_production_restored_from_a_mid_run_dump_is_exact_after_dedup_catches_up
     production = dbs["production"]
     dump = tmp_path / "production.dump"
     deduplicator = dedup.Dedup(scratch.settings(dbs, DEDUP_ROLES), 5000, interval=0.2)
-    with simulator(tmp_path / "t.jsonl") as sim:
+    with simulator(tmp_path / "t.jsonl", 40) as sim:
         gatherers = capture(scratch, dbs, tmp_path, sim)
         try:
             with running(deduplicator):
@@ -165,7 +179,7 @@ def test_production_restored_from_a_mid_run_dump_is_exact_after_dedup_catches_up
             assert restored < later, "the restore went back to an earlier point"
             with running(dedup.Dedup(scratch.settings(dbs, DEDUP_ROLES), 5000, interval=0.2)):
                 wait_until(lambda: trade_count(production.dsn) >= later, 60, "re-pulled")
-            finish(sim, gatherers)
+            finish(sim, gatherers, [dbs[f"{g}_ts"].dsn for g in GATHERERS])
         finally:
             for process in gatherers.values():
                 stop(process)
@@ -199,7 +213,7 @@ def test_a_gatherer_restored_into_a_new_cluster_is_merged_again_after_one_comman
         scratch, dbs, tmp_path):
     env = {f"KSTORE_DSN__{name.upper()}": dsn for name, dsn in role_dsns(dbs, {}).items()}
     new = None
-    with simulator(tmp_path / "t.jsonl", seconds=30) as sim:
+    with simulator(tmp_path / "t.jsonl", 120) as sim:
         gatherers = capture(scratch, dbs, tmp_path, sim)
         try:
             with running(dedup.Dedup(scratch.settings(dbs, DEDUP_ROLES), 5000, interval=0.2)):
@@ -231,7 +245,7 @@ def test_a_gatherer_restored_into_a_new_cluster_is_merged_again_after_one_comman
             with running(dedup.Dedup(scratch.settings(moved, DEDUP_ROLES), 5000, interval=0.2)):
                 wait_until(lambda: trade_count(moved["g1_ts"].dsn) > before + 20, 60,
                            "g1 captures into its new cluster")
-                finish(sim, gatherers)
+                finish(sim, gatherers, [moved[f"{g}_ts"].dsn for g in GATHERERS])
         finally:
             for process in gatherers.values():
                 stop(process)
@@ -243,3 +257,37 @@ def test_a_gatherer_restored_into_a_new_cluster_is_merged_again_after_one_comman
     finally:
         if new is not None:
             new.stop()
+
+
+def test_rebase_merges_rows_above_and_below_the_new_horizon_and_repeats_as_a_no_op(
+        scratch, dbs, tmp_path):
+    from kstore import restore
+    from test_dedup import merge_once, production_count, write
+
+    write(dbs["g1_ts"], "trades", range(100))
+    ahead = "4294967296000"  # as if g1's transaction ids had restarted below this cursor
+    with psycopg.connect(dbs["production"].dsn, autocommit=True) as conn:
+        conn.execute("update ops.dedup_cursors set next_xid = %s where gatherer_id = 'g1'",
+                     [ahead])
+    rebased = {r["table"]: r for r in restore.rebase(scratch.settings(dbs), "g1")}
+    assert rebased["trades"]["rows_inserted"] == 100 and production_count(dbs) == 100
+    assert int(rebased["trades"]["next_xid"]) < int(ahead), "the cursor follows the gatherer"
+    with psycopg.connect(dbs["g1_ts"].dsn) as conn:
+        acked = conn.execute("select acked_xid::text from ops.dedup_ack"
+                             " where table_name = 'trades'").fetchone()[0]
+    assert acked == rebased["trades"]["next_xid"], "retention reads the new cursor"
+    again = {r["table"]: r for r in restore.rebase(scratch.settings(dbs), "g1")}
+    assert again["trades"]["rows_read"] == 100 and again["trades"]["rows_inserted"] == 0
+    write(dbs["g1_ts"], "trades", range(100, 150))
+    merge_once(scratch, dbs)
+    assert production_count(dbs) == 150
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--gatherer", "g9"], "unknown gatherer 'g9'"),
+    (["--gatherer", "g1", "--since", "yesterday"], "--since: 'yesterday' is not an ISO time"),
+])
+def test_rebase_bad_input_is_one_line(scratch, dbs, tmp_path, args, message):
+    env = {f"KSTORE_DSN__{name.upper()}": dsn for name, dsn in role_dsns(dbs, {}).items()}
+    done = run_kstore("rebase", *args, env=env | {"KSTORE_HOME": str(tmp_path)})
+    assert done.returncode == 1 and done.stderr == f"kstore: error: {message}\n"
