@@ -45,11 +45,15 @@ begin
             gatherer_id, table_name;
     end if;
     -- A horizon behind the cursor means the gatherer's transaction ids went back (restored
-    -- into a new cluster): its new rows would sit below the cursor forever. Refuse loudly.
+    -- into a new cluster): its new rows would sit below the cursor forever. Refuse loudly;
+    -- ops.rebase is the way back (decision 0070).
     if horizon < start_xid then
         raise exception 'ops.pull: gatherer % is at transaction % but its % cursor is at %',
             gatherer_id, horizon, table_name, start_xid
-            using hint = 'if its transaction ids restarted, set the cursor to 0 to re-read it';
+            using hint = format(
+                'restored into a new cluster? run `kstore rebase --gatherer %s` '
+                '(docs/operations.md)', gatherer_id
+            );
     end if;
     -- The page's order must be the gatherer's (its index on the cursor column), so only the
     -- page's rows cross the wire: with a local sort every row up to the horizon would, on every
