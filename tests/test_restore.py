@@ -14,7 +14,6 @@ the runbook covers but this test does not exercise.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -232,7 +231,8 @@ def test_a_gatherer_restored_into_a_new_cluster_is_merged_again_after_one_comman
                 with pytest.raises(psycopg.errors.RaiseException, match="cursor is at"):
                     c.execute("select * from ops.pull('g1', 'trades', 1000)")
             env |= {f"KSTORE_DSN__G1_{s.upper()}": moved[f"g1_{s}"].dsn for s in ("ts", "rel")}
-            done = run_kstore("rebase", "--gatherer", "g1", env=env | {"KSTORE_HOME": str(tmp_path)})
+            env |= {"KSTORE_HOME": str(tmp_path)}
+            done = run_kstore("rebase", "--gatherer", "g1", env=env)
             assert done.returncode == 0 and "g1: rebased" in done.stdout, done.stderr
             assert trade_ids(moved["g1_ts"].dsn) <= trade_ids(moved["production"].dsn), \
                 "every row of the restored dump is in production"
