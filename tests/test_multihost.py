@@ -267,6 +267,20 @@ def status_lag(dbs: dict[str, Database], home: Path, gid: str) -> tuple[float, d
     return row["lag_s"] or 0.0, report
 
 
+def partition(dbs: dict[str, Database], home: Path) -> None:
+    """g1's link down for a while: its lag grows, status fails, the others merge on."""
+    sh("ip", "-n", netns("g1"), "link", "set", link("g1"), "down")
+    cut_at = trade_count(dbs["production"].dsn)
+    first, _ = status_lag(dbs, home, "g1")
+    time.sleep(12)
+    second, report = status_lag(dbs, home, "g1")
+    assert second >= first + 10, f"g1's lag grows while it is cut off: {first}, {second}"
+    assert not report["healthy"], "status reports the unreachable gatherer"
+    assert status_lag(dbs, home, "g2")[0] < 10, "the others merge on"
+    assert trade_count(dbs["production"].dsn) > cut_at, "production keeps merging g2 and g3"
+    sh("ip", "-n", netns("g1"), "link", "set", link("g1"), "up")  # healed
+
+
 def test_a_partitioned_gatherer_host_lags_then_recovers_and_production_stays_exact(
         hosts, tmp_path):
     root, ca, dbs = hosts
@@ -280,16 +294,7 @@ def test_a_partitioned_gatherer_host_lags_then_recovers_and_production_stays_exa
         merger = on_host("production", ["dedup"], dedup_env(ca, tmp_path), tmp_path / "dedup.log")
         try:
             wait_until(lambda: trade_count(production) > 50, 90, "merged across the hosts")
-            sh("ip", "-n", netns("g1"), "link", "set", link("g1"), "down")  # the partition
-            cut_at = trade_count(production)
-            first, _ = status_lag(dbs, tmp_path, "g1")
-            time.sleep(12)
-            second, report = status_lag(dbs, tmp_path, "g1")
-            assert second >= first + 10, f"g1's lag grows while it is cut off: {first}, {second}"
-            assert not report["healthy"], "status reports the unreachable gatherer"
-            assert status_lag(dbs, tmp_path, "g2")[0] < 10, "the others merge on"
-            assert trade_count(production) > cut_at, "production keeps merging g2 and g3"
-            sh("ip", "-n", netns("g1"), "link", "set", link("g1"), "up")  # healed
+            partition(dbs, tmp_path)
             wait_until(lambda: status_lag(dbs, tmp_path, "g1")[0] < 5, 120, "g1's lag recovers")
             finish(sim, gatherers, [dbs[f"{gid}_ts"].dsn for gid in GATHERERS])
         finally:

@@ -208,9 +208,22 @@ def restore_gatherer(dbs, gid: str, tmp_path: Path) -> tuple[ScratchServer, dict
     return new, moved
 
 
+def rebase(scratch, moved: dict, tmp_path: Path) -> None:
+    """What the runbook says after the restore: production follows g1 to its new address (as
+    `kstore migrate` does from settings), pulls refuse g1, `kstore rebase --gatherer g1`."""
+    dedup.attach(scratch.settings(moved), moved["production"])
+    with psycopg.connect(moved["production"].dsn_as(dedup.DEDUP), autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.RaiseException, match="cursor is at"):
+            conn.execute("select * from ops.pull('g1', 'trades', 1000)")
+    env = {f"KSTORE_DSN__{name.upper()}": dsn for name, dsn in role_dsns(moved, {}).items()}
+    done = run_kstore("rebase", "--gatherer", "g1", env=env | {"KSTORE_HOME": str(tmp_path)})
+    assert done.returncode == 0 and "g1: rebased" in done.stdout, done.stderr
+    assert trade_ids(moved["g1_ts"].dsn) <= trade_ids(moved["production"].dsn), \
+        "every row of the restored dump is in production"
+
+
 def test_a_gatherer_restored_into_a_new_cluster_is_merged_again_after_one_command(
         scratch, dbs, tmp_path):
-    env = {f"KSTORE_DSN__{name.upper()}": dsn for name, dsn in role_dsns(dbs, {}).items()}
     new = None
     with simulator(tmp_path / "t.jsonl", 120) as sim:
         gatherers = capture(scratch, dbs, tmp_path, sim)
@@ -225,17 +238,7 @@ def test_a_gatherer_restored_into_a_new_cluster_is_merged_again_after_one_comman
                 stop(gatherers["g1"])
                 old.stop()  # the host is gone
                 new, moved = restore_gatherer(dbs, "g1", tmp_path)
-            # Production follows g1 to its new address (as `kstore migrate` does from settings).
-            dedup.attach(scratch.settings(moved), moved["production"])
-            with psycopg.connect(moved["production"].dsn_as(dedup.DEDUP), autocommit=True) as c:
-                with pytest.raises(psycopg.errors.RaiseException, match="cursor is at"):
-                    c.execute("select * from ops.pull('g1', 'trades', 1000)")
-            env |= {f"KSTORE_DSN__G1_{s.upper()}": moved[f"g1_{s}"].dsn for s in ("ts", "rel")}
-            env |= {"KSTORE_HOME": str(tmp_path)}
-            done = run_kstore("rebase", "--gatherer", "g1", env=env)
-            assert done.returncode == 0 and "g1: rebased" in done.stdout, done.stderr
-            assert trade_ids(moved["g1_ts"].dsn) <= trade_ids(moved["production"].dsn), \
-                "every row of the restored dump is in production"
+            rebase(scratch, moved, tmp_path)
             dsns = role_dsns(moved, {"gatherer_ts": GATHERER_WRITER,
                                      "gatherer_rel": GATHERER_WRITER})
             gatherers["g1"] = start_gatherer("g1", gatherer_env(
