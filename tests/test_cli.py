@@ -25,7 +25,7 @@ def test_every_command_is_a_module_with_user_help(words, module_name, capsys):
 
 def _required(words: str) -> list[str]:
     return {"gather": ["--gatherer", "g1"], "audit": ["--truth", "t", "--target", "g1"],
-            "query": ["select 1"],
+            "query": ["select 1"], "rebase": ["--gatherer", "g1"],
             "backfill": ["--from", "g2", "--to", "g1", "--since", "2026-01-01",
                          "--until", "2026-01-02"],
             "reparse": ["--gatherer", "g1", "--since", "2026-01-01",

@@ -71,19 +71,31 @@ language plpgsql as $$
 declare
     local_user name;
     mapping text;
+    pair text[];
 begin
-    if exists (select from pg_foreign_server where srvname = server) then
+    if not exists (select from pg_foreign_server where srvname = server) then
         execute format(
-            'alter server %I options (set host %L, set port %L, set dbname %L)',
-            server, host, port::text, dbname
-        );
-    else
-        execute format(
-            'create server %I foreign data wrapper postgres_fdw '
-            'options (host %L, port %L, dbname %L, fetch_size %L)',
-            server, host, port::text, dbname, '10000'
+            'create server %I foreign data wrapper postgres_fdw options (fetch_size %L)',
+            server, '10000'
         );
     end if;
+    -- A gatherer cut off the network fails a pull within seconds instead of hanging
+    -- production's session for minutes (TCP retries): connect and unacknowledged-send bounds,
+    -- keepalives for an idle wait on a dead peer. Set on every attach, so old servers get them.
+    foreach pair slice 1 in array array[
+        ['host', host], ['port', port::text], ['dbname', dbname], ['connect_timeout', '10'],
+        ['keepalives_idle', '10'], ['keepalives_interval', '5'], ['keepalives_count', '3'],
+        ['tcp_user_timeout', '30000']
+    ] loop
+        execute format(
+            'alter server %I options (%s %I %L)', server,
+            case when exists (
+                select from pg_foreign_server as s, unnest(s.srvoptions) as o (opt)
+                where s.srvname = server and o.opt like pair[1] || '=%'
+            ) then 'set' else 'add' end,
+            pair[1], pair[2]
+        );
+    end loop;
     execute format('grant usage on foreign server %I to kstore_dedup', server);
     mapping := case
         when remote_password is null then format('user %L, password_required %L', remote_user, 'false')

@@ -45,11 +45,15 @@ begin
             gatherer_id, table_name;
     end if;
     -- A horizon behind the cursor means the gatherer's transaction ids went back (restored
-    -- into a new cluster): its new rows would sit below the cursor forever. Refuse loudly.
+    -- into a new cluster): its new rows would sit below the cursor forever. Refuse loudly;
+    -- ops.rebase is the way back (decision 0070).
     if horizon < start_xid then
         raise exception 'ops.pull: gatherer % is at transaction % but its % cursor is at %',
             gatherer_id, horizon, table_name, start_xid
-            using hint = 'if its transaction ids restarted, set the cursor to 0 to re-read it';
+            using hint = format(
+                'restored into a new cluster? run `kstore rebase --gatherer %s` '
+                '(docs/operations.md)', gatherer_id
+            );
     end if;
     -- The page's order must be the gatherer's (its index on the cursor column), so only the
     -- page's rows cross the wire: with a local sort every row up to the horizon would, on every
@@ -95,10 +99,13 @@ language sql immutable as $$ select (xid::text::numeric + 1)::text::xid8 $$;
 -- The insert … select of one page: the columns production and the gatherer share (the
 -- gatherer's transaction ids stay behind), `on conflict do nothing` for events, newest-wins
 -- upsert for reference rows. Returns rows read, rows inserted or updated, newest receive time.
+-- With since_bound, only rows received (observed) at or after $3 (ops.rebase).
 -- Rows go in in primary-key order: pulls of different gatherers insert the same keys at the
 -- same time, and a common order means one waits for the other instead of deadlocking.
+drop function if exists ops.merge_statement(name, text, name);
+
 create or replace function ops.merge_statement(
-    source_schema name, table_name text, cursor_column name
+    source_schema name, table_name text, cursor_column name, since_bound boolean default false
 )
 returns text
 language plpgsql stable as $$
@@ -131,12 +138,13 @@ begin
     newest := case when ops.table_family(table_name) = 'reference'
         then 'observed_at' else 'received_at' end;
     return format(
-        'with source as (select %1$s from %2$I.%3$I where %4$I >= $1 and %4$I < $2), '
+        'with source as (select %1$s from %2$I.%3$I where %4$I >= $1 and %4$I < $2%8$s), '
         'merged as (insert into kstore.%3$I (%1$s) select %1$s from source order by %7$s '
         'on conflict %5$s returning 1) '
         'select (select count(*) from source), (select count(*) from merged), '
         '(select max(%6$I) from source)',
-        columns, source_schema, table_name, cursor_column, conflict, newest, key_columns
+        columns, source_schema, table_name, cursor_column, conflict, newest, key_columns,
+        case when since_bound then format(' and %I >= $3', newest) else '' end
     );
 end
 $$;

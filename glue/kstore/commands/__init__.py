@@ -25,6 +25,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("bench fuzz", "kstore.bench.fuzz"),
     ("bench catalogue", "kstore.bench.catalogue"),
     ("dedup", "kstore.commands.dedup"),
+    ("rebase", "kstore.commands.rebase"),
     ("backfill", "kstore.commands.backfill"),
     ("reconcile", "kstore.commands.reconcile"),
     ("reparse", "kstore.commands.reparse"),

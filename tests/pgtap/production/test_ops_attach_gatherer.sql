@@ -86,10 +86,15 @@ select results_eq(
     $$
         values (
             'postgres_fdw',
-            array['host=gatherer.example', 'port=5433', 'dbname=tap_ts', 'fetch_size=10000']
+            array[
+                'fetch_size=10000', 'host=gatherer.example', 'port=5433', 'dbname=tap_ts',
+                'connect_timeout=10', 'keepalives_idle=10', 'keepalives_interval=5',
+                'keepalives_count=3', 'tcp_user_timeout=30000'
+            ]
         )
     $$,
-    'ops.attach_server() makes a postgres_fdw server for the gatherer database'
+    'ops.attach_server() makes a postgres_fdw server for the gatherer database, with bounds on '
+    'connecting and on a dead peer (a partitioned gatherer fails a pull within seconds)'
 );
 select results_eq(
     $$
@@ -127,7 +132,11 @@ select results_eq(
     $$,
     $$
         values (
-            array['host=gatherer2.example', 'port=5434', 'dbname=tap_ts', 'fetch_size=10000']
+            array[
+                'fetch_size=10000', 'host=gatherer2.example', 'port=5434', 'dbname=tap_ts',
+                'connect_timeout=10', 'keepalives_idle=10', 'keepalives_interval=5',
+                'keepalives_count=3', 'tcp_user_timeout=30000'
+            ]
         )
     $$,
     're-running ops.attach_server() updates the server in place'

@@ -25,7 +25,12 @@ select results_eq(
     $$,
     $$
         values
-            ('merge_statement', 'source_schema name, table_name text, cursor_column name', 'text'),
+            (
+                'merge_statement',
+                'source_schema name, table_name text, cursor_column name, '
+                || 'since_bound boolean DEFAULT false',
+                'text'
+            ),
             (
                 'pull', 'gatherer_id text, table_name text, page_size integer',
                 'TABLE(rows_read bigint, rows_inserted bigint, next_xid xid8, caught_up boolean)'
