@@ -42,6 +42,7 @@ def lake(request, tmp_path_factory) -> Lake:
                                lake={"url": f"file://{root}/lake"})
     conn = psycopg.connect(db.dsn, autocommit=True)
     seed(conn)
+    known_earlier(conn)
     assert transform.run(settings, db).ok  # builds and exports processed/ and aggregates/
     reports = export.cycle(settings)
     assert reports and not any(report.failed for report in reports)
@@ -56,10 +57,27 @@ def lake(request, tmp_path_factory) -> Lake:
     conn.close()
 
 
+def known_earlier(conn: psycopg.Connection) -> None:
+    """Every lake dataset holds rows: the reference data was known two days ago (so that day's
+    snapshot is due, decision 0046), a feed gap and a reconciliation were recorded then."""
+    for table in ("series_history", "events_history", "markets_history"):
+        conn.execute(f"update kstore.{table} set recorded_at = recorded_at - interval '2 days'")
+    conn.execute(
+        "insert into kstore.feed_gaps (gatherer_id, gap_id, connection_id, sid, channel,"
+        " expected_seq, received_seq, detected_at, cause, market_ticker) values ('g1', 1, 'c1',"
+        " 1, 'orderbook_delta', 10, 13, now() - interval '2 days', 'seq_jump', 'KXM-T1')")
+    run = conn.execute("insert into ops.reconciliation_runs (since, until) values (now() -"
+                       " interval '3 days', now() - interval '2 days') returning run_id").fetchone()
+    conn.execute(
+        "insert into ops.reconciliation (hour, market_ticker, exchange_trades, production_trades,"
+        " missing, unexpected, duplicated, run_id, checked_at) values (date_trunc('hour', now()"
+        " - interval '3 days'), 'KXM-T1', 1, 1, 0, 0, 0, %s, now() - interval '2 days')", run)
+
+
 def production_rows(conn: psycopg.Connection, table: catalog.Table) -> int:
     """What production holds for a dataset (a raw snapshot: the current rows)."""
     layer, name = table.prefix.split("/", 1)
-    schema = "kstore" if layer == "raw" else layer
+    schema = ("ops" if name == "reconciliation" else "kstore") if layer == "raw" else layer
     return conn.execute(f'select count(*) from {schema}."{name}"').fetchone()[0]
 
 
