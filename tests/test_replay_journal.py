@@ -14,6 +14,7 @@ import pytest
 from kstore import roles
 from kstore.gatherer.rows import TABLE_COLUMNS
 from kstore.gatherer.run import Gatherer
+from kstore.journal import reader
 from kstore.journal.export import FrameExporter
 from kstore.journal.format import journal_dir, segments
 from kstore.simulator import ReplayFileError, SimulatorOptions, SimulatorThread
@@ -64,14 +65,15 @@ def gather(server, sim_options: dict, journal, seconds: float):
 
 @pytest.fixture
 def recorded(plain_server, tmp_path):
-    """A live run with duplicate and malformed frames, journaled within one UTC hour: its rows
+    """A live run with duplicate and malformed frames and disconnects, journaled within one UTC hour: its rows
     and settings."""
     now = datetime.now(timezone.utc)
     to_next_hour = 3600 - (now.minute * 60 + now.second + now.microsecond / 1e6)
     if to_next_hour < 30:
         time.sleep(to_next_hour + 1)
     options = dict(port=0, seed=11, markets=8, rate=500, duration=4, ping_interval=None,
-                   lifecycle_rate=0.5, faults="duplicates,malformed")
+                   lifecycle_rate=0.5, faults="duplicates,malformed,disconnects",
+                   disconnect_every=1.5)
     dsn, settings = gather(plain_server, options, tmp_path / "live", 4)
     return rows(dsn), settings
 
@@ -89,6 +91,7 @@ def test_a_journal_hour_replayed_into_a_fresh_gatherer_makes_the_same_rows(
     found = segments(directory)
     assert live["orderbook_deltas"] and live["trades"] and live["quarantine"]
     assert len(found) == 1, "one process, one hour: one segment"
+    assert len({r.connection_id for r in reader.records(directory)}) > 1, "reconnects replayed"
     hour = found[0].hour
     assert replay(plain_server, directory / f"{hour:%Y-%m-%dT%H}", tmp_path, "from-hour") == live
     assert replay(plain_server, found[0].path, tmp_path, "from-segment") == live
