@@ -135,3 +135,6 @@ def test_journal_export_refuses_bad_input_in_one_line(tmp_path):
                       env={"KSTORE_HOME": str(tmp_path / "home"), "KSTORE_GATHERERS": '["g1"]'})
     assert done.returncode != 0 and done.stderr.count("\n") == 1, done.stderr
     assert "unknown gatherer" in done.stderr and "Traceback" not in done.stderr
+    done = run_kstore("journal", "export", env={"KSTORE_HOME": str(tmp_path / "home")})
+    assert done.returncode != 0 and done.stderr.count("\n") == 1, done.stderr
+    assert "no journal" in done.stderr and "Traceback" not in done.stderr

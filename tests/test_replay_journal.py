@@ -65,8 +65,8 @@ def gather(server, sim_options: dict, journal, seconds: float):
 
 @pytest.fixture
 def recorded(plain_server, tmp_path):
-    """A live run with duplicate and malformed frames and disconnects, journaled within one UTC hour: its rows
-    and settings."""
+    """A live run with duplicates, malformed frames and disconnects, journaled within one
+    UTC hour: its rows and settings."""
     now = datetime.now(timezone.utc)
     to_next_hour = 3600 - (now.minute * 60 + now.second + now.microsecond / 1e6)
     if to_next_hour < 30:

@@ -1,16 +1,17 @@
 """Copy a gatherer's closed journal hours to the lake as raw frames, verified (decision 0080).
 
 Run on the gatherer's host, where its journal is (a timer or by hand): `kstore journal export
---gatherer g1`. Each closed hour (its end plus lake.close_after in the past) not yet verified
-becomes one Parquet object `raw/frames/gatherer=<id>/<the hourly key layout of
-ops.lake_object_key>` holding one row per frame, in journal order: seq, received_at (exact µs),
-connection_id, sid, type, market_ticker (from the frame's JSON when present), is_binary (the
-opcode; null when not recorded), use_yes_price, run_start, and raw (the exact bytes). The
-object is read back (rows, receive-time range, sequence range and total frame bytes equal the
-journal's; sha256 and size of the bytes as stored) and only then recorded verified in
-production's ops.export_manifest (dataset `raw_frames.<id>`, through ops.lake_record, as
-kstore_exporter). A segment is deleted only when the manifest holds its hour verified and
-undamaged (`--keep` never deletes); anything else keeps it for the next run.
+[--gatherer g1]` (default: every gatherer whose journal is on this host). Each closed hour (its
+end plus lake.close_after in the past) not yet verified becomes one Parquet object
+`raw/frames/gatherer=<id>/<the hourly key layout of ops.lake_object_key>` holding one row per
+frame, in journal order: seq, received_at (exact µs), connection_id, sid, type, market_ticker
+(from the frame's JSON when present), is_binary (the opcode; null when not recorded),
+use_yes_price, run_start, and raw (the exact bytes). The object is read back (rows,
+receive-time range, sequence range and total frame bytes equal the journal's; sha256 and size
+of the bytes as stored) and only then recorded verified in production's ops.export_manifest
+(dataset `raw_frames.<id>`, through ops.lake_record, as kstore_exporter). A segment is deleted
+only when the manifest holds its hour verified and undamaged (`--keep` never deletes);
+anything else keeps it for the next run.
 """
 
 from __future__ import annotations
@@ -205,18 +206,27 @@ class FrameExporter:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--gatherer", required=True, help="gatherer id, e.g. g1")
+    parser.add_argument("--gatherer", action="append",
+                        help="gatherer id, e.g. g1 (repeatable; default: every gatherer of the "
+                        "settings whose journal is on this host)")
     parser.add_argument("--keep", action="store_true",
                         help="never delete journal segments (even verified ones)")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """`kstore journal export`: 0 when every exported hour verified, 1 otherwise."""
-    try:
-        report = FrameExporter(settings, args.gatherer).run(keep=args.keep)
-    except (psycopg.Error, duckdb.Error, OSError) as exc:
-        print(f"kstore journal export: error: {str(exc).strip().splitlines()[0]}",
-              file=sys.stderr)
-        return 1
-    print("\n".join(report.lines()))
-    return 1 if report.failed else 0
+    gatherers = args.gatherer or [g for g in settings.gatherers
+                                  if journal_dir(settings, g).is_dir()]
+    if not gatherers:
+        raise SettingsError("no journal of any gatherer on this host (give --gatherer)")
+    failed = False
+    for gatherer_id in gatherers:
+        try:
+            report = FrameExporter(settings, gatherer_id).run(keep=args.keep)
+        except (psycopg.Error, duckdb.Error, OSError) as exc:
+            print(f"kstore journal export: error: {str(exc).strip().splitlines()[0]}",
+                  file=sys.stderr)
+            return 1
+        print("\n".join(report.lines()))
+        failed = failed or bool(report.failed)
+    return 1 if failed else 0
