@@ -20,6 +20,7 @@ from kstore.journal.export import FrameExporter, dataset_name
 from kstore.journal.format import journal_dir, segments
 from kstore.lake import query
 from kstore.lake.destination import open_lake
+from kstore.lake.testing import S3Server
 from test_recovery import simulate
 
 WRITER = roles.GATHERER_WRITER
@@ -128,6 +129,25 @@ def test_a_failed_verification_keeps_the_segments(captured):
     assert not kept.failed and segments(directory) == before, "--keep never deletes"
     assert all(verified for _, _, verified, _, _ in manifest_rows(dsn))
     assert FrameExporter(settings, "g1").run(now=later).deleted == [s.path.name for s in before]
+
+
+def test_raw_frames_on_an_s3_lake(captured, plain_server):
+    settings, dsn = captured
+    directory = journal_dir(settings, "g1")
+    journal = {r.seq: r.raw for r in reader.records(directory)}
+    later = max(s.hour for s in segments(directory)) + timedelta(hours=2)
+    server = S3Server().start()
+    try:
+        on_s3 = plain_server.settings(lake=server.lake_settings("s3://frames/kstore"))
+        server.create_bucket(on_s3)
+        report = FrameExporter(settings, "g1", lake=open_lake(on_s3)).run(now=later)
+        assert not report.failed and report.hours and segments(directory) == []
+        assert all(key.startswith("raw/frames/gatherer=g1/") for *_, key, _ in manifest_rows(dsn))
+        con, _ = query.connect(on_s3)
+        lake = dict(con.execute("select seq, raw from raw_frames order by seq").fetchall())
+        assert {seq: bytes(raw) for seq, raw in lake.items()} == journal
+    finally:
+        server.stop()
 
 
 def test_journal_export_refuses_bad_input_in_one_line(tmp_path):
