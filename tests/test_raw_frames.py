@@ -6,18 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+from types import SimpleNamespace
 from collections import Counter
 from datetime import timedelta
 
 import psycopg
+from psycopg.types.json import Jsonb
 import pytest
 
 from conftest import run_kstore
 from kstore import roles
 from kstore.gatherer.run import Gatherer
-from kstore.journal import reader
+from kstore.journal import reader, recovery
 from kstore.journal.export import FrameExporter, dataset_name
 from kstore.journal.format import journal_dir, segments
+from kstore.journal.writer import Writer
 from kstore.lake import query
 from kstore.lake.destination import open_lake
 from kstore.lake.testing import S3Server
@@ -42,6 +45,16 @@ def captured(plain_server, tmp_path):
                     "journal": {"directory": str(tmp_path / "journal")}})
         asyncio.run(Gatherer(settings, "g1").run(4))
     return settings, production.dsn
+
+
+def later_run(directory, at) -> str:
+    """One frame journaled by a later gatherer process at `at`: the journal's newest segment
+    (never deleted: the next sequence number is read from it). Its name."""
+    writer = Writer(directory, recovery.next_free(directory))
+    writer.append(SimpleNamespace(received_at=at, raw=b"{}", connection_id="later",
+                                  use_yes_price=False))
+    writer.close()
+    return segments(directory)[-1].path.name
 
 
 def manifest_rows(dsn: str) -> list[tuple]:
@@ -69,6 +82,7 @@ def test_raw_frames_exported_verified_byte_identical_then_segments_deleted(captu
     hours = sorted({s.hour for s in segments(directory)})
     later = hours[-1] + timedelta(hours=2)
     assert len(journal) > 300
+    newest = later_run(directory, later)
 
     # An hour still open is neither exported nor deleted.
     report = FrameExporter(settings, "g1").run(now=hours[0] + timedelta(minutes=30))
@@ -81,7 +95,8 @@ def test_raw_frames_exported_verified_byte_identical_then_segments_deleted(captu
     assert [(start, verified) for start, _, verified, _, _ in recorded] == \
         [(hour, True) for hour in hours]
     assert all(key.startswith("raw/frames/gatherer=g1/") for *_, key, _ in recorded)
-    assert segments(directory) == [], "verified hours' segments are deleted"
+    assert [s.path.name for s in segments(directory)] == [newest], \
+        "verified hours' segments are deleted, the newest segment stays"
 
     con, catalog = query.connect(settings)
     assert "raw_frames" in catalog.views
@@ -112,8 +127,9 @@ def test_raw_frames_exported_verified_byte_identical_then_segments_deleted(captu
 def test_a_failed_verification_keeps_the_segments(captured):
     settings, dsn = captured
     directory = journal_dir(settings, "g1")
+    later = max(s.hour for s in segments(directory)) + timedelta(hours=2)
+    newest = later_run(directory, later)
     before = segments(directory)
-    later = max(s.hour for s in before) + timedelta(hours=2)
     lake = open_lake(settings)
 
     def truncate(key: str) -> None:
@@ -128,7 +144,25 @@ def test_a_failed_verification_keeps_the_segments(captured):
     kept = FrameExporter(settings, "g1").run(now=later, keep=True)
     assert not kept.failed and segments(directory) == before, "--keep never deletes"
     assert all(verified for _, _, verified, _, _ in manifest_rows(dsn))
-    assert FrameExporter(settings, "g1").run(now=later).deleted == [s.path.name for s in before]
+
+    # Frames above the checkpoint of a gatherer that crashed (recovery still to run) keep their
+    # segment.
+    with psycopg.connect(settings.dsn["g1_ts"], autocommit=True) as conn:
+        saved = conn.execute("select seq, state from ops.journal_checkpoints").fetchone()
+        conn.execute("update ops.journal_checkpoints set seq = seq - 5, state = state - 'clean'")
+    kept = FrameExporter(settings, "g1").run(now=later)
+    assert kept.deleted == [] and kept.kept is None and segments(directory) == before
+    broken = settings.model_copy(deep=True)
+    broken.dsn["g1_ts"] = "postgresql://nobody@127.0.0.1:1/none"
+    unreadable = FrameExporter(broken, "g1").run(now=later)
+    assert unreadable.deleted == [] and "checkpoint unreadable" in unreadable.kept
+    assert segments(directory) == before
+
+    with psycopg.connect(settings.dsn["g1_ts"], autocommit=True) as conn:
+        conn.execute("update ops.journal_checkpoints set seq = %s, state = %s",
+                     [saved[0], Jsonb(saved[1])])
+    gone = FrameExporter(settings, "g1").run(now=later).deleted
+    assert gone == [s.path.name for s in before if s.path.name != newest]
 
 
 def test_raw_frames_on_an_s3_lake(captured, plain_server):
@@ -136,12 +170,14 @@ def test_raw_frames_on_an_s3_lake(captured, plain_server):
     directory = journal_dir(settings, "g1")
     journal = {r.seq: r.raw for r in reader.records(directory)}
     later = max(s.hour for s in segments(directory)) + timedelta(hours=2)
+    newest = later_run(directory, later)
     server = S3Server().start()
     try:
         on_s3 = plain_server.settings(lake=server.lake_settings("s3://frames/kstore"))
         server.create_bucket(on_s3)
         report = FrameExporter(settings, "g1", lake=open_lake(on_s3)).run(now=later)
-        assert not report.failed and report.hours and segments(directory) == []
+        assert not report.failed and report.hours
+        assert [s.path.name for s in segments(directory)] == [newest]
         assert all(key.startswith("raw/frames/gatherer=g1/") for *_, key, _ in manifest_rows(dsn))
         con, _ = query.connect(on_s3)
         lake = dict(con.execute("select seq, raw from raw_frames order by seq").fetchall())

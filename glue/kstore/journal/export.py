@@ -10,8 +10,10 @@ use_yes_price, run_start, and raw (the exact bytes). The object is read back (ro
 receive-time range, sequence range and total frame bytes equal the journal's; sha256 and size
 of the bytes as stored) and only then recorded verified in production's ops.export_manifest
 (dataset `raw_frames.<id>`, through ops.lake_record, as kstore_exporter). A segment is deleted
-only when the manifest holds its hour verified and undamaged (`--keep` never deletes);
-anything else keeps it for the next run.
+only when the manifest holds its hour verified and undamaged, every frame in it is below the
+gatherer's checkpoint (crash recovery may still need the others) and it is not the journal's
+newest segment (the next sequence number is read from it); `--keep` never deletes. Anything
+else keeps it for the next run.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ import duckdb
 import psycopg
 import pyarrow as pa
 
-from kstore.journal import reader
-from kstore.journal.format import Record, journal_dir, segments
+from kstore import roles, topology
+from kstore.journal import checkpoint, reader
+from kstore.journal.format import ID_FILE, Record, journal_dir, segments
 from kstore.lake import manifest
 from kstore.lake.destination import Destination, open_lake, sql_literal
 from kstore.lake.export import PARQUET, exporter_dsn
@@ -100,6 +103,7 @@ class Report:
     gatherer: str
     hours: list[HourResult] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    kept: str | None = None  # why verified segments were not deleted
 
     @property
     def failed(self) -> list[HourResult]:
@@ -111,7 +115,8 @@ class Report:
                 f"{len(done)} verified, {sum(h.rows for h in done):,} frames, "
                 f"{sum(h.byte_count or 0 for h in done) / 1e6:.1f} MB; "
                 f"{len(self.deleted)} journal segment(s) deleted"]
-        return text + [f"  NOT verified {h.key}: {h.reason}" for h in self.failed]
+        text += [f"  NOT verified {h.key}: {h.reason}" for h in self.failed]
+        return text + ([f"  segments kept: {self.kept}"] if self.kept else [])
 
 
 class FrameExporter:
@@ -155,7 +160,7 @@ class FrameExporter:
                     if hour not in done:
                         report.hours.append(self.export_hour(pg, duck, hour))
                 if not keep:
-                    report.deleted = self.delete_verified(self.verified(pg), now)
+                    report.deleted = self.delete_verified(self.verified(pg), now, report)
             finally:
                 duck.close()
                 manifest.unlock(pg, self.name)
@@ -194,15 +199,37 @@ class FrameExporter:
                     result.byte_count, checksum, expected[1], expected[2], result.verified])
         return result
 
-    def delete_verified(self, verified: set[datetime], now: datetime) -> list[str]:
-        """Segments of closed hours whose lake copy the manifest holds verified (the guard)."""
+    def delete_verified(self, verified: set[datetime], now: datetime,
+                        report: Report) -> list[str]:
+        """Segments of closed, verified hours (the guard) whose frames are all at or below the
+        checkpoint; never the newest segment."""
+        committed = self.committed_seq(report)
+        if committed is None:
+            return []
         closed = set(self.closed_hours(now)) & verified
-        gone = []
-        for segment in segments(self.directory):
-            if segment.hour in closed:
+        found, gone = segments(self.directory), []
+        for segment, following in zip(found, found[1:]):
+            if segment.hour in closed and following.first_seq - 1 <= committed:
                 segment.path.unlink(missing_ok=True)
                 gone.append(segment.path.name)
         return gone
+
+    def committed_seq(self, report: Report) -> int | float | None:
+        """The gatherer's checkpoint (ops.journal_checkpoints in its ts database): recovery
+        applies the frames above it unless the gatherer stopped cleanly. Unbounded when it names
+        another journal, none, or a clean stop; None (delete nothing) when it cannot be read."""
+        try:
+            dsn = topology.dsn_for(self.settings, f"{self.gatherer}_ts", roles.GATHERER_WRITER)
+            with psycopg.connect(dsn, user=roles.GATHERER_WRITER, connect_timeout=10) as conn:
+                row = conn.execute(checkpoint.GET, [self.gatherer]).fetchone()
+        except (SettingsError, psycopg.Error) as exc:
+            report.kept = f"checkpoint unreadable: {str(exc).strip().splitlines()[0]}"
+            return None
+        ours = (self.directory / ID_FILE).read_text().strip() \
+            if (self.directory / ID_FILE).exists() else None
+        if row is None or row[0] != ours or row[3].get("clean"):
+            return float("inf")  # a clean stop committed every frame it journaled
+        return row[1]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
