@@ -29,6 +29,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("backfill", "kstore.commands.backfill"),
     ("reconcile", "kstore.commands.reconcile"),
     ("reparse", "kstore.commands.reparse"),
+    ("journal export", "kstore.journal.export"),
     ("export", "kstore.commands.export"),
     ("lake init", "kstore.commands.lake.init"),
     ("lake verify", "kstore.commands.lake.verify"),
@@ -43,6 +44,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 GROUPS = {
     "db": "Start, stop and list the local databases (under .kstore/).",
     "bench": "Measure kstore here against a baseline run alongside it.",
+    "journal": "The raw frame journal: copy closed hours to the lake.",
     "lake": "Set up the Parquet lake's bucket; check its objects against the manifest; print its\n"
              "tables' DDL for other engines.",
 }

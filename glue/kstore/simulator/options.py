@@ -118,7 +118,7 @@ _FLAGS: dict[str, tuple[str, dict]] = {
     "--rest-rate-limit": ("rest_rate_limit", {"type": float, "help": "REST requests/s before 429"}),
     "--lose-trades": ("lose_trades", {"type": float, "help": "share of trades no connection gets"}),
     "--historical-after": ("historical_after", {"type": float, "help": "seconds until a trade moves to /historical"}),
-    "--replay": ("replay", {"type": Path, "help": "replay this frame file byte for byte (see README)"}),
+    "--replay": ("replay", {"type": Path, "help": "replay this frame file, journal segment/dir/hour or raw/frames object byte for byte (see README)"}),
     "--replay-speed": ("replay_speed", {"type": float, "help": "pace of the file's at_ms (1 = as recorded, 0 = ignore)"}),
 }
 

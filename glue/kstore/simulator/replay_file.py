@@ -113,7 +113,12 @@ def _clock(match: re.Match, base_ms: int) -> bytes:
 
 
 def load(path: Path) -> Recording:
-    """Read and check a frame file; `ReplayFileError` names the first bad line."""
+    """Read and check a frame file; `ReplayFileError` names the first bad line. A journal
+    segment, directory or hour, or a raw/frames Parquet object: replay_journal."""
+    from . import replay_journal  # it builds on this module's frames
+
+    if replay_journal.is_journal(path):
+        return replay_journal.load(path)
     try:
         lines = Path(path).read_bytes().splitlines()
     except OSError as exc:
