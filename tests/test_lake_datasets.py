@@ -169,13 +169,15 @@ def test_the_markets_snapshot_of_a_day_holds_every_market_seen_that_day(lake_db)
 
 def test_an_ops_table_listed_in_the_hook_is_exported(lake_db):
     """The reconciliation results of `kstore reconcile` live in ops: windows.OPS_DATASETS
-    exports them once the table exists (here a stand-in with the declared time column)."""
+    exports them (daily windows of checked_at) like every other dataset."""
     db, conn, settings = lake_db
-    conn.execute("create table ops.reconciliation (market_ticker text, checked_at timestamptz"
-                 " not null, missing integer); grant select on ops.reconciliation to"
-                 " kstore_exporter")
-    conn.execute("insert into ops.reconciliation select 'KXM-T' || i, now() - interval"
-                 " '2 days' + i * interval '1 hour', i from generate_series(1, 5) as i")
+    run = conn.execute("insert into ops.reconciliation_runs (since, until) values (now() -"
+                       " interval '3 days', now() - interval '2 days') returning run_id").fetchone()
+    conn.execute("insert into ops.reconciliation (hour, market_ticker, exchange_trades,"
+                 " production_trades, missing, unexpected, duplicated, run_id, checked_at)"
+                 " select date_trunc('hour', now() - interval '3 days'), 'KXM-T' || i, i, 0, i,"
+                 " 0, 0, %s, now() - interval '2 days' + i * interval '1 hour'"
+                 " from generate_series(1, 5) as i", run)
     capture(conn, stopped=True)
     reports = {r.dataset: r for r in export.cycle(settings)}
     assert reports["reconciliation"].verified and not reports["reconciliation"].failed
