@@ -75,7 +75,7 @@ def test_children_get_the_parents_config_and_exchange(tmp_path):
         assert child.command[3:5] == ["--config", str(config.resolve())], child.command
         assert child.env["KSTORE_KALSHI__WS_URL"] == real.ws_url
         assert child.env["KSTORE_KALSHI__REST_URL"] == real.rest_url
-    assert [c.name for c in scheduled] == ["maintain", "transform", "reconcile"]
+    assert [c.name for c in scheduled] == ["maintain", "transform", "reconcile", "journal export"]
     simulated = up.children(settings, ["--seed", "3"])
     assert simulated[0].name == "simulator" and "--config" not in simulated[0].command
     assert simulated[1].env["KSTORE_KALSHI__WS_URL"].startswith("ws://127.0.0.1:")

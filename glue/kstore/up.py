@@ -33,6 +33,7 @@ from kstore.settings import Settings
 STATUS_EVERY = 5.0
 TRANSFORM_EVERY = 300.0
 MAINTAIN_EVERY = 3600.0  # as deploy/systemd/kstore-maintain@.timer (hourly)
+JOURNAL_EXPORT_EVERY = 600.0  # as deploy/systemd/kstore-journal-export.timer
 GATHERER_GRACE = 3.0  # after the feed ends: let the gatherers read and commit the last frames
 FINAL_STEPS = (["dedup", "--once"], ["export", "--once"], ["transform"])
 
@@ -145,7 +146,8 @@ def children(settings: Settings, simulate_args: list[str], config: Path | None =
 
 def jobs(settings: Settings, procs: list[Child], config: Path | None = None) -> list[Job]:
     """The scheduled one-shot children: maintenance at once and hourly, the transform every
-    TRANSFORM_EVERY seconds, reconcile every reconcile.interval seconds (decision 0066)."""
+    TRANSFORM_EVERY seconds, reconcile every reconcile.interval seconds (decision 0066), the
+    closed journal hours to the lake's raw/frames every JOURNAL_EXPORT_EVERY (decision 0080)."""
     env = procs[-1].env
     logs, cli = Path(env["KSTORE_HOME"]) / "logs", kstore_command(config)
     return [Job(Child("maintain", [*cli, "maintain"], logs / "maintain.log", env),
@@ -153,7 +155,9 @@ def jobs(settings: Settings, procs: list[Child], config: Path | None = None) -> 
             Job(Child("transform", [*cli, "transform"], logs / "transform.log", env),
                 TRANSFORM_EVERY, TRANSFORM_EVERY),
             Job(Child("reconcile", [*cli, "reconcile"], logs / "reconcile.log", env),
-                settings.reconcile.interval, settings.reconcile.interval)]
+                settings.reconcile.interval, settings.reconcile.interval),
+            Job(Child("journal export", [*cli, "journal", "export"], logs / "journal-export.log",
+                      env), JOURNAL_EXPORT_EVERY, JOURNAL_EXPORT_EVERY)]
 
 
 def run(settings: Settings, simulate_args: list[str], duration: float | None,
