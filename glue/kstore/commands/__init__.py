@@ -21,6 +21,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("bench dedup", "kstore.bench.dedup"),
     ("bench export", "kstore.bench.export"),
     ("bench fuzz", "kstore.bench.fuzz"),
+    ("bench storage", "kstore.bench.storage"),
     ("dedup", "kstore.commands.dedup"),
     ("backfill", "kstore.commands.backfill"),
     ("reconcile", "kstore.commands.reconcile"),

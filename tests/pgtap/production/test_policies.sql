@@ -1,6 +1,7 @@
 -- The storage policy production declares (DESIGN §1, policies/production.sql): the
--- authoritative store, so 1-day chunks, compression after 7 days, trades and snapshots kept
--- forever, deltas 90 days, tickers 30 days. Checked as applied (ops.effective_policies: null
+-- authoritative store, so compression after 7 days, 7-day chunks for trades and deltas (their
+-- compressed segments hold a market's week, decision 0075), 1-day chunks for the others,
+-- trades and snapshots kept forever, deltas 90 days, tickers 30 days. Checked as applied (ops.effective_policies: null
 -- compression settings derived from the key); as declared: timeseries/test_declared_policies.sql.
 -- ops.table_policies itself:
 -- timeseries/test_table_policies.sql.
@@ -13,7 +14,7 @@ select results_eq(
     $$
         values
             (
-                'kstore.orderbook_deltas'::regclass, interval '1 day', interval '7 days',
+                'kstore.orderbook_deltas'::regclass, interval '7 days', interval '7 days',
                 'market_ticker', 'ts desc, side, price, delta, dup_ordinal, key_scope',
                 interval '90 days', 7
             ),
@@ -26,7 +27,7 @@ select results_eq(
                 'ts desc, fingerprint', interval '30 days', 7
             ),
             (
-                'kstore.trades'::regclass, interval '1 day', interval '7 days', 'market_ticker',
+                'kstore.trades'::regclass, interval '7 days', interval '7 days', 'market_ticker',
                 'ts desc, trade_id', null, 7
             )
     $$,

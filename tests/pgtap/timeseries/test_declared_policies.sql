@@ -1,23 +1,24 @@
 -- What each tier's policy file declares (policies/gatherer_ts.sql, policies/production.sql):
 -- only what differs from the defaults ops.effective_policies derives from the key: trades'
--- segmentby (its key leads with trade_id, unique per trade); chunks of a day. The horizons each
--- tier applies: <kind>/test_policies.sql.
+-- segmentby (its key leads with trade_id, unique per trade). The chunk intervals and horizons
+-- each tier applies (production: 7-day chunks for trades and deltas, decision 0075):
+-- <kind>/test_policies.sql.
 
 begin;
 select plan(1);
 
 select results_eq(
     $$
-        select table_name::text, chunk_interval, compress_segmentby, compress_orderby
+        select table_name::text, compress_segmentby, compress_orderby
         from ops.table_policies
         order by table_name::text
     $$,
     $$
         values
-            ('kstore.orderbook_deltas', interval '1 day', null, null),
-            ('kstore.orderbook_snapshots', interval '1 day', null, null),
-            ('kstore.tickers', interval '1 day', null, null),
-            ('kstore.trades', interval '1 day', 'market_ticker', null)
+            ('kstore.orderbook_deltas', null, null),
+            ('kstore.orderbook_snapshots', null, null),
+            ('kstore.tickers', null, null),
+            ('kstore.trades', 'market_ticker', null)
     $$,
     'the policy file declares horizons, and a segmentby only where the key would mislead'
 );
