@@ -132,18 +132,17 @@ def test_plain_path_premakes_a_week_of_partitions(plain_server):
 
 def test_timescaledb_compresses_chunks_past_the_delay(timescaledb_server):
     db = timescaledb_server.database("production")
-    old = TODAY - 15 * DAY  # its 7-day chunk (decision 0075) ends more than 7 days ago
     with psycopg.connect(db.dsn, autocommit=True) as conn:
-        add_trades(conn, old, 20, received=TODAY)
+        add_trades(conn, TODAY - 10 * DAY, 20, received=TODAY)
         add_trades(conn, TODAY, 20, received=TODAY)
 
         compressed = actions(db, "compressed")
 
         assert len(compressed) == 1
         assert actions(db, "compressed") == [], "a second pass has nothing left to do"
-        assert trades_between(conn, old, old + DAY) == 20
-        add_trades(conn, old, 5, received=TODAY)  # late rows into a compressed chunk
-        assert trades_between(conn, old, old + DAY) == 25
+        assert trades_between(conn, TODAY - 10 * DAY, TODAY - 9 * DAY) == 20
+        add_trades(conn, TODAY - 10 * DAY, 5, received=TODAY)  # late rows into a compressed chunk
+        assert trades_between(conn, TODAY - 10 * DAY, TODAY - 9 * DAY) == 25
 
 
 def test_maintainer_role_can_only_run_maintenance(server):

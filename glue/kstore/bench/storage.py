@@ -3,8 +3,9 @@
 One throw-away cluster per storage path, one migrated production database on each, the same
 generated rows loaded into both: trades and deltas over many markets with Zipf-skewed
 activity (market k gets a share ∝ 1/k), prices on the cent grid near a drifting mid, whole
-contract sizes, millisecond exchange times, receive and merge times a little later, merge
-transactions of a few hundred rows, as the deduplicator writes them. The rows are a function
+contract sizes, millisecond exchange times, receive and merge times a little later, deltas
+numbered per subscription (sid, seq) of 100 markets, merge transactions of a few hundred rows
+as the deduplicator writes them. The rows are a function
 of their number only (hashes, not a random generator), so both paths hold identical data.
 Then `ops.maintain()` (our maintenance, with the policies of policies/production.sql)
 compresses every chunk past its delay on TimescaleDB. Printed per table and path: bytes per
@@ -77,6 +78,7 @@ select md5('trade' || i)::uuid, ts, market_ticker, mid / 100.0, (100 - mid) / 10
     (1000 + i / 300)::text::xid8,
     date_trunc('second', ts) + interval '2 seconds'
 from ({ROW_BASE}) as r
+order by i
 """
 
 DELTAS = f"""
@@ -87,7 +89,8 @@ select market_ticker, ts, side,
     greatest(1, least(99, case when side = 'yes' then mid - off else 100 - mid - off end)) / 100.0,
     (case when {_u('i', 4)} < 0.5 then -1 else 1 end)
         * floor(exp({_u('i', 5)} * ln(2000)))::numeric(18, 2),
-    0, '', true, 1 + m / 100, i, 'conn-' || (1 + m / 100), ts + interval '1 millisecond',
+    0, '', true, 1 + m / 100, row_number() over (partition by m / 100 order by i),
+    'conn-' || (1 + m / 100), ts + interval '1 millisecond',
     ts + (3 + {_u('i', 6)} * 10) * interval '1 millisecond',
     'g' || (1 + floor({_u('i', 7)} * 3)::int),
     (1000 + i / 500)::text::xid8,
@@ -97,6 +100,7 @@ from (
         floor({_u('i', 8)} * {_u('i', 9)} * 10)::int as off
     from ({ROW_BASE}) as r
 ) as d
+order by i
 on conflict do nothing
 """
 
@@ -112,7 +116,7 @@ select coalesce(sum(after_compression_total_bytes), 0)::bigint,
         where compression_status = 'Compressed')
 from public.chunk_compression_stats(%s::regclass)
 """
-# Rows per compressed segment (one segmentby value in one chunk) of a table on TimescaleDB.
+# Rows per market per chunk: the rows of a compressed segment when segmented by market.
 SEGMENT_ROWS = """
 select round(avg(rows)), percentile_disc(0.5) within group (order by rows)
 from (
@@ -157,7 +161,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="orderbook_deltas rows")
     parser.add_argument("--markets", type=measure.positive(), default=300, help="markets")
     parser.add_argument("--days", type=measure.positive(), default=7,
-                        help="days the rows span (activity per market per day decides segments)")
+                        help="days the rows span (rows per market per chunk follow)")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -250,7 +254,7 @@ def report(results: dict[str, dict[str, Measured]], args: argparse.Namespace) ->
     print(f"\n{args.trades} trades, {args.deltas} deltas over {args.markets} markets "
           f"(Zipf), {args.days} days; bytes per row (heap + TOAST + indexes)\n")
     print("| table | path | rows | heap + indexes | compressed | ratio | chunks "
-          "| rows per segment (mean / median) |")
+          "| rows per market per chunk (mean / median) |")
     print("|---|---|---:|---:|---:|---:|---:|---|")
     for path, tables in results.items():
         for table, m in tables.items():
@@ -266,9 +270,10 @@ def report(results: dict[str, dict[str, Measured]], args: argparse.Namespace) ->
         print(f"\n{table} compressed, bytes per row of its heaviest columns: "
               + ", ".join(f"{n} {b:.2f}" for n, b in shown.items()))
     if "plain" in results and "timescaledb" in results:
+        print()
         for table in TABLES:
             plain, tsdb = results["plain"][table], results["timescaledb"][table]
             if tsdb.compressed_bytes:
-                print(f"\n{table}: plain heap + indexes / compressed = "
-                      f"{plain.heap_bytes / tsdb.compressed_bytes:.1f}×", end="")
-        print(f"  (target ≥ {TARGET_RATIO:.0f}×)")
+                print(f"{table}: plain heap + indexes / compressed = "
+                      f"{plain.heap_bytes / tsdb.compressed_bytes:.1f}× "
+                      f"(target ≥ {TARGET_RATIO:.0f}×)")

@@ -17,12 +17,12 @@ select is_definer(
     'ops.maintain() runs as its owner, so the maintainer needs no table privileges'
 );
 
--- A trade and a ticker one chunk past their compress_after (well inside any retention
--- horizon), so their whole chunk is past it, and a ticker of now.
+-- A trade and a ticker one day past their compress_after (well inside any retention horizon),
+-- and a ticker of now.
 insert into kstore.trades (trade_id, ts, market_ticker, yes_price, no_price, count, gatherer_id)
 select
     gen_random_uuid() as trade_id,
-    now() - tp.compress_after - tp.chunk_interval as ts,
+    now() - tp.compress_after - interval '1 day' as ts,
     'KXTEST-1' as market_ticker,
     0.42 as yes_price,
     0.58 as no_price,
@@ -34,7 +34,7 @@ where tp.table_name = 'kstore.trades'::regclass;
 insert into kstore.tickers (market_ticker, ts, fingerprint, gatherer_id)
 select
     'KXTEST-1' as market_ticker,
-    now() - tp.compress_after - tp.chunk_interval as ts,
+    now() - tp.compress_after - interval '1 day' as ts,
     1 as fingerprint,
     'g1' as gatherer_id
 from ops.table_policies as tp
