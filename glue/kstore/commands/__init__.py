@@ -24,6 +24,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("bench export", "kstore.bench.export"),
     ("bench fuzz", "kstore.bench.fuzz"),
     ("bench catalogue", "kstore.bench.catalogue"),
+    ("bench storage", "kstore.bench.storage"),
     ("dedup", "kstore.commands.dedup"),
     ("rebase", "kstore.commands.rebase"),
     ("backfill", "kstore.commands.backfill"),

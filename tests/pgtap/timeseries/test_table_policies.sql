@@ -162,7 +162,7 @@ select is(
     'ops.apply_policies() is a no-op when storage matches the policies'
 );
 
--- A declared orderby wins over the derived one.
+-- A declared orderby wins over the derived one; the declared segmentby stays (the tier's).
 update ops.table_policies set compress_orderby = 'ts desc'
 where table_name = 'kstore.trades'::regclass;
 select results_eq(
@@ -170,7 +170,10 @@ select results_eq(
         select compress_segmentby, compress_orderby from ops.effective_policies
         where table_name = 'kstore.trades'::regclass
     $$,
-    $$values ('market_ticker', 'ts desc')$$,
+    $$
+        select compress_segmentby, 'ts desc'::text from ops.table_policies
+        where table_name = 'kstore.trades'::regclass
+    $$,
     'a declared orderby is applied as declared (ops.effective_policies)'
 );
 
