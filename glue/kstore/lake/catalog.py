@@ -43,10 +43,11 @@ class Table:
     grain: str
     columns: tuple[Column, ...]
     first_day: date | None = None
+    outer: tuple[tuple[str, str], ...] = ()  # partitions above dt= (raw/frames: gatherer=)
 
     @property
     def partitions(self) -> tuple[tuple[str, str], ...]:
-        return layout.PARTITIONS.get(self.grain, layout.PARTITIONS["day"])
+        return self.outer + layout.PARTITIONS.get(self.grain, layout.PARTITIONS["day"])
 
 
 def view_name(prefix: str) -> str:

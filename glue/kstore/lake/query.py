@@ -68,10 +68,18 @@ def define_views(con: duckdb.DuckDBPyConnection, lake: Destination) -> Catalog:
             catalog.missing[view] = prefix
             continue
         grain = "hour" if "/hour=" in sample else "day"
-        table = lake_catalog.Table(view, prefix, grain, ())
+        table = lake_catalog.Table(view, prefix, grain, (), outer=outer_partitions(prefix, sample))
         con.execute(lake_catalog.duckdb_view(table, lake.uri("")))
         catalog.views[view] = prefix
     return catalog
+
+
+def outer_partitions(prefix: str, key: str) -> tuple[tuple[str, str], ...]:
+    """The string partitions a dataset keeps above its dt= folders (raw/frames: gatherer=)."""
+    folders = key[len(prefix):].strip("/").split("/")[:-1]
+    names = [folder.split("=", 1)[0] for folder in folders if "=" in folder]
+    above = names[:names.index("dt")] if "dt" in names else []
+    return tuple((name, "string") for name in above)
 
 
 def connect(settings: Settings, lake: Destination | None = None
