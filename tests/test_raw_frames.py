@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from types import SimpleNamespace
 from collections import Counter
 from datetime import timedelta
@@ -14,7 +15,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 import pytest
 
-from conftest import run_kstore
+from conftest import REPO_ROOT, run_kstore
 from kstore import roles
 from kstore.gatherer.run import Gatherer
 from kstore.journal import reader, recovery
@@ -108,6 +109,10 @@ def test_raw_frames_exported_verified_byte_identical_then_segments_deleted(captu
         assert (received_at, conn_id, binary, yes_price, bytes(raw), gatherer) == \
             (record.received_at, record.connection_id, record.binary, record.use_yes_price,
              record.raw, "g1")
+    readme = re.search(r'kstore query "(select type, count\(\*\).*?from raw_frames.*?)"',
+                       (REPO_ROOT / "README.md").read_text()).group(1)
+    _, per_type = query.run(con, readme)  # the README's example, on this exported hour
+    assert sum(count for _, count, _ in per_type) == len(journal)
 
     # What the simulator sent: every trade of its truth is in a lake frame, wire strings exact.
     truth = [json.loads(line) for line in (tmp_path / "t.jsonl").read_text().splitlines()]
