@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from kstore.pgcluster import find_pg_bin
-from kstore.testing import ScratchServer, storage_paths
+from kstore.testing import ScratchServer, ScratchTopology, storage_paths
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PG_BIN = find_pg_bin(Path(os.environ["KSTORE_PG_BIN"]) if os.environ.get("KSTORE_PG_BIN") else None)
@@ -81,6 +81,24 @@ def storage(request) -> str:
     if reason:
         pytest.skip(reason)
     return request.param
+
+
+@pytest.fixture(scope="module", params=["plain", "timescaledb"])
+def scratch(request):
+    """Three gatherer clusters and a production cluster on each storage path, shared by the
+    module; skipped with the reason where the server cannot run it."""
+    reason = storage_paths(PG_BIN)[request.param]
+    if reason:
+        pytest.skip(reason)
+    started = ScratchTopology(request.param, PG_BIN).start()
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def dbs(scratch):
+    """Fresh migrated databases (g1_ts, g1_rel, …, production), the gatherers attached."""
+    return scratch.fresh()
 
 
 @pytest.fixture(params=["plain", "timescaledb"])

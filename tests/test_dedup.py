@@ -25,7 +25,7 @@ import pytest
 from conftest import PG_BIN, REPO_ROOT, run_kstore
 from kstore import dedup, maintain
 from kstore.gatherer import runs
-from kstore.testing import DEDUP_ROLES, ScratchTopology, role_dsns, storage_paths
+from kstore.testing import DEDUP_ROLES, role_dsns
 
 GATHERERS = ("g1", "g2", "g3")
 WRITER = "kstore_gatherer_writer"
@@ -78,22 +78,6 @@ KEYS = {
                            " yes_sizes::text",
 }
 
-
-@pytest.fixture(scope="module", params=["plain", "timescaledb"])
-def scratch(request):
-    """Three gatherer clusters and a production cluster, shared by the module."""
-    reason = storage_paths(PG_BIN)[request.param]
-    if reason:
-        pytest.skip(reason)
-    started = ScratchTopology(request.param, PG_BIN).start()
-    yield started
-    started.stop()
-
-
-@pytest.fixture
-def dbs(scratch):
-    """Fresh migrated databases (g1_ts, g1_rel, …, production), the gatherers attached."""
-    return scratch.fresh()
 
 
 # ------------------------------------------------------------------------------------ helpers

@@ -17,25 +17,11 @@ from kstore import dedup, reconcile, roles
 from kstore.gatherer.run import Gatherer
 from kstore.simulator import SimulatorOptions, SimulatorThread
 from kstore.simulator.truth import read_truth
-from kstore.testing import DEDUP_ROLES, ScratchTopology, storage_paths
+from kstore.testing import DEDUP_ROLES
 
 RECONCILE_ROLES = {"production": roles.DEDUP, "gatherer_ts": roles.GATHERER_WRITER}
 WRITER_ROLES = {"gatherer_ts": roles.GATHERER_WRITER, "gatherer_rel": roles.GATHERER_WRITER}
 
-
-@pytest.fixture(scope="module", params=["plain", "timescaledb"])
-def scratch(request):
-    reason = storage_paths(PG_BIN)[request.param]
-    if reason:
-        pytest.skip(reason)
-    started = ScratchTopology(request.param, PG_BIN).start()
-    yield started
-    started.stop()
-
-
-@pytest.fixture
-def dbs(scratch):
-    return scratch.fresh()
 
 
 @contextlib.contextmanager

@@ -17,25 +17,11 @@ import pytest
 
 from conftest import PG_BIN, REPO_ROOT, run_kstore
 from kstore import status
-from kstore.testing import ScratchTopology, role_dsns, storage_paths
+from kstore.testing import role_dsns
 from test_dedup import INSERTS, WRITER, merge_once, write
 
 QUIET = {"KSTORE_STATUS__EXPORT_STALE_MAX": "0"}  # no exporter runs in these tests
 
-
-@pytest.fixture(scope="module", params=["plain", "timescaledb"])
-def scratch(request):
-    reason = storage_paths(PG_BIN)[request.param]
-    if reason:
-        pytest.skip(reason)
-    started = ScratchTopology(request.param, PG_BIN).start()
-    yield started
-    started.stop()
-
-
-@pytest.fixture
-def dbs(scratch):
-    return scratch.fresh()
 
 
 def cli_env(dbs, tmp_path: Path, **extra: str) -> dict:
