@@ -10,7 +10,14 @@ a throw-away cluster. Measured:
 3. sustained events/s: frames the gatherer read per second over `--seconds` at an offered
    `--rate`, once with the catalogue (after every book is baselined) and once in the
    configuration of `kstore bench capture` (50 markets, no catalogue), same run; target: the
-   catalogue figure ≥ 0.8 × the 50-market one.
+   catalogue figure ≥ 0.8 × the 50-market one;
+4. one REST book round of the whole selection within the Basic budget (20 reads/s): a third
+   gatherer run against a simulator that answers 429 above 20 requests/s, with
+   `snapshot_interval` 1 s so the round runs as fast as its share of the budget allows
+   (`rest.book_share`; with the default 300 s it is spread over 300 s instead): the batch
+   calls of the first round and its seconds (first to last book stored, from the books'
+   `captured_at`), the most REST requests the simulator served in one second and its 429s;
+   target: the round fits the budget (no 429) in ≤ 300 s.
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ WRITER = "kstore_gatherer_writer"
 BASELINE_TARGET = 120.0
 RSS_TARGET = 1 << 30
 GOAL = 0.8
+ROUND_TARGET = 300.0
+BASIC = 20  # reads/s of Kalshi's Basic tier: the simulator refuses more with 429
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,17 +69,22 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         small = _phase(server, args, catalogue=False)
         large = _phase(server, args, catalogue=True)
+        books_round = _phase(server, args, catalogue=True, book_round=True)
     finally:
         server.stop()
     print(report(small, large, args))
+    print(round_report(books_round))
     return 0
 
 
-def _phase(server: ScratchServer, args, catalogue: bool) -> dict:
-    """One simulator and one gatherer process; the measurements of one configuration."""
+def _phase(server: ScratchServer, args, catalogue: bool, book_round: bool = False) -> dict:
+    """One simulator and one gatherer process; the measurements of one configuration (with
+    `book_round`: of the first REST book round instead)."""
     port = free_port()
     ts, rel = server.database("gatherer_ts"), server.database("gatherer_rel")
     sim_args = ["--catalogue", str(args.catalogue), "--mve", str(args.mve)] if catalogue else []
+    if book_round:
+        sim_args += ["--rest-rate-limit", str(BASIC)]
     with tempfile.TemporaryDirectory() as home, open(Path(home) / "sim.log", "w+") as sim_log:
         simulator = subprocess.Popen(
             [sys.executable, "-m", "kstore.simulator", "--port", str(port), "--seed", "1",
@@ -80,10 +94,15 @@ def _phase(server: ScratchServer, args, catalogue: bool) -> dict:
             _wait_for_port(port, 120)
             env = _env(ts, rel, port, home, catalogue)
             books = _books(env) if catalogue else None
-            return _gather(env, ts.dsn, books, Path(home), args) | {"books": books}
+            if not book_round:
+                return _gather(env, ts.dsn, books, Path(home), args) | {"books": books}
+            env |= {"KSTORE_GATHER__SNAPSHOT_INTERVAL": "1", "KSTORE_REST__TIER": "basic"}
+            found = _book_round(env, ts.dsn, books, Path(home), args)
         finally:
             simulator.send_signal(signal.SIGINT)
             simulator.wait(30)
+        sim_log.seek(0)
+        return found | {"books": books, "rest": _stopped_summary(sim_log.read())}
 
 
 def _wait_for_port(port: int, seconds: float) -> None:
@@ -142,6 +161,47 @@ def _gather(env: dict, ts_dsn: str, books: int | None, home: Path, args) -> dict
     return {"baselined_s": baselined, "events_per_s": rate, "rss_peak": watch.peak,
             "load": _loaded(log), "reconnects": log.count("gather: connection lost"),
             "timeline": timeline}
+
+
+def _book_round(env: dict, ts_dsn: str, books: int, home: Path, args) -> dict:
+    """The gatherer until every selected book has a REST copy: the first round's calls (one
+    `captured_at` per batch call) and seconds from its first book to its last."""
+    with open(home / "gatherer.log", "w") as log_file:
+        gatherer = subprocess.Popen(
+            [sys.executable, "-m", "kstore.cli", "gather", "--gatherer", "g1"], env=env,
+            stdout=subprocess.DEVNULL, stderr=log_file)
+    watch, started, found = _Watch(gatherer.pid), time.monotonic(), None
+    try:
+        while found is None and time.monotonic() - started < args.timeout:
+            watch.sleep(2)
+            with psycopg.connect(ts_dsn) as conn:
+                found = conn.execute(ROUND, [books]).fetchone()
+    finally:
+        gatherer.send_signal(signal.SIGTERM)
+        gatherer.wait(60)
+    calls, seconds = found or (None, None)
+    return {"calls": calls, "seconds": seconds}
+
+
+# The first round: each selected market's first REST book; the round ends at the latest of
+# them (NULL until every book has one). A batch call stores its books with one captured_at.
+ROUND = """
+with firsts as (
+    select market_ticker, min(captured_at) as first_at from kstore.orderbook_snapshots
+    where source = 'rest' group by market_ticker)
+select (select count(distinct captured_at) from kstore.orderbook_snapshots
+        where source = 'rest' and captured_at <= (select max(first_at) from firsts)),
+       extract(epoch from max(first_at) - min(first_at))::float8
+from firsts having count(*) >= %s
+"""
+
+
+def _stopped_summary(log: str) -> dict:
+    """The simulator's own counters from its last log line ("... stopped: {...}")."""
+    for line in reversed(log.splitlines()):
+        if " stopped: {" in line:
+            return ast.literal_eval(line.split(" stopped: ", 1)[1].strip())
+    return {}
 
 
 def _loaded(log: str) -> dict | None:
@@ -222,3 +282,15 @@ def report(small: dict, large: dict, args) -> str:
         f"  sustained events/s: {large['events_per_s']} with the catalogue vs "
         f"{small['events_per_s']} at 50 markets = {ratio:.2f}x ({mark(ratio >= GOAL)} >= {GOAL}x)",
     ])
+
+
+def round_report(found: dict) -> str:
+    rest, seconds = found.get("rest", {}), found.get("seconds")
+    ok = seconds is not None and seconds <= ROUND_TARGET and rest.get("rest_refused") == 0
+    text = (f"  one REST book round of {found['books']} books: {found['calls']} batch calls in "
+            f"{seconds:.1f} s at the book share of the Basic budget" if seconds is not None else
+            f"  one REST book round of {found['books']} books: not complete")
+    return (f"{text}; the simulator served at most {rest.get('rest_max_per_second')} REST "
+            f"requests in one second (Basic: {BASIC}), {rest.get('rest_refused')} refused with "
+            f"429 ({'meets' if ok else 'MISSES'} <= {ROUND_TARGET:g} s within the budget; "
+            "with snapshot_interval 300 s the round is spread over 300 s)")

@@ -212,7 +212,7 @@ class Simulator(ExchangeServer):
         rate = self.generator.index / elapsed if elapsed > 0 else 0.0
         return {**self.stats, "events": self.generator.index, "mutants": self.mutator.made,
                 "feed_seconds": round(elapsed, 3),
-                "events_per_second": round(rate, 1)}
+                "events_per_second": round(rate, 1), **self.rest_meter.summary()}
 
     def start_feed(self) -> None:
         """Open the feed gate now (it also opens when enough connections subscribed)."""
