@@ -180,6 +180,24 @@ def test_late_rows_reopen_their_window_which_is_exported_again(lake_db):
     assert lake_count(settings, "raw/trades") == production_count(conn, "trades") == 2018
 
 
+def test_export_cursors_ahead_of_a_restored_server_recheck_every_window(lake_db, caplog):
+    """A logical restore into a new server restarts production's transaction ids below the
+    export cursors: the exporter says so once and looks at every row again (nothing to edit)."""
+    db, conn, settings = lake_db
+    trades = raw_dataset(conn, "trades")
+    add_trades(conn, D0 + HOUR, 2 * HOUR, 500)
+    with Exporter(settings) as exporter:
+        exporter.export(trades, closed_until=D0 + DAY)
+        conn.execute("update ops.export_cursors set next_xid = '9000000000'")
+        report = exporter.export(trades, closed_until=D0 + DAY)
+    assert report.marked == 2, "both windows holding rows are looked at again"
+    assert report.verified == 2 and lake_count(settings, "raw/trades") == 500
+    assert "ids restarted" in caplog.text and "every window of trades" in caplog.text
+    cursor = conn.execute("select next_xid <= pg_current_xact_id() from ops.export_cursors"
+                          " where table_name = 'trades'").fetchone()[0]
+    assert cursor, "the cursor is back at the server's horizon"
+
+
 def damage(settings, how: str):
     """An after_write hook that truncates or deletes the object of hour 01."""
     lake = open_lake(settings)

@@ -3,6 +3,8 @@
 -- window, a dead gatherer coming back, a backfill), by the transaction-id cursor in
 -- ops.export_cursors (decision 0014): every row with xact_id below the new cursor was looked
 -- at. The marks and the new cursor commit together. Returns the windows re-opened or planned.
+-- A cursor ahead of the server's transaction ids means they restarted (production restored
+-- logically into a new server): every row is looked at once again, with a warning.
 
 create or replace function ops.lake_mark_changed_rows(
     dataset text, relation regclass, time_column name, grain text, prefix text
@@ -20,6 +22,12 @@ begin
     select c.next_xid into previous
     from ops.export_cursors as c where c.table_name = dataset
     for update;
+    if previous > horizon then
+        raise warning 'export cursor of % is at transaction % but the server at %: ids restarted '
+        '(a restore into a new server?); every window of % is checked again',
+        dataset, previous, horizon, dataset;
+        previous := '0'::xid8;
+    end if;
     select max(m.window_end) into frontier
     from ops.export_manifest as m where m.table_name = dataset;
     if previous is not null or frontier is not null then

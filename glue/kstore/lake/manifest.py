@@ -16,6 +16,7 @@ columns. Times are UTC (the session time zone is pinned).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,6 +25,7 @@ import psycopg
 from kstore.lake.windows import Dataset, Window
 
 INTERNAL_TYPES = ("xid8", "xid")  # production's own transaction ids: meaningless in the lake
+log = logging.getLogger("kstore.export")
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,16 @@ EMPTY = Stats(0, None, None)
 
 
 def connect(dsn: str) -> psycopg.Connection:
-    return psycopg.connect(dsn, autocommit=True, connect_timeout=10, options="-c timezone=UTC")
+    """Production; the warnings its lake functions raise (e.g. export cursors ahead of a
+    restored server's transaction ids) go to the exporter's log."""
+    conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10, options="-c timezone=UTC")
+    conn.add_notice_handler(_log_warning)
+    return conn
+
+
+def _log_warning(notice: psycopg.errors.Diagnostic) -> None:
+    if notice.severity_nonlocalized == "WARNING":
+        log.warning("export: %s", notice.message_primary)
 
 
 def columns(conn: psycopg.Connection, relation: str) -> list[tuple[str, str]]:
