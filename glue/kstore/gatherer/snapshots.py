@@ -52,6 +52,9 @@ async def snapshot_loop(rest: RestClient, markets, put, gatherer_id: str, interv
                         "longer than snapshot_interval %.0f s", len(calls),
                         spacing * len(calls), 1 / spacing, interval)
         await _round(rest, calls, spacing, put, gatherer_id, stop, errors)
+        if calls and not stop.is_set():
+            log.info("gather: REST book round: %d books in %d calls, %.1f s",
+                     sum(map(len, calls)), len(calls), time.monotonic() - started)
         left = max(0.0, interval - (time.monotonic() - started)) if calls else interval
         if await _stopped(stop, left):
             return
