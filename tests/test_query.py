@@ -171,7 +171,7 @@ def test_query_refuses_every_statement_that_is_not_a_read(server, tmp_path, caps
         for fmt in ("table", "json"):
             code, printed, err = ask(settings, sql, fmt, capsys)
             assert (code, printed) == (1, ""), sql
-            assert err == (f"kstore query: refused: {kind} statement refused: kstore query only "
+            assert err == (f"kstore query: refused: {kind} is not a read: kstore query only "
                            "reads (SELECT, WITH, VALUES, DESCRIBE, SUMMARIZE, SHOW)\n"), sql
     assert list(out.iterdir()) == [], "nothing written"
     assert {key: (lake.root / key).read_bytes() for key in lake.keys("raw")} == before

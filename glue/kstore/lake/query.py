@@ -106,7 +106,7 @@ def check_read_only(query: str) -> None:
         return
     for statement in statements:
         if statement.type not in READ_ONLY:
-            raise Refused(f"{statement.type.name} statement refused: kstore query only reads "
+            raise Refused(f"{statement.type.name} is not a read: kstore query only reads "
                           "(SELECT, WITH, VALUES, DESCRIBE, SUMMARIZE, SHOW)")
 
 
