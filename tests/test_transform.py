@@ -279,6 +279,33 @@ def test_lake_export_needs_a_build(tmp_path):
         transform.lake_models(settings)
 
 
+def test_every_column_is_documented(builds):
+    """Every column of every model and source, as built in production, has a description in its
+    yml (what `make docs` shows); a source column's is production's own comment on it, word for
+    word, so psql's \\d+ and dbt docs never disagree (sql/*/comments.sql is the truth)."""
+    built(builds, "first")
+    manifest = json.loads((builds.settings.home / "dbt" / "target" / "manifest.json").read_text())
+    nodes = [node for node in [*manifest["nodes"].values(), *manifest["sources"].values()]
+             if node["resource_type"] in ("model", "source")]
+    undocumented, differing = [], []
+    with psycopg.connect(builds.db.dsn) as conn:
+        for node in nodes:
+            relation = f"{node['schema']}.{node.get('identifier') or node['alias']}"
+            described = {name: " ".join(column.get("description", "").split())
+                         for name, column in node["columns"].items()}
+            found = conn.execute(
+                "select attname, col_description(attrelid, attnum) from pg_attribute"
+                " where attrelid = %s::regclass and attnum > 0 and not attisdropped"
+                " order by attnum", (relation,)).fetchall()
+            assert found, f"{relation} has no columns in production"
+            undocumented += [f"{relation}.{name}" for name, _ in found if not described.get(name)]
+            differing += [f"{relation}.{name}" for name, comment in found
+                          if node["resource_type"] == "source" and described.get(name)
+                          and described[name] != " ".join((comment or "").split())]
+    assert not undocumented, f"columns without a description: {undocumented}"
+    assert not differing, f"source column descriptions unlike production's comment: {differing}"
+
+
 def test_one_minute_candles_match_hand_computed(builds):
     # 10:00: 0.40 x10, 0.45 x5, 0.38 x20, 0.42 x1 (at 10:00:59.999); 10:01: 0.42 x3, 0.50 x2.5
     assert ohlcv(candle(builds, "first", LINEAR, "10:00")) == (

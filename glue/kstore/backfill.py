@@ -22,14 +22,14 @@ import argparse
 import re
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import psycopg
 from psycopg import sql
 from tqdm import tqdm
 
 from kstore import catalog, copyload, roles, topology
-from kstore.settings import Settings, SettingsError
+from kstore.settings import Settings, SettingsError, utc_time
 
 WRITER = roles.GATHERER_WRITER
 NEVER_COPIED = frozenset({"xact_id", "merged_at"})
@@ -239,15 +239,6 @@ def _label(db: topology.Database) -> str:
     return db.cluster if db.kind == "gatherer_ts" else db.name
 
 
-def parse_time(text: str, option: str) -> datetime:
-    """An ISO 8601 time; without an offset it is UTC."""
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise SettingsError(f"backfill: {option} {text!r} is not an ISO 8601 time "
-                            "(e.g. 2025-06-10T12:00:00Z)") from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
 
 def parse_window(text: str) -> timedelta:
     """`90s`, `15m`, `1h`, `1d`."""
@@ -276,7 +267,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(settings: Settings, args: argparse.Namespace) -> int:
     """Runs the backfill and prints one summary line; bad input raises SettingsError."""
     checked = plan(settings, args.source, args.target, args.table,
-                   parse_time(args.since, "--since"), parse_time(args.until, "--until"),
+                   utc_time(args.since, "backfill: --since"),
+                   utc_time(args.until, "backfill: --until"),
                    parse_window(args.window))
     print(summary(run(checked, progress=not args.no_progress)))
     return 0

@@ -14,7 +14,7 @@ then merges what is new into production like any other row. Reports frames read,
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from kstore import roles, topology
 from kstore.journal import reader
@@ -46,15 +46,6 @@ def run(settings: Settings, gatherer_id: str, since: datetime, until: datetime) 
             "damaged": [f"{r['segment']}: {d}" for r in reports for d in r["damaged"]],
             "tail_bytes": sum(r["tail_bytes"] for r in reports)}
 
-
-def parse_time(text: str, option: str) -> datetime:
-    """An ISO 8601 time; without an offset it is UTC."""
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise SettingsError(f"reparse: {option} {text!r} is not an ISO 8601 time "
-                            "(e.g. 2025-06-10T12:00:00Z)") from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def render(result: dict) -> str:

@@ -8,6 +8,7 @@ Secrets (DSNs, keys) are accepted only from the environment.
 from __future__ import annotations
 
 import tomllib
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
@@ -22,6 +23,17 @@ SECRET_LAKE_FIELDS = ("s3_access_key_id", "s3_secret_access_key")
 
 class SettingsError(ValueError):
     """Bad configuration: the CLI prints it as one line and exits non-zero."""
+
+
+def utc_time(text: str, what: str, example: str = "2025-06-10T12:00:00Z") -> datetime:
+    """`text` as an ISO 8601 time, UTC when it names no offset; anything else is a
+    SettingsError, `<what> '<text>' is not an ISO 8601 time (e.g. <example>)`, where `what` is
+    the command and option (`reparse: --since`)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise SettingsError(f"{what} {text!r} is not an ISO 8601 time (e.g. {example})") from None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 class KalshiSettings(BaseModel):

@@ -5,10 +5,11 @@
 -- applied after this file, override it). A new column: one [column, comment] line, in the
 -- glossary when it means the same in every table, else in its table's block. Re-runnable.
 
--- ops.comment_columns(tables, comments): every table of kstore and ops (not a partition) whose
--- schema-qualified name is like `tables` ('%' all of them, 'kstore.%_history', 'kstore.trades')
--- gets, on each column of the [column, comment] pairs of `comments` that it has, that comment.
--- Tables and columns absent from this database are skipped. Returns the number of comments set.
+-- ops.comment_columns(tables, comments): every table or view of kstore and ops (not a partition)
+-- whose schema-qualified name is like `tables` ('%' all of them, 'kstore.%_history',
+-- 'kstore.trades') gets, on each column of the [column, comment] pairs of `comments` that it
+-- has, that comment. Tables and columns absent from this database are skipped. Returns the number
+-- of comments set. A view's columns are commented in the file that defines it, after it.
 -- Defined here rather than in its own file because this file is applied first and uses it.
 create or replace function ops.comment_columns(tables text, comments text[])
 returns integer
@@ -23,7 +24,7 @@ begin
         inner join pg_attribute as a on comments[i.n][1] = a.attname
         inner join pg_class as c on a.attrelid = c.oid
         inner join pg_namespace as n on c.relnamespace = n.oid
-        where n.nspname in ('kstore', 'ops') and c.relkind in ('r', 'p') and not c.relispartition
+        where n.nspname in ('kstore', 'ops') and c.relkind in ('r', 'p', 'v') and not c.relispartition
             and not a.attisdropped and format('%s.%s', n.nspname, c.relname) like tables
         order by i.n, n.nspname, c.relname
     loop
@@ -38,6 +39,23 @@ end
 $$;
 
 revoke all on function ops.comment_columns(text, text[]) from public;  -- the owner's business
+
+-- ops.column_comments(source): the [column, comment] pairs of the commented columns of a table,
+-- for ops.comment_columns: a view's columns that pass a table's through keep its comments.
+create or replace function ops.column_comments(source regclass)
+returns text[]
+language sql stable as $$
+    select coalesce(array(
+        select array[a.attname::text, col_description(a.attrelid, a.attnum)]
+        from pg_attribute as a
+        where
+            a.attrelid = source and a.attnum > 0 and not a.attisdropped
+            and col_description(a.attrelid, a.attnum) is not null
+        order by a.attnum
+    ), '{}')
+$$;
+
+revoke all on function ops.column_comments(regclass) from public;
 
 -- ---------------------------------------------------------------- glossary: every table
 -- Time-series conventions: exchange times are timestamptz (UTC, microseconds) from the frame's

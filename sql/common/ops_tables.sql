@@ -104,6 +104,26 @@ select
 from ops.tables as t
 left join pg_class as c on to_regclass(format('kstore.%I', t.table_name)) = c.oid;
 
+comment on view ops.catalog is
+'The table catalog as components read it (decision 0016): ops.tables rows with the primary key, '
+'the merge cursor column, and whether the table belongs in and exists in this database.';
+-- The columns it passes through keep the comments of ops.tables (sql/common/comments.sql).
+select ops.comment_columns('ops.catalog', ops.column_comments('ops.tables'));
+select ops.comment_columns('ops.catalog', array[
+    [
+        'key_columns',
+        'Primary key columns in key order, read from the table here: the conflict target of '
+        'every write and merge; empty when the table is absent.'
+    ],
+    [
+        'cursor_column',
+        'Column the deduplicator''s cursor follows: xact_id (timeseries), changed_xid '
+        '(reference), null otherwise.'
+    ],
+    ['here', 'True when this database''s kind is one of homes.'],
+    ['present', 'True when kstore.<table_name> exists in this database.']
+]);
+
 do $$
 declare
     role_name name;

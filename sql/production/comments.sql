@@ -5,6 +5,16 @@
 -- (after which this file applies). Re-runnable; tests/pgtap/common/test_comments.sql fails on a
 -- table or column without a comment.
 
+-- Here xact_id is production's own transaction, not the gatherer's that the glossary describes.
+select ops.comment_columns('kstore.%', array[
+    [
+        'xact_id',
+        'Transaction that wrote the row here (its merge, or the update of a recovered feed gap): '
+        'the exporter''s cursor for changed lake windows (decision 0014). Rows older than the '
+        'column hold 0 or the transaction that added it.'
+    ]
+]);
+
 select ops.comment_columns('kstore.trades', array[
     [
         'merged_at',

@@ -58,5 +58,27 @@ comment on view ops.lake_health is
 'The lake per dataset: status ok|stale|damaged, windows verified, pending, damaged (a scrub '
 'found the object missing or different), stale (verified longer ago than verified_within), '
 'the last scrub and the newest damage (decision 0045).';
+select ops.comment_columns('ops.lake_health', array[
+    ['dataset', 'Table or dbt model exported (the manifest''s table_name).'],
+    [
+        'status',
+        'damaged (a scrub found an object missing or different), stale (a guarded window '
+        'verified longer ago than verified_within) or ok.'
+    ],
+    ['windows', 'Lake windows in the manifest.'],
+    ['verified', 'Windows whose object was read back and matched.'],
+    ['pending', 'Windows waiting for export or re-opened by late rows (no damage).'],
+    ['damaged', 'Windows a scrub found damaged and not verified again yet.'],
+    ['stale', 'Windows verified longer ago than verified_within.'],
+    ['verified_rows', 'Rows in the verified windows.'],
+    ['oldest_verification', 'Oldest verified_at of the dataset''s windows.'],
+    ['last_scrub_at', 'When a scrub last read one of its objects.'],
+    [
+        'verified_within',
+        'How recent a verification retention wants (the table''s policy); null: retention '
+        'keeps the table.'
+    ],
+    ['detail', 'The newest damage: object key and what was wrong; null without damage.']
+]);
 
 grant select on ops.lake_health to kstore_exporter, kstore_analyst;

@@ -21,5 +21,18 @@ group by 1;
 comment on view ops.reconciliation_summary is
 'kstore reconcile per UTC day: trades on the exchange and in production, missing, recovered, '
 'unexpected, duplicated; complete when nothing is missing, unexpected or duplicated.';
+select ops.comment_columns('ops.reconciliation_summary', array[
+    ['day', 'UTC day of the checked hours.'],
+    ['hours_checked', 'Distinct hours of the day checked.'],
+    ['market_hours', 'Market and hour pairs checked.'],
+    ['exchange_trades', 'Trades the exchange lists for them.'],
+    ['production_trades', 'Trades production holds for them.'],
+    ['missing', 'Exchange trades production lacked when checked.'],
+    ['recovered', 'Missing trades written into a gatherer for the deduplicator to merge.'],
+    ['unexpected', 'Production trades the exchange does not list.'],
+    ['duplicated', 'Trades production holds more than once.'],
+    ['last_checked_at', 'When an hour of the day was last checked.'],
+    ['complete', 'True when nothing is missing, unexpected or duplicated.']
+]);
 
 grant select on ops.reconciliation_summary to kstore_dedup, kstore_analyst;

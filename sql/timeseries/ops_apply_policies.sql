@@ -152,3 +152,20 @@ select
     p.premake_days
 from ops.table_policies as p
 cross join lateral ops.compression_defaults(p.table_name, p.compress_segmentby) as d;
+
+comment on view ops.effective_policies is
+'The storage policy of every time-series table as ops.apply_policies() applies it: '
+'ops.table_policies with the compression settings it leaves null derived from the key.';
+-- The columns it passes through keep the comments of ops.table_policies.
+select ops.comment_columns('ops.effective_policies', ops.column_comments('ops.table_policies'));
+select ops.comment_columns('ops.effective_policies', array[
+    [
+        'compress_segmentby',
+        'Compression segmentby columns, declared or derived from the key (TimescaleDB only).'
+    ],
+    [
+        'compress_orderby',
+        'Compression orderby columns, declared or derived: the time column, then the rest of '
+        'the key (TimescaleDB only).'
+    ]
+]);

@@ -14,8 +14,8 @@ the drain-only client), of the PostgreSQL server and of the simulator. Two measu
    Both clients stop reading at the same moment: DRAIN seconds after the simulator's feed ends
    (it ends `--seconds` + 1.5 s after the simulator listens); what is still queued for them
    then is not read (the drain client's frames fall short, the gatherer's audit finds the
-   rows missing). Decision 0031. The report ends with each process's CPU µs per event and
-   the rate at which a thread or the machine's cores run out (`budget`).
+   rows missing). Decision 0031. The report (kstore.bench.capture_report) ends with each
+   process's CPU µs per event and the rate at which a thread or the machine's cores run out.
 2. latency at 5k events/s: exchange send → receive (rows' received_at - sending_ts) and
    receive → commit (the writers' put → commit samples), p50 and p99 of each; the end-to-end
    p99 is at most the sum of the two p99s.
@@ -32,7 +32,6 @@ import cProfile
 import io
 import json
 import pstats
-import os
 import subprocess
 import sys
 import tempfile
@@ -47,6 +46,7 @@ import websockets
 
 from kstore import audit
 from kstore.bench import capture_journal, measure
+from kstore.bench.capture_report import ceiling, report, sustained
 from kstore.gatherer.run import Gatherer
 from kstore.pgcluster import find_pg_bin, free_port
 from kstore.settings import Settings
@@ -56,8 +56,6 @@ from kstore.topology import Database
 WRITER = "kstore_gatherer_writer"
 LADDER = (5_000, 10_000, 15_000, 20_000, 25_000, 30_000, 40_000)
 STEP_UP = 1.25  # past the given rates, each step offers this much more
-ACHIEVED = 0.95  # of the offered events/s the simulator must generate for the step to count
-GOAL = 0.8  # issue 9: gatherer ceiling >= 0.8x the drain-only ceiling
 FEED_EXTRA = 1.5  # the simulator feeds for --seconds + this (consumers connect meanwhile)
 DRAIN = 1.0  # seconds after the feed ends that both clients still read (one second of events)
 
@@ -134,16 +132,6 @@ def ladder(step: Callable[[int], dict], rates: Iterator[int]) -> dict[int, dict]
         if not sustained(results[rate]):
             break
     return results
-
-
-def ceiling(results: dict[int, dict]) -> int:
-    """The highest rate sustained, every lower rate of the ladder sustained too."""
-    best = 0
-    for rate in sorted(results):
-        if not sustained(results[rate]):
-            break
-        best = rate
-    return best
 
 
 def _step(consumer, rate: int, args, probes: dict[str, measure.Probe]) -> dict:
@@ -327,99 +315,3 @@ def _transit(dsn: str) -> dict:
             "select percentile_cont(array[0.5, 0.99]) within group (order by extract(epoch from"
             " received_at - sending_ts) * 1000) from kstore.orderbook_deltas").fetchone()[0]
     return {"p50_ms": p50, "p99_ms": p99}
-
-
-def sustained(result: dict) -> bool:
-    """The simulator achieved the rate; nothing dropped by the exchange, (nearly) every event
-    read, backlog not growing; the gatherer's rows audit clean (missing, duplicated, extra)."""
-    events = result["simulator"].get("events", 0)
-    slow = result["slow"] or result["simulator"].get("slow", 0)
-    backlog_ok = result.get("backlog_tail", 0) <= result["offered"]
-    achieved = result["simulator"].get("events_per_second", 0) >= ACHIEVED * result["offered"]
-    return (not slow and backlog_ok and achieved and result["frames"] >= 0.98 * events
-            and not audit_errors(result))
-
-
-def audit_errors(result: dict) -> int:
-    """Missing + duplicated + extra rows over the audited tables (0 when not audited)."""
-    tables = audit.compared(result.get("audit", {})).values()
-    return sum(r["missing"] + r["duplicated"] + r["extra"] for r in tables)
-
-
-def report(drained: dict[int, dict], ours: dict[int, dict], latency: dict) -> str:
-    lines = ["offered/s   achieved/s   drain-only   gatherer   audit errors   backlog tail"
-             "   gatherer step"]
-    for rate in drained:
-        mine = ours.get(rate)
-        lines.append(
-            f"{rate:>9}   {drained[rate]['simulator'].get('events_per_second', 0):>10.0f}   "
-            f"{_mark(drained[rate]):>10}   {_mark(mine) if mine else 'not run':>8}   "
-            f"{audit_errors(mine) if mine else '':>12}   "
-            f"{mine.get('backlog_tail', 0) if mine else '':>12}   "
-            f"{measure.cpu_line(mine['cpu']) if mine else ''}")
-    lines += [f"{rate:>9}   audit: {_audit_line(mine['audit'])}" for rate, mine in ours.items()
-              if audit_errors(mine)]
-    best_drain, best_ours = ceiling(drained), ceiling(ours)
-    ratio = best_ours / best_drain if best_drain else float("nan")
-    writers = latency["writers"]
-    transit = latency["transit"]
-    lines += [
-        f"sustained: gatherer {best_ours} events/s, drain-only ceiling {best_drain} events/s,"
-        f" ratio {ratio:.2f} (goal: >= {GOAL}; met: {ratio >= GOAL})",
-        f"latency at 5000 events/s: send->receive p50 {transit['p50_ms']:.1f} ms,"
-        f" p99 {transit['p99_ms']:.1f} ms; receive->commit p50 {writers['latency_p50_ms']:.1f}"
-        f" ms, p99 {writers['latency_p99_ms']:.1f} ms; send->commit p99 <="
-        f" {transit['p99_ms'] + writers['latency_p99_ms']:.1f} ms (target < 250 ms)",
-        f"latency step, {measure.cpu_line(latency['cpu'])}",
-        *budget(drained, ours),
-    ]
-    return "\n".join(lines)
-
-
-def per_event(results: dict[int, dict]) -> dict[str, float]:
-    """CPU µs per event of each process (the consumer per frame read, the others per event
-    generated; audit excluded): the slope between the lowest and the highest step, so that
-    each step's fixed cost (start-up, connecting, shutdown) cancels out; one step: its ratio."""
-    low, high = results[min(results)], results[max(results)]
-    base = {"frames": 0, "events": 0, "cpu": {}} if low is high else {
-        "frames": low["frames"], "events": low["simulator"].get("events", 0), "cpu": low["cpu"]}
-    frames = high["frames"] - base["frames"]
-    events = high["simulator"].get("events", 0) - base["events"]
-    return {name: (seconds - base["cpu"].get(name, 0.0)) * 1e6
-            / max(frames if name == "kstore" else events, 1)
-            for name, seconds in sorted(high["cpu"].items())}
-
-
-def budget(drained: dict[int, dict], ours: dict[int, dict]) -> list[str]:
-    """Why the ceilings are where they are: CPU µs per event per process, and the rate at
-    which the consumer's own thread, the simulator's, or all the machine's cores run out."""
-    cores = os.cpu_count() or 1
-    lines = []
-    for label, results in (("drain-only", drained), ("gatherer", ours)):
-        cost = per_event(results)
-        if "kstore" not in cost:
-            continue
-        limits = {"its own thread": 1e6 / cost["kstore"],
-                  "the simulator's thread": 1e6 / cost.get("simulator", 1e-9),
-                  f"{cores} cores": cores * 1e6 / sum(cost.values())}
-        name, limit = min(limits.items(), key=lambda item: item[1])
-        lines.append(f"{label}: CPU µs per event: " + ", ".join(
-            f"{key} {value:.1f}" for key, value in cost.items())
-            + f"; ceiling {limit:,.0f} events/s (bound by {name})")
-    return lines
-
-
-def _audit_line(result: dict) -> str:
-    """`orderbook_deltas missing 12, trades extra 1`: the audit's non-zero counts."""
-    return ", ".join(f"{table} {count} {n}" for table, r in audit.compared(result).items()
-                     for count, n in r.items() if count not in ("truth", "stored") and n)
-
-
-def _mark(result: dict) -> str:
-    """ok; or why not: the simulator fell short of the rate, the audit failed, or the
-    consumer fell behind (error 25, events not read, backlog growing)."""
-    if sustained(result):
-        return "ok"
-    if result["simulator"].get("events_per_second", 0) < ACHIEVED * result["offered"]:
-        return "sim short"
-    return "audit fails" if audit_errors(result) else "falls behind"

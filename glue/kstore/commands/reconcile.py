@@ -17,10 +17,10 @@ import argparse
 import asyncio
 import json
 
-from datetime import datetime, timezone
-
 from kstore import reconcile
-from kstore.settings import Settings, SettingsError
+from kstore.settings import Settings, utc_time
+
+EXAMPLE = "2026-06-10T12:00:00Z"  # in the message of a --since/--until that is not a time
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,20 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the totals as JSON")
 
 
-def parse_time(text: str, option: str) -> datetime:
-    """An ISO 8601 time; without an offset it is UTC."""
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise SettingsError(f"reconcile: {option} {text!r} is not an ISO 8601 time "
-                            "(e.g. 2026-06-10T12:00:00Z)") from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
 def run(args: argparse.Namespace, settings: Settings) -> int:
     since, until = reconcile.scheduled_window(settings)
-    since = parse_time(args.since, "--since") if args.since else since
-    until = parse_time(args.until, "--until") if args.until else until
+    since = utc_time(args.since, "reconcile: --since", EXAMPLE) if args.since else since
+    until = utc_time(args.until, "reconcile: --until", EXAMPLE) if args.until else until
     report = asyncio.run(reconcile.run(settings, since, until, args.tickers, args.into))
     totals = report.totals | {"run_id": report.run_id, "since": report.since.isoformat(),
                               "until": report.until.isoformat(), "into": report.recovered_into}

@@ -13,7 +13,7 @@ import argparse
 import json
 
 from kstore import reparse
-from kstore.settings import Settings
+from kstore.settings import Settings, utc_time
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,8 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    result = reparse.run(settings, args.gatherer,
-                         reparse.parse_time(args.since, "--since"),
-                         reparse.parse_time(args.until, "--until"))
+    result = reparse.run(settings, args.gatherer, utc_time(args.since, "reparse: --since"),
+                         utc_time(args.until, "reparse: --until"))
     print(json.dumps(result, default=str) if args.json else reparse.render(result))
     return 0

@@ -11,8 +11,9 @@ Decision 0022: no background task dies silently (kstore.gatherer.retry: logged, 
 status line, restarted with backoff; one that cannot recover stops the gatherer, which raises
 GatherFailed: a non-zero exit for its supervisor). Shutdown is bounded by
 `gather.shutdown_timeout`: whatever the databases have not accepted by then is reported and
-left, and the CLI process exits even if the event loop itself is wedged. The status loop
-touches `<home>/run/<gatherer>.heartbeat`; `kstore up` restarts a gatherer whose heartbeat stops.
+left, and the CLI process exits even if the event loop itself is wedged
+(kstore.gatherer.stopping). The status loop touches `<home>/run/<gatherer>.heartbeat`; `kstore up`
+restarts a gatherer whose heartbeat stops.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from pathlib import Path
 
 from kstore import metrics, roles, topology
 from kstore.budget import Budget
-from kstore.gatherer import runs
+from kstore.gatherer import runs, stopping
 from kstore.gatherer.breaks import OpenBreaks
 from kstore.gatherer.connection import Connection
 from kstore.gatherer.gaps import GapLog
@@ -111,21 +112,21 @@ class Gatherer:
     async def run(self, duration: float | None = None) -> dict:
         stop = asyncio.Event()
         self.health.stop = stop
-        previous = _on_signals(stop, self._signalled)
+        previous = stopping.on_signals(stop, self._signalled)
         await self.writers.start()
         await self.gaps.start()
         metrics.watch_gatherer(self)
         helpers: list[asyncio.Task] = []
         run_id = None
         try:  # a database or exchange that does not answer at start cannot delay a SIGTERM
-            started = await _unless_stopped(stop, asyncio.gather(self._open_journal(),
-                                                                 runs.begin(self.ts_dsn)))
+            started = await stopping.unless_stopped(
+                stop, asyncio.gather(self._open_journal(), runs.begin(self.ts_dsn)))
             run_id = started[1] if started else None
-            self.shards.start(await _unless_stopped(stop, self.registry.prime()) or [])
+            self.shards.start(await stopping.unless_stopped(stop, self.registry.prime()) or [])
             if not stop.is_set():
                 helpers = self._helpers(stop, duration)
-                await _unless_stopped(stop, _within_quietly(self.registry.loaded.wait(),
-                                                            REGISTRY_WAIT))
+                await stopping.unless_stopped(stop, stopping.within_quietly(
+                    self.registry.loaded.wait(), REGISTRY_WAIT))
                 await asyncio.gather(*(c.run(stop) for c in self.connections))
         finally:
             stop.set()
@@ -151,12 +152,12 @@ class Gatherer:
             loops.append(supervise("journal", lambda: self.journal.loop(
                 stop, self.writers, self._journal_state), self.health, stop))
         if duration is not None:  # the capture's duration: from the registry's first load on
-            loops.append(self._after_load(lambda: _stop_after(stop, duration)))
+            loops.append(self._after_load(lambda: stopping.stop_after(stop, duration)))
         return [asyncio.create_task(loop) for loop in loops]
 
     async def _after_load(self, factory) -> None:
         """Runs `factory()` once the registry's first load is done (or REGISTRY_WAIT passed)."""
-        await _within_quietly(self.registry.loaded.wait(), REGISTRY_WAIT)
+        await stopping.within_quietly(self.registry.loaded.wait(), REGISTRY_WAIT)
         await factory()
 
     async def _shutdown(self, helpers: list[asyncio.Task], run_id: int | None) -> bool:
@@ -170,16 +171,16 @@ class Gatherer:
             None if deadline is None else max(0.1, (deadline - time.monotonic()) * share - spare))
         for task in [*helpers, *self.tasks]:  # REST retries must not hold up the flush
             task.cancel()
-        await _within("background tasks", asyncio.gather(*helpers, *self.tasks,
-                                                          return_exceptions=True), 2)
-        clean = await _within("writers", self._close_writers(left(0.8)), left())
+        await stopping.within("background tasks", asyncio.gather(*helpers, *self.tasks,
+                                                                 return_exceptions=True), 2)
+        clean = await stopping.within("writers", self._close_writers(left(0.8)), left())
         clean = clean and self.writers_clean
         if clean:  # the run's stop promises every row of it is committed
-            clean = await _within("capture run", runs.stop(self.ts_dsn, run_id), left())
-        await _within("journal", self.journal.close(self.writers, self._journal_state, clean),
-                      left())
+            clean = await stopping.within("capture run", runs.stop(self.ts_dsn, run_id), left())
+        await stopping.within("journal", self.journal.close(self.writers, self._journal_state,
+                                                            clean), left())
         unwritten = await self.gaps.close(left(spare=0.5))
-        await _within("REST client", self.rest.close(), left())
+        await stopping.within("REST client", self.rest.close(), left())
         return clean and unwritten == 0
 
     async def _close_writers(self, timeout: float) -> None:
@@ -207,8 +208,8 @@ class Gatherer:
         """In the CLI process, a timer thread ends it when the bound runs out, whatever the
         event loop is doing."""
         if self.hard_exit and not getattr(self, "_timer", None):
-            self._timer = threading.Timer(self.settings.gather.shutdown_timeout, _hard_exit,
-                                          [self.settings.gather.shutdown_timeout])
+            bound = self.settings.gather.shutdown_timeout
+            self._timer = threading.Timer(bound, stopping.hard_exit, [bound])
             self._timer.daemon = True
             self._timer.start()
 
@@ -259,7 +260,7 @@ class Gatherer:
         with backoff (never later than the next round)."""
         interval, backoff, last = self.settings.gather.registry_interval, Backoff(), None
         wait = 0.0
-        while not await _wait(stop, wait):
+        while not await stopping.wait(stop, wait):
             try:
                 await self._load_or_refresh()
                 wait, last = interval, None
@@ -285,7 +286,7 @@ class Gatherer:
     async def _status_loop(self, stop: asyncio.Event) -> None:
         previous, started = self.writers.stats(), time.monotonic()
         self._beat()
-        while not await _wait(stop, self.settings.gather.status_interval):
+        while not await stopping.wait(stop, self.settings.gather.status_interval):
             now = self.writers.stats()
             elapsed, started = time.monotonic() - started, time.monotonic()
             log.info("%s", status_line(self.gatherer_id, previous, now, elapsed, self.stream,
@@ -345,72 +346,6 @@ def status_line(gid: str, before: dict, after: dict, elapsed: float, stream: Str
 
 def _committed(stats: dict, table: str) -> int:
     return stats.get("tables", {}).get(table, {}).get("committed", 0)
-
-
-async def _wait(stop: asyncio.Event, seconds: float) -> bool:
-    """Sleep up to `seconds`; True when stop was set."""
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-        return True
-    except asyncio.TimeoutError:
-        return False
-
-
-async def _stop_after(stop: asyncio.Event, seconds: float) -> None:
-    await _wait(stop, seconds)
-    stop.set()
-
-
-async def _unless_stopped(stop: asyncio.Event, awaitable):
-    """The awaitable's result, or None (it is cancelled) when `stop` is set first."""
-    task = asyncio.ensure_future(awaitable)
-    stopping = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopping.cancel()
-    if not task.done():
-        task.cancel()
-        return None
-    return task.result()
-
-
-async def _within_quietly(awaitable, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(awaitable, seconds)
-    except (TimeoutError, asyncio.TimeoutError):
-        pass
-
-
-async def _within(what: str, awaitable, seconds: float) -> bool:
-    """True when the awaitable finished within `seconds` (else it is cancelled and logged)."""
-    try:
-        await asyncio.wait_for(awaitable, seconds)
-        return True
-    except (TimeoutError, asyncio.TimeoutError):
-        log.error("gather: shutdown: %s did not finish within %.1f s; left", what, seconds)
-        return False
-
-
-def _on_signals(stop: asyncio.Event, signalled) -> dict:
-    """SIGTERM/SIGINT call `signalled` and stop the gatherer; returns the handlers replaced.
-    A plain signal handler: the hard exit it arms (CLI process) cannot be delayed by a wedged
-    event loop."""
-    loop = asyncio.get_running_loop()
-
-    def handler(signum, frame) -> None:
-        signalled()
-        if not loop.is_closed():
-            loop.call_soon_threadsafe(stop.set)
-
-    return {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-
-
-def _hard_exit(bound: float) -> None:
-    log.critical("gather: shutdown did not finish within %g s; exiting with what is committed",
-                 bound)
-    logging.shutdown()
-    os._exit(3)
 
 
 def run(settings: Settings, gatherer_id: str, duration: float | None = None) -> dict:

@@ -15,6 +15,7 @@ from datetime import timedelta
 
 import psycopg
 
+from kstore.gatherer import stopping
 from kstore.journal import checkpoint, recovery
 from kstore.journal.checkpoint import Checkpoint
 from kstore.journal.format import EPOCH, ONE_US, journal_dir
@@ -70,7 +71,7 @@ class LiveJournal:
     async def loop(self, stop: asyncio.Event, writers, state) -> None:
         """Flush and checkpoint every flush_interval until `stop`; a checkpoint that cannot be
         written (database down) is logged, counted and taken again next time."""
-        while not await _wait(stop, self.config.flush_interval):
+        while not await stopping.wait(stop, self.config.flush_interval):
             try:
                 await self.checkpoint(writers, state, stop)
             except Exception as exc:  # noqa: BLE001 -- a late watermark only costs replay
@@ -136,11 +137,3 @@ class LiveJournal:
         if kind not in self.errors:
             log.error("journal: %s failed (%s); capture goes on", what, exc)
         self.errors[kind] = self.errors.get(kind, 0) + 1
-
-
-async def _wait(stop: asyncio.Event, seconds: float) -> bool:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-        return True
-    except asyncio.TimeoutError:
-        return False

@@ -1,8 +1,8 @@
--- Every table of kstore and ops, and every column of them, carries a comment in every database
--- kind (sql/*/comments.sql), so psql's \d+ and dbt docs explain them; price columns name their
--- unit (dollars) and size columns theirs (contracts). A table or column added without its
--- comment fails here: the failure lists what lacks one. Partitions inherit nothing but are
--- covered by their parent.
+-- Every table and view of kstore and ops, and every column of them, carries a comment in every
+-- database kind (sql/*/comments.sql; a view's in the file that defines it), so psql's \d+ and
+-- dbt docs explain them; price columns name their unit (dollars) and size columns theirs
+-- (contracts). A table, view or column added without its comment fails here: the failure lists
+-- what lacks one. Partitions inherit nothing but are covered by their parent.
 
 begin;
 select plan(4);
@@ -14,7 +14,7 @@ select
     obj_description(c.oid, 'pg_class') as table_comment
 from pg_class as c
 inner join pg_namespace as n on c.relnamespace = n.oid
-where n.nspname in ('kstore', 'ops') and c.relkind in ('r', 'p') and not c.relispartition;
+where n.nspname in ('kstore', 'ops') and c.relkind in ('r', 'p', 'v') and not c.relispartition;
 
 create temporary view commented_columns as
 select
@@ -27,11 +27,11 @@ where a.attnum > 0 and not a.attisdropped;
 
 select is_empty(
     $$select table_name from commented_tables where coalesce(table_comment, '') = ''$$,
-    'every table of kstore and ops has a comment'
+    'every table and view of kstore and ops has a comment'
 );
 select is_empty(
     $$select column_name from commented_columns where coalesce(column_comment, '') = ''$$,
-    'every column of every table of kstore and ops has a comment'
+    'every column of every table and view of kstore and ops has a comment'
 );
 select is_empty(
     $$

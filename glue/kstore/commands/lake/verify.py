@@ -15,9 +15,8 @@ import argparse
 
 import duckdb
 
-from kstore.backfill import parse_time
 from kstore.lake import verify
-from kstore.settings import Settings, SettingsError
+from kstore.settings import Settings, SettingsError, utc_time
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,11 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        since = parse_time(args.since, "--since") if args.since else None
-    except SettingsError:
-        raise SettingsError(f"lake verify: --since {args.since!r} is not an ISO 8601 time "
-                            "(e.g. 2025-06-10T12:00:00Z)") from None
+    since = utc_time(args.since, "lake verify: --since") if args.since else None
     try:
         report = verify.run(settings, dataset=args.table, since=since, limit=args.limit)
     except duckdb.Error as exc:  # the lake or production unreachable: no verdict
