@@ -180,15 +180,18 @@ class Exporter:
                     stop: threading.Event | None) -> list[WindowResult]:
         """Batch by batch (a UTC day), the next one read meanwhile (batches.py)."""
         results: list[WindowResult] = []
+        if not todo:
+            return results
         bar = tqdm(total=len(todo), desc=dataset.name, unit="window", file=sys.stderr,
                    disable=self.progress is False or (self.progress is None and not
-                                                      sys.stderr.isatty()) or not todo)
+                                                      sys.stderr.isatty()))
         days = [list(batch) for _, batch in groupby(todo, key=lambda w: w.start.date())]
         reader = Reader(self.duck, self.pg, dataset,
                         lambda low, high: self.source(dataset, layout, low, high), layout.order)
+        batches = reader.ahead(days)
         try:
             with bar:
-                for batch in reader.ahead(days):
+                for batch in batches:
                     for result in self._export_batch(dataset, layout, batch, stop):
                         results.append(result)
                         bar.update(1)
@@ -196,6 +199,7 @@ class Exporter:
                     if stop is not None and stop.is_set():
                         break
         finally:
+            batches.close()  # drops what was read ahead
             reader.close()
         return results
 
