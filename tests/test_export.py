@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import threading
 from datetime import datetime, timedelta, timezone
 
 import duckdb
@@ -196,6 +197,30 @@ def test_export_cursors_ahead_of_a_restored_server_recheck_every_window(lake_db,
     cursor = conn.execute("select next_xid <= pg_current_xact_id() from ops.export_cursors"
                           " where table_name = 'trades'").fetchone()[0]
     assert cursor, "the cursor is back at the server's horizon"
+
+
+def test_days_read_ahead_are_dropped_when_the_export_stops(lake_db):
+    """The next UTC day is read while one is written (decision 0082): a stop in the first day
+    leaves no batch behind in DuckDB, records only the windows that finished, and the next
+    export does the rest."""
+    db, conn, settings = lake_db
+    trades = raw_dataset(conn, "trades")
+    add_trades(conn, D0, 3 * DAY, 3000, markets=20)
+    stop = threading.Event()
+
+    def stop_at_hour_5(key: str) -> None:
+        if key.endswith("T05.parquet"):
+            stop.set()
+    with Exporter(settings, after_write=stop_at_hour_5) as exporter:
+        stopped = exporter.export(trades, closed_until=D0 + 3 * DAY, stop=stop)
+        left = exporter.duck.execute("select count(*) from duckdb_tables()"
+                                     " where table_name like 'kstore_batch%'").fetchone()[0]
+        rest = exporter.export(trades, closed_until=D0 + 3 * DAY)
+
+    assert [r.window.start for r in stopped.windows] == [D0 + h * HOUR for h in range(6)]
+    assert stopped.verified == 6 and left == 0
+    assert len(rest.windows) == rest.verified == 3 * 24 - 6
+    assert lake_count(settings, "raw/trades") == production_count(conn, "trades") == 3000
 
 
 def damage(settings, how: str):

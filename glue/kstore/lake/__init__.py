@@ -8,6 +8,8 @@
 - manifest.py     the calls into production's lake state machine (sql/production/ops_lake_*.sql:
                   close rule, window plan, changed windows, manifest records)
 - export.py       `kstore export`: closed windows → verified Parquet (Exporter, export_windows)
+- batches.py      the exporter's reads: a UTC day of production into DuckDB, one day ahead
+- report.py       what an export did, per window and per dataset (ExportReport)
 - lifecycle.py    `kstore lake init`: bucket and lifecycle rules from policies/lake_lifecycle.json
 - query.py        `kstore query`: DuckDB views over the lake, read-only
 - bench.py        `kstore bench export`

@@ -36,6 +36,14 @@ def load_extensions(con: duckdb.DuckDBPyConnection, *names: str) -> None:
         con.execute(f"load {name}")
 
 
+def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Another connection to `con`'s database (its tables, attachments, secrets and global
+    settings), for a second thread; its session pinned to UTC like `Destination.connect`'s."""
+    other = con.cursor()
+    other.execute("set TimeZone = 'UTC'")
+    return other
+
+
 class Destination:
     """A lake root. Subclasses: LocalLake (file://) and S3Lake (s3://)."""
 

@@ -9,11 +9,9 @@ One cycle, per dataset (the catalog's raw tables, or any relation through `expor
    the window's end + close_after, or every live gatherer stopped and merged: then the current
    window closes too) and plan the closed windows still to export (ops.lake_plan);
 3. export each: DuckDB (production attached read-only as kstore_exporter) reads the UTC day
-   once into a temp table in the lake's types (production casts: layout.py), sorted by time,
-   then key (one timestamp first: no per-row date_trunc; time order compresses the timestamps
-   best; a total order, so the same rows give the same bytes), and writes one zstd Parquet
-   object per window in lake layout 2 (decision 0040): each window is a contiguous run of the
-   batch, found by zonemap and written in the batch's order;
+   once, sorted by time, then key (batches.py, one day ahead of the writing: decision 0082),
+   and writes one zstd Parquet object per window in lake layout 2 (decision 0040): each window
+   is a contiguous run of the batch, found by zonemap and written in the batch's order;
 4. verify each object: read back through DuckDB (count and time range equal production's,
    counted by PostgreSQL itself (ops.lake_stats) while DuckDB reads the batch; sha256 and size
    of the bytes as stored) and only then record it verified (ops.lake_record). A missing,
@@ -33,8 +31,9 @@ import signal
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
@@ -46,8 +45,11 @@ from tqdm import tqdm
 from kstore import metrics, roles, topology
 from kstore.lake import layout as lake_layout
 from kstore.lake import manifest, windows
-from kstore.lake.destination import Destination, load_extensions, open_lake, sql_literal
+from kstore.lake.batches import Batch, Reader
+from kstore.lake.destination import (Destination, cursor, load_extensions, open_lake,
+                                     sql_literal)
 from kstore.lake.manifest import EMPTY, Stats
+from kstore.lake.report import ExportReport, WindowResult
 from kstore.lake.windows import Dataset, Window
 from kstore.settings import Settings, SettingsError
 
@@ -58,6 +60,9 @@ INTERVAL = 30.0
 DEAD_AFTER = timedelta(minutes=10)  # a gatherer this far behind the freshest one blocks nothing
 FOOTER = ", ".join(f"{sql_literal(k)}: {sql_literal(v)}" for k, v in lake_layout.FOOTER.items())
 PARQUET = f"format parquet, compression zstd, parquet_version v2, kv_metadata {{{FOOTER}}}"
+# Windows: zstd level 1 (decision 0082: a third less CPU to write than the default level,
+# and no larger on sorted trades and deltas).
+WINDOW_PARQUET = f"{PARQUET}, compression_level 1"
 SMALL_WINDOW = 2 * 122_880  # rows: two Parquet row groups
 
 
@@ -71,66 +76,21 @@ def quote(name: str) -> str:
 
 
 @dataclass
-class WindowResult:
-    window: Window
-    key: str
-    expected: Stats
-    found: Stats
-    byte_count: int | None = None
-    checksum: str | None = None
-    reason: str | None = None
-
-    @property
-    def verified(self) -> bool:
-        return self.reason is None
-
-
-@dataclass
-class ExportReport:
-    dataset: str
-    closed_until: datetime | None = None
-    marked: int = 0
-    windows: list[WindowResult] = field(default_factory=list)
-    skipped: str | None = None
-    seconds: float = 0.0
-
-    @property
-    def verified(self) -> int:
-        return sum(result.verified for result in self.windows)
-
-    @property
-    def failed(self) -> list[WindowResult]:
-        return [result for result in self.windows if not result.verified]
-
-    @property
-    def rows(self) -> int:
-        return sum(result.found.rows for result in self.windows if result.verified)
-
-    @property
-    def bytes(self) -> int:
-        return sum(result.byte_count or 0 for result in self.windows if result.verified)
-
-    def line(self) -> str:
-        if self.skipped:
-            return f"{self.dataset}: skipped ({self.skipped})"
-        until = f"closed until {self.closed_until:%Y-%m-%d %H:%M:%S}Z" if self.closed_until \
-            else "nothing closed yet"
-        text = (f"{self.dataset}: {len(self.windows)} window(s) exported, {self.verified} "
-                f"verified, {self.rows:,} rows, {self.bytes / 1e6:.1f} MB, {until}")
-        if self.marked:
-            text += f", {self.marked} re-opened by changed rows"
-        return text + "".join(f"\n  NOT verified {r.key}: {r.reason}" for r in self.failed)
-
-
-@dataclass
 class Layout:
     """How a relation is read and ordered: the select list production runs (its columns cast to
-    the lake's types), the order of rows in an object, and how changed windows are found."""
+    the lake's types, but uuids: Column.read), what DuckDB writes of a batch's rows (`write`:
+    uuids cast to their strings), the order of rows in an object, and how changed windows are
+    found."""
 
     select: str
     order: str
     change_scan: str  # "rows" (xact_id cursor), "counts" (no xact_id) or "none" (snapshot)
     columns: list[lake_layout.Column] = field(default_factory=list)
+
+    @property
+    def write(self) -> str:
+        casts = [column.finish for column in self.columns if column.finish]
+        return f"* replace ({', '.join(casts)})" if casts else "*"
 
 
 class Exporter:
@@ -204,7 +164,7 @@ class Exporter:
         order = lead + [name for name in key if name not in lead]
         scan = "none" if dataset.snapshot else (
             "rows" if manifest.has_column(self.pg, dataset.relation, "xact_id") else "counts")
-        return Layout(", ".join(column.select for column in columns),
+        return Layout(", ".join(column.read for column in columns),
                       ", ".join(map(quote, order)), scan, columns)
 
     def _mark(self, dataset: Dataset, layout: Layout, reexport_from: datetime | None) -> int:
@@ -218,42 +178,58 @@ class Exporter:
 
     def _export_all(self, dataset: Dataset, layout: Layout, todo: list[Window],
                     stop: threading.Event | None) -> list[WindowResult]:
+        """Batch by batch (a UTC day), the next one read meanwhile (batches.py)."""
         results: list[WindowResult] = []
+        if not todo:
+            return results
         bar = tqdm(total=len(todo), desc=dataset.name, unit="window", file=sys.stderr,
                    disable=self.progress is False or (self.progress is None and not
-                                                      sys.stderr.isatty()) or not todo)
-        with bar, ThreadPoolExecutor(1) as pool:
-            for _, batch in groupby(todo, key=lambda w: w.start.date()):
-                for result in self._export_day(dataset, layout, list(batch), pool, stop):
-                    results.append(result)
-                    bar.update(1)
-                    bar.set_postfix(rows=f"{sum(r.found.rows for r in results):,}")
-                if stop is not None and stop.is_set():
-                    break
+                                                      sys.stderr.isatty()))
+        days = [list(batch) for _, batch in groupby(todo, key=lambda w: w.start.date())]
+        reader = Reader(self.duck, self.pg, dataset,
+                        lambda low, high: self.source(dataset, layout, low, high), layout.order)
+        batches = reader.ahead(days)
+        try:
+            with bar:
+                for batch in batches:
+                    for result in self._export_batch(dataset, layout, batch, stop):
+                        results.append(result)
+                        bar.update(1)
+                        bar.set_postfix(rows=f"{sum(r.found.rows for r in results):,}")
+                    if stop is not None and stop.is_set():
+                        break
+        finally:
+            batches.close()  # drops what was read ahead
+            reader.close()
         return results
 
-    def _export_day(self, dataset: Dataset, layout: Layout, batch: list[Window],
-                    pool: ThreadPoolExecutor, stop: threading.Event | None):
-        """Read the batch's time range once from production, in the lake's types, sorted by
-        time then key, then write window by window."""
-        low, high = batch[0].start, batch[-1].end
-        # Production counts the batch meanwhile, on its own connection.
-        counted = pool.submit(manifest.stats, self.pg, dataset, low, high)
-        query = sql_literal(self.source(dataset, layout, low, high))
-        self.duck.execute("create or replace temp table kstore_batch as select * from "
-                          f"postgres_query('prod', {query}) order by {layout.order}")
-        expected = counted.result()
-        largest = max((stats.rows for stats in expected.values()), default=0)
-        # Windows under two row groups are written fastest by one thread.
-        self.duck.execute(f"set threads = {1 if largest < SMALL_WINDOW else self.threads}")
+    def _export_batch(self, dataset: Dataset, layout: Layout, batch: Batch,
+                      stop: threading.Event | None):
+        """Write, read back and record the batch's windows, results in window order. Windows
+        under two row groups are written fastest by one thread each: two at a time (two DuckDB
+        connections) when no other batch is read meanwhile, else one."""
+        small = batch.largest < SMALL_WINDOW
+        self.duck.execute(f"set threads = {1 if small else self.threads}")
+        lanes = [self.duck] + ([cursor(self.duck)] if small and batch.alone else [])
+        pools = [ThreadPoolExecutor(1, thread_name_prefix="kstore-export-write") for _ in lanes]
+        running: deque[Future] = deque()
         try:
-            for window in batch:
+            for number, window in enumerate(batch.windows):
                 if stop is not None and stop.is_set():
-                    return
-                yield self._export_window(dataset, layout, window, expected.get(window.start,
-                                                                                  EMPTY))
+                    break
+                lane = number % len(lanes)
+                running.append(pools[lane].submit(
+                    self._export_window, dataset, layout, window, batch.table,
+                    batch.expected.get(window.start, EMPTY), lanes[lane]))
+                if len(running) == len(lanes):
+                    yield running.popleft().result()
+            while running:
+                yield running.popleft().result()
         finally:
-            self.duck.execute("drop table if exists kstore_batch")
+            for pool in pools:
+                pool.shutdown(wait=True)
+            for lane in lanes[1:]:
+                lane.close()
             self.duck.execute(f"set threads = {self.threads}")
 
     @staticmethod
@@ -268,8 +244,8 @@ class Exporter:
         return (f"{text} where {column} >= '{low.isoformat()}'::timestamptz"
                 f" and {column} < '{high.isoformat()}'::timestamptz")
 
-    def _export_window(self, dataset: Dataset, layout: Layout, window: Window,
-                       expected: Stats) -> WindowResult:
+    def _export_window(self, dataset: Dataset, layout: Layout, window: Window, table: str,
+                       expected: Stats, duck: duckdb.DuckDBPyConnection) -> WindowResult:
         key, before = window.key, window.previous_rows
         if layout.change_scan == "rows" and expected.rows < before:
             # Production now holds fewer rows than the lake: retention dropped the partition
@@ -281,28 +257,31 @@ class Exporter:
         where = "" if dataset.snapshot else \
             f"where {quote(dataset.time_column)} >= ? and {quote(dataset.time_column)} < ?"
         self.lake.prepare(key)
-        self.duck.execute(
-            f"copy (select * from kstore_batch {where}) to "
-            f"{sql_literal(self.lake.uri(key))} ({PARQUET})",
+        duck.execute(
+            f"copy (select {layout.write} from {table} {where}) to "
+            f"{sql_literal(self.lake.uri(key))} ({WINDOW_PARQUET})",
             [] if dataset.snapshot else [window.start, window.end])
         if self.after_write is not None:
             self.after_write(key)
-        result = self.verify(dataset, window, expected)
+        result = self.verify(dataset, window, expected, duck)
         manifest.record(self.pg, dataset, window, result.found, result.byte_count,
                         result.checksum, result.verified)
         return result
 
-    def verify(self, dataset: Dataset, window: Window, expected: Stats) -> WindowResult:
-        """Read the window's object back: its rows and time range must equal `expected`
-        (production's); returns the object's stats, size and sha256, or why it failed."""
+    def verify(self, dataset: Dataset, window: Window, expected: Stats,
+               duck: duckdb.DuckDBPyConnection | None = None) -> WindowResult:
+        """Read the window's object back (through `duck`, default the exporter's connection):
+        its rows and time range must equal `expected` (production's); returns the object's
+        stats, size and sha256, or why it failed."""
+        duck = duck or self.duck
         key = window.key
         uri = self.lake.uri(key)
         column = f"{quote(dataset.time_column)}::timestamptz" if dataset.time_column else "null"
         try:
-            found = Stats(*self.duck.execute(
+            found = Stats(*duck.execute(
                 f"select count(*), min({column}), max({column}) from read_parquet(?)",
                 [uri]).fetchone())
-            content = self.duck.execute("select content from read_blob(?)", [uri]).fetchone()[0]
+            content = duck.execute("select content from read_blob(?)", [uri]).fetchone()[0]
         except duckdb.Error as exc:
             first = str(exc).strip().splitlines()[0]
             return WindowResult(window, key, expected, EMPTY, reason=f"unreadable: {first}")

@@ -47,17 +47,33 @@ NUMERIC = re.compile(r"^numeric\((\d+),(\d+)\)$")
 class Column:
     """One exported column: its name, its logical lake type (string, bigint, int, smallint,
     boolean, double, float, date, timestamp, binary, decimal(p,s), array<…>) and the SQL that
-    production runs to produce it."""
+    production runs to produce it. `read`/`finish` are how the exporter moves it (decision
+    0082): a uuid travels as 16 bytes and DuckDB writes it as the same string production's
+    cast would give (half the bytes to encode, send and sort); every other column is `select`
+    with nothing to finish."""
 
     name: str
     kind: str
     select: str
+    native: bool = False  # a scalar uuid: production sends it uncast, DuckDB casts it
 
     @classmethod
     def of(cls, name: str, pg_type: str) -> Column:
         kind, cast = lake_type(pg_type)
         quoted = '"' + name.replace('"', '""') + '"'
-        return cls(name, kind, f"{quoted}::{cast} as {quoted}" if cast else quoted)
+        return cls(name, kind, f"{quoted}::{cast} as {quoted}" if cast else quoted,
+                   pg_type == "uuid")
+
+    @property
+    def read(self) -> str:
+        """What production sends for this column."""
+        return '"' + self.name.replace('"', '""') + '"' if self.native else self.select
+
+    @property
+    def finish(self) -> str | None:
+        """DuckDB's cast of what production sent to the lake type (None: nothing to do)."""
+        quoted = '"' + self.name.replace('"', '""') + '"'
+        return f"{quoted}::varchar as {quoted}" if self.native else None
 
 
 def lake_type(pg_type: str) -> tuple[str, str | None]:
