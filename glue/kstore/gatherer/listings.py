@@ -30,7 +30,7 @@ class Listings:
     def subscribed(self, message: dict) -> None:
         """A `subscribed` reply; after the lifecycle channel's first, each one means frames
         were lost meanwhile: refresh the registry now."""
-        msg = message.get("msg")
+        msg = message.get("msg") if isinstance(message, dict) else None
         if not isinstance(msg, dict) or msg.get("channel") != LIFECYCLE_CHANNEL:
             return
         self.lifecycle_subscribed += 1

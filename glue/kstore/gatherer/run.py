@@ -221,7 +221,7 @@ class Gatherer:
             await connection.request_snapshots(session, outcome.gap.sid, outcome.gap.pending)
         for gap in outcome.recovered:
             self.gaps.recovered(gap, "get_snapshot")
-        if outcome.parsed.type == "subscribed":
+        if outcome.parsed.type == "subscribed" and outcome.parsed.reason is None:
             self.listings.subscribed(outcome.parsed.message)
         if outcome.parsed.type == "subscribed" and connection.orphans:
             for gap in connection.orphans:
