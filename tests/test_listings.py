@@ -110,8 +110,9 @@ def test_a_market_listed_unseen_is_a_gap_until_its_first_snapshot(plain_server, 
 
 def test_markets_listed_across_reconnects_miss_nothing_silently(plain_server, tmp_path):
     """A `created` frame sent while the gatherer reconnects is lost with the rest of the
-    break; the registry asks REST at once after the reconnect, not at its next refresh
-    (60 s), so the market is subscribed before it trades."""
+    break; the registry asks REST at once after each reconnect, not at its next refresh
+    (60 s here), so such a market is subscribed a round trip later (the simulator lists a
+    market 2 s before its first order), and one already trading is a gap until then."""
     with simulate(tmp_path, faults="disconnects", disconnect_every=1.5,
                   lifecycle_rate=8) as sim:
         found, ts = gatherer(plain_server, sim, registry_interval=60)
@@ -128,3 +129,7 @@ def test_markets_listed_across_reconnects_miss_nothing_silently(plain_server, tm
         based = {m for (m,) in conn.execute(
             "select distinct market_ticker from kstore.orderbook_snapshots where source = 'ws'")}
     assert listed & traded <= based, "every market listed and traded has a book on this gatherer"
+    with psycopg.connect(ts) as conn:
+        causes = {c for (c,) in conn.execute(
+            "select cause from kstore.feed_gaps where market_ticker = %s", [ticker])}
+    assert "not_subscribed" in causes, "found by the refresh after a reconnect, not at 60 s"
