@@ -92,7 +92,11 @@ select ops.comment_columns('kstore.feed_gaps', array[
     ['gap_id', 'Gap number on the gatherer that detected it (identity there).'],
     ['gatherer_id', 'Gatherer that detected the gap.'],
     ['connection_id', 'WebSocket connection of the gap.'],
-    ['sid', 'Subscription id whose seq jumped, or that the break interrupted.'],
+    [
+        'sid',
+        'Subscription id whose seq jumped, or that the break interrupted; 0 when no '
+        || 'subscription held the book (not_subscribed).'
+    ],
     ['channel', 'Channel of the subscription.'],
     [
         'expected_seq',
@@ -107,13 +111,15 @@ select ops.comment_columns('kstore.feed_gaps', array[
     ],
     [
         'recovery',
-        'get_snapshot (snapshots asked for) or resubscribe (a new subscription); null while open.'
+        'get_snapshot (snapshots asked for), resubscribe (a new subscription) or subscribe (the '
+        || 'first snapshot of a book not_subscribed before); null while open.'
     ],
     [
         'cause',
         'What broke the feed: seq_jump, silence (no frame for the silence timeout), closed (the '
         || 'server closed the connection), error (the connection failed), buffer_overflow '
-        || '(error 25), unknown_sid (error 7).'
+        || '(error 25), unknown_sid (error 7), not_subscribed (a market listed unseen traded '
+        || 'before its book was subscribed, decision 0085).'
     ],
     [
         'market_ticker',
@@ -121,7 +127,8 @@ select ops.comment_columns('kstore.feed_gaps', array[
     ],
     [
         'last_frame_at',
-        'Gatherer clock of the last frame received on the connection before the break.'
+        'Gatherer clock of the last frame received on the connection before the break; for '
+        || 'not_subscribed the market''s created_time (null: unknown).'
     ],
     [
         'resumed_at',

@@ -7,12 +7,19 @@ books is a break. A break is a feed_gaps row written at once (cause, last frame 
 it), marked resumed at the first frame after it (the next connection's first frame, or the
 `subscribed` reply of the new subscription), and recovered when the data can be trusted again:
 a fresh snapshot of that book, or the channel subscribed again.
+
+A market that enters the selection during a run without its `created` frame reaching us
+(decision 0085) is a break of its book too, cause `not_subscribed`: from its listing (REST
+created_time, or null: unknown) until its first snapshot, which resumes and recovers it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+
+
+NOT_SUBSCRIBED = "not_subscribed"
 
 
 @dataclass
@@ -76,6 +83,16 @@ class OpenBreaks:
         re-based), and memory stays bounded by the markets subscribed."""
         self.books = {m: found for m, found in self.books.items() if m in markets}
 
-    def snapshot(self, market: str) -> None:
+    def not_subscribed(self, breaks: list[Break]) -> None:
+        """Books that were in no subscription while their market traded: written now, resumed
+        and recovered by their first snapshot."""
+        for found in breaks:
+            self.log.detected(found)
+            self.books.setdefault(found.market_ticker, []).append(found)
+
+    def snapshot(self, market: str, at: datetime | None = None) -> None:
         for found in self.books.pop(market, []):
-            self.log.recovered(found, "resubscribe")
+            if found.cause == NOT_SUBSCRIBED and at is not None:
+                self.log.resumed(found, at)
+            self.log.recovered(found, "subscribe" if found.cause == NOT_SUBSCRIBED
+                               else "resubscribe")

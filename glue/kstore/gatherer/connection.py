@@ -201,7 +201,7 @@ class Connection:
             except Exception as exc:  # noqa: BLE001 -- a reply we cannot act on is logged
                 log.error("gather: %s reply not handled: %r", parsed.type, exc)
         if parsed.type == "orderbook_snapshot" and parsed.reason is None:
-            self.breaks.snapshot(parsed.body.get("market_ticker"))
+            self.breaks.snapshot(parsed.body.get("market_ticker"), frame.received_at)
         await self.on_outcome(self, session, outcome)
         session.last_frame_at = frame.received_at
 

@@ -26,7 +26,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from kstore import copyload
-from kstore.gatherer import lifecycle
+from kstore.gatherer import lifecycle, listings
 from kstore.gatherer.parse import Invalid
 from kstore.gatherer.rest import ExchangeError, RestClient
 from kstore.selection import STORED_SQL, Selection, is_mve, stored_params
@@ -111,6 +111,7 @@ class Registry:
         self.gatherer_id = gatherer_id
         self.selection = Selection(selection or SelectionSettings())
         self.on_change = on_change  # async (added, removed): tickers entering/leaving
+        self.on_late = None  # (listed: {ticker: created_time or None}): see _changed
         self.statuses: dict[str, str] = {}  # markets the selection holds or held: status
         self.event_series: dict[str, str] = {}
         self.last_refresh: float | None = None
@@ -254,28 +255,36 @@ class Registry:
             self._last_frame = max(received_at, self._last_frame + timedelta(microseconds=1))
             sql_text, params = lifecycle.statement(version, self._last_frame,
                                                    datetime.now(timezone.utc), known)
-            applied = await self._execute(kind, sql_text, params)
-        if applied:
-            await self._remember_frame(version.table, key, version.columns)
+            listing = version.table != "markets" or msg.get("event_type") == "created"
+            had_row = await self._execute(kind, sql_text, params, None if listing else key)
+        if had_row is not None:  # a market we had no row of was listed unseen (0085)
+            await self._remember_frame(version.table, key, version.columns,
+                                       None if had_row else {})
 
-    async def _remember_frame(self, table: str, key: str, columns: dict) -> None:
+    async def _remember_frame(self, table: str, key: str, columns: dict,
+                              listed: dict | None) -> None:
         if table == "events" and columns.get("series_ticker"):
             self.event_series[key] = columns["series_ticker"]
         if table == "markets" and columns.get("status"):
             event = columns.get("event_ticker")
             await self._changed([self._track(key, event, self.event_series.get(event), False,
-                                             columns["status"])])
+                                             columns["status"])], listed)
 
-    async def _execute(self, kind: str, sql_text: str, params: list) -> bool:
+    async def _execute(self, kind: str, sql_text: str, params: list,
+                       market: str | None) -> bool | None:
+        """Applies a frame: None when refused, else whether `market` (if named) had a row."""
         async with await psycopg.AsyncConnection.connect(self.dsn) as conn:
             try:
+                had_row = market is None or (await (await conn.execute(
+                    "select exists (select from kstore.markets where market_ticker = %s)",
+                    [market])).fetchone())[0]
                 await conn.execute(sql_text, params)
             except (psycopg.DataError, psycopg.IntegrityError) as exc:
                 self.counts["rejected"] += 1
                 log.warning("registry: %s frame rejected: %s", kind, exc)
-                return False
+                return None
         self.counts["frames"] += 1
-        return True
+        return had_row
 
     async def store(self, table: str, objects: Iterable[dict], series: str | None = None) -> None:
         """Stores one page in one statement; a page the database refuses is stored object by
@@ -297,7 +306,9 @@ class Registry:
                 stored = await self._one_by_one(conn, table, objects, rows)
         if table == "markets":
             await self._changed([self._track_object(obj, stored, series) for obj in objects
-                                 if obj.get("ticker")])
+                                 if obj.get("ticker")],
+                                {obj.get("ticker"): listings.rest_time(obj.get("created_time"))
+                                 for obj in objects})
 
     def _known(self, obj: dict, series: str | None) -> dict:
         return {"series_ticker": self.event_series.get(obj.get("event_ticker")) or series}
@@ -364,9 +375,15 @@ class Registry:
             self.statuses[ticker] = status
         return ticker, before, self.statuses.get(ticker) in wanted
 
-    async def _changed(self, changes: list[tuple[str, bool, bool]]) -> None:
+    async def _changed(self, changes: list[tuple[str, bool, bool]],
+                       listed: dict[str, datetime | None] | None = None) -> None:
+        """Markets entering or leaving the selection to `on_change`; after the first load,
+        one entering that we did not see listed (`listed`: by REST, with its created_time, or
+        by a frame about a market without a row) goes to `on_late` first (listings.py)."""
         added = [t for t, before, now in changes if now and not before]
         removed = [t for t, before, now in changes if before and not now]
+        if added and listed is not None and self.loaded.is_set() and self.on_late is not None:
+            self.on_late({t: listed.get(t) for t in added})
         if (added or removed) and self.on_change is not None:
             await self.on_change(added, removed)
 

@@ -34,6 +34,7 @@ from kstore.gatherer import runs, stopping
 from kstore.gatherer.breaks import OpenBreaks
 from kstore.gatherer.connection import Connection
 from kstore.gatherer.gaps import GapLog
+from kstore.gatherer.listings import Listings
 from kstore.gatherer.registry import Registry
 from kstore.gatherer.rest import ExchangeError, RestClient
 from kstore.gatherer.retry import Backoff, Health, first_line, supervise
@@ -92,6 +93,7 @@ class Gatherer:
                        self._spawn, plan=self.shards, index=index)
             for index in range(g.connections)]
         self.connection = self.connections[0]
+        self.listings = Listings(self.registry, self.breaks, self.connection, self._spawn)
         self.shards.connections = self.connections
         self.journal = LiveJournal(settings, gatherer_id, ts_dsn,
                                    _dsn(settings, f"{gatherer_id}_rel"))
@@ -220,6 +222,8 @@ class Gatherer:
             await connection.request_snapshots(session, outcome.gap.sid, outcome.gap.pending)
         for gap in outcome.recovered:
             self.gaps.recovered(gap, "get_snapshot")
+        if outcome.parsed.type == "subscribed" and outcome.parsed.reason is None:
+            self.listings.subscribed(outcome.parsed.message)
         if outcome.parsed.type == "subscribed" and connection.orphans:
             for gap in connection.orphans:
                 self.gaps.recovered(gap, "resubscribe")
