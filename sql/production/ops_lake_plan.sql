@@ -24,9 +24,7 @@ begin
     select max(m.window_end) into first_start
     from ops.export_manifest as m where m.table_name = dataset;
     if first_start is null then
-        execute format('select min(%I::timestamptz) from %s', time_column, relation)
-        into first_start;
-        first_start := ops.window_start(first_start, interval '24 hours');
+        first_start := ops.lake_oldest_day(relation, time_column);
     end if;
     insert into ops.export_manifest as m (table_name, window_start, window_end, row_count, object_key)
     select dataset, s.ts, s.ts + step, 0, ops.lake_object_key(prefix, grain, s.ts)

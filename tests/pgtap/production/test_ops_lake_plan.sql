@@ -6,7 +6,7 @@
 -- only its newest closed day; production's counts per window are what a verified object holds.
 
 begin;
-select plan(19);
+select plan(23);
 
 select results_eq(
     $$
@@ -61,6 +61,10 @@ select results_eq(
             (
                 'lake_object_key', 'prefix text, grain text, window_start timestamp with time zone',
                 'text'
+            ),
+            (
+                'lake_oldest_day', 'relation regclass, time_column name',
+                'timestamp with time zone'
             ),
             (
                 'lake_plan',
@@ -154,6 +158,33 @@ select
     1 as count,
     'g1' as gatherer_id
 from (values (interval '1:10'), (interval '2:20'), (interval '2:30')) as t (since_midnight);
+
+-- The oldest day, read as little as possible (the rows of 2025-01-01 are in the default
+-- partition on the plain path, in a chunk on TimescaleDB; tomorrow is a day partition or chunk).
+select is(
+    ops.lake_oldest_day('kstore.tickers', 'ts'), null, 'no rows: no oldest day'
+);
+insert into kstore.tickers (market_ticker, ts, fingerprint, gatherer_id)
+values (
+    'KXTEST-1', date_trunc('day', now() at time zone 'UTC') + interval '1 day 5 hours', 1, 'g1'
+);
+select is(
+    ops.lake_oldest_day('kstore.tickers', 'ts') at time zone 'UTC',
+    date_trunc('day', now() at time zone 'UTC') + interval '1 day',
+    'a row in a day partition: that UTC day'
+);
+select is(
+    ops.lake_oldest_day('kstore.trades', 'ts'), timestamptz '2025-01-01 00:00+00',
+    'rows outside the day partitions count too'
+);
+insert into kstore.trades (trade_id, ts, market_ticker, yes_price, no_price, count, gatherer_id)
+values (gen_random_uuid(), now() + interval '1 day', 'KXTEST-1', 0.42, 0.58, 1, 'g1');
+select is(
+    ops.lake_oldest_day('kstore.trades', 'ts'), timestamptz '2025-01-01 00:00+00',
+    'a newer partition''s row does not hide older rows'
+);
+delete from kstore.trades
+where ts > '2025-01-02';
 
 -- The trades' plan as the exporter, closed until `hour` o'clock on 2025-01-01.
 create function pg_temp.trades_plan(hour integer)
