@@ -26,7 +26,7 @@ from __future__ import annotations
 import argparse
 import ast
 import asyncio
-import json
+import contextlib
 import os
 import re
 import signal
@@ -101,7 +101,7 @@ def _phase(server: ScratchServer, args, catalogue: bool, book_round: bool = Fals
             if not book_round:
                 return _gather(env, ts.dsn, books, Path(home), args) | {"books": books}
             env |= {"KSTORE_GATHER__SNAPSHOT_INTERVAL": "1", "KSTORE_REST__TIER": "basic"}
-            found = _book_round(env, ts.dsn, books, Path(home), args)
+            found = _book_round(env, books, Path(home), args)
         finally:
             simulator.send_signal(signal.SIGINT)
             simulator.wait(30)
@@ -146,45 +146,44 @@ def _books(env: dict) -> int:
         os.environ.update(saved)
 
 
-def _gather(env: dict, ts_dsn: str, books: int | None, home: Path, args) -> dict:
-    started, log_path = time.monotonic(), home / "gatherer.log"
+@contextlib.contextmanager
+def _gatherer(env: dict, log_path: Path):
+    """`kstore gather --gatherer g1` in its own process, its log to `log_path`, watched for RSS
+    while the block runs; then SIGTERM and its exit."""
     with open(log_path, "w") as log_file:
         gatherer = subprocess.Popen(
             [sys.executable, "-m", "kstore.cli", "gather", "--gatherer", "g1"], env=env,
-            stdout=subprocess.PIPE, stderr=log_file, text=True)
-    watch, timeline = _Watch(gatherer.pid), []
+            stdout=subprocess.DEVNULL, stderr=log_file)
     try:
+        yield _Watch(gatherer.pid)
+    finally:
+        gatherer.send_signal(signal.SIGTERM)
+        gatherer.wait(60)
+
+
+def _gather(env: dict, ts_dsn: str, books: int | None, home: Path, args) -> dict:
+    started, log_path, timeline = time.monotonic(), home / "gatherer.log", []
+    with _gatherer(env, log_path) as watch:
         baselined = _baselined(ts_dsn, books, started, watch, args, timeline) if books else None
         _reading(home / "run" / "g1.heartbeat", watch)
         watch.sleep(3)
         rate = _frames_per_second(home / "run" / "g1.heartbeat", args.seconds, watch)
-    finally:
-        gatherer.send_signal(signal.SIGTERM)
-        out, _ = gatherer.communicate(timeout=60)
     log = log_path.read_text()
     return {"baselined_s": baselined, "events_per_s": rate, "rss_peak": watch.peak,
             "load": _loaded(log), "reconnects": log.count("gather: connection lost"),
             "timeline": timeline}
 
 
-def _book_round(env: dict, ts_dsn: str, books: int, home: Path, args) -> dict:
+def _book_round(env: dict, books: int, home: Path, args) -> dict:
     """The gatherer until it has done one REST book round of the whole selection (its log line
     `REST book round: N books in C calls, S s` with N = books); the first rounds of a restart
     may cover the markets known so far only."""
-    log_path = home / "gatherer.log"
-    with open(log_path, "w") as log_file:
-        gatherer = subprocess.Popen(
-            [sys.executable, "-m", "kstore.cli", "gather", "--gatherer", "g1"], env=env,
-            stdout=subprocess.DEVNULL, stderr=log_file)
-    watch, started, found = _Watch(gatherer.pid), time.monotonic(), None
-    try:
+    log_path, started, found = home / "gatherer.log", time.monotonic(), None
+    with _gatherer(env, log_path) as watch:
         while found is None and time.monotonic() - started < args.timeout:
             watch.sleep(2)
             found = next((m for m in ROUND.finditer(log_path.read_text())
                           if int(m["books"]) >= books), None)
-    finally:
-        gatherer.send_signal(signal.SIGTERM)
-        gatherer.wait(60)
     if found is None:
         return {"calls": None, "seconds": None}
     return {"calls": int(found["calls"]), "seconds": float(found["seconds"])}
