@@ -11,8 +11,10 @@ KSTORE_PG_BIN is read once, here, and passed explicitly as PG_BIN.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import psycopg
@@ -81,6 +83,20 @@ def storage(request) -> str:
     if reason:
         pytest.skip(reason)
     return request.param
+
+
+@pytest.fixture
+def embedded(storage):
+    """An empty home for the embedded topology (`kstore db up`, `kstore up`) on each storage
+    path (TimescaleDB where the server has it: `on` so that a plain fallback cannot pass for
+    it): the environment naming it, and the home. Its clusters stop and it is removed after."""
+    home = Path(tempfile.mkdtemp(prefix="kstore-home-"))
+    home.chmod(0o755)  # as root, the postgres user must be able to reach the clusters
+    env = {"KSTORE_HOME": str(home), "KSTORE_PG_BIN": str(PG_BIN),
+           "KSTORE_TIMESCALEDB": "on" if storage == "timescaledb" else "off"}
+    yield env, home
+    run_kstore("db", "down", env=env)
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="module", params=["plain", "timescaledb"])

@@ -4,25 +4,11 @@ refused without --yes and for external databases."""
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 import psycopg
-import pytest
 
-from conftest import PG_BIN, run_kstore
-
-
-@pytest.fixture
-def embedded(storage):
-    home = Path(tempfile.mkdtemp(prefix="kstore-reset-"))
-    home.chmod(0o755)  # as root, the postgres user must be able to reach the clusters
-    env = {"KSTORE_HOME": str(home), "KSTORE_PG_BIN": str(PG_BIN),
-           "KSTORE_TIMESCALEDB": "on" if storage == "timescaledb" else "off"}
-    yield env, home
-    run_kstore("db", "down", env=env)
-    shutil.rmtree(home, ignore_errors=True)
+from conftest import run_kstore
 
 
 def dsns(home: Path) -> dict[str, str]:

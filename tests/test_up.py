@@ -6,27 +6,10 @@ from raw_trades"` equals production's trade count, the current hour included (de
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-from pathlib import Path
 
 import psycopg
-import pytest
 
-from conftest import PG_BIN, run_kstore
-
-
-@pytest.fixture
-def embedded(storage):
-    """An empty home for the embedded topology on each storage path (TimescaleDB where the
-    server has it: `on` so that a plain fallback cannot pass for it)."""
-    home = Path(tempfile.mkdtemp(prefix="kstore-up-"))
-    home.chmod(0o755)  # as root, the postgres user must be able to reach the clusters
-    env = {"KSTORE_HOME": str(home), "KSTORE_PG_BIN": str(PG_BIN),
-           "KSTORE_TIMESCALEDB": "on" if storage == "timescaledb" else "off"}
-    yield env, home
-    run_kstore("db", "down", env=env)
-    shutil.rmtree(home, ignore_errors=True)
+from conftest import run_kstore
 
 
 def test_up_with_faults_merges_exactly_the_truth(embedded):
