@@ -5,6 +5,7 @@ engines themselves run it in tests/test_lake_engines.py."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import duckdb
@@ -111,6 +112,11 @@ def test_trino_and_spark_ddl():
     spark = catalog.render("spark", [TRADES], "s3://bucket/kstore")
     assert "LOCATION 's3a://bucket/kstore/raw/trades';\nMSCK REPAIR TABLE raw_trades;" in spark
     assert "`prices` ARRAY<DECIMAL(10,6)>" in spark and "PARTITIONED BY (dt, hour)" in spark
+    unwritten = replace(TRADES, written=False)  # no object yet: no partition scan to fail
+    trino = catalog.render("trino", [unwritten], "s3://bucket/kstore")
+    assert "-- raw_trades: no object written yet; CALL hive.system.sync_partition_metadata(" \
+        "'kstore', 'raw_trades', 'FULL'); once it has one\nCREATE TABLE" in trino
+    assert trino.count("CALL hive") == 1
 
 
 def test_duckdb_views_read_an_exported_lake(lake_db):

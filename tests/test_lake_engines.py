@@ -212,3 +212,32 @@ def test_readme_lake_query_runs_on_duckdb_and_spark(lake, spark, request):
     on_spark = [tuple(row) for row in spark.sql(query).collect()]
     assert on_duckdb and on_duckdb == on_spark
     assert all(isinstance(row[-1], Decimal) for row in on_duckdb), "contracts stay decimal"
+
+
+def test_a_new_lake_runs_every_script_whole(plain_server, spark, tmp_path):
+    """Before the exporter wrote anything (or while reconciliation has found nothing), every
+    dataset is still declared and reads as empty, with its columns: the DuckDB and Spark
+    scripts run to the end (read_parquet refuses a folder without files, MSCK REPAIR a missing
+    folder)."""
+    db = plain_server.database("production")
+    with psycopg.connect(db.dsn) as conn:
+        tables = catalog.tables(conn, [])
+    assert tables and not any(table.written for table in tables)
+    root = f"file://{tmp_path}/lake"
+    script = catalog.render("duckdb", tables, root)
+    assert "-- raw_reconciliation: no object written yet; run this script again" in script
+    con = duckdb.connect()
+    con.execute(script)
+    trades = dict(con.execute("select column_name, column_type from (describe raw_trades)")
+                  .fetchall())
+    assert (trades["trade_id"], trades["ts"], trades["yes_price"], trades["dt"],
+            trades["hour"]) == ("VARCHAR", "TIMESTAMP WITH TIME ZONE", "DECIMAL(10,6)", "DATE",
+                                "INTEGER")
+    spark_script = catalog.render("spark", tables, root, "kstore_new")
+    assert not any("MSCK" in statement for statement in statements(spark_script))
+    for statement in statements(spark_script):
+        spark.sql(statement.rstrip(";"))
+    for table in tables:
+        assert con.execute(f"select count(*) from {table.name}").fetchone() == (0,), table.name
+        assert spark.sql(f"select * from kstore_new.{table.name}").count() == 0, table.name
+    assert dict(spark.table("kstore_new.raw_trades").dtypes)["trade_id"] == "string"

@@ -10,6 +10,11 @@ shows up here with no change to this module. Table names are `kstore query`'s vi
 - spark: external Parquet tables with MSCK REPAIR TABLE (re-run it when new days arrive);
 - athena: external tables with partition projection (no crawler, no MSCK REPAIR);
 - trino: Hive connector tables over external_location, then sync_partition_metadata.
+A dataset of which no object was written yet (say reconciliation before it found anything) is
+declared all the same and reads as empty, so the whole script runs on a new lake: DuckDB gets
+an empty view of its columns (read_parquet refuses a folder without files; run the script again
+once the dataset has objects), Spark and Trino the table without the partition scan, which
+fails on a missing folder (decision 0083).
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ class Table:
     columns: tuple[Column, ...]
     first_day: date | None = None
     outer: tuple[tuple[str, str], ...] = ()  # partitions above dt= (raw/frames: gatherer=)
+    written: bool = True  # the exporter has written an object of it (its folder exists)
 
     @property
     def partitions(self) -> tuple[tuple[str, str], ...]:
@@ -89,17 +95,18 @@ def sources(conn: psycopg.Connection, models: list[tuple[str, str | None, str]]
 def tables(conn: psycopg.Connection, models: list[tuple[str, str | None, str]]) -> list[Table]:
     """Every dataset with its lake columns (production's relation) and first exported day; a
     dataset whose relation production no longer has is left out."""
-    first = dict(conn.execute(
-        "select table_name, min(window_start at time zone 'UTC')::date"
-        " from ops.export_manifest group by 1").fetchall())
+    first = {name: (day, written) for name, day, written in conn.execute(
+        "select table_name, min(window_start at time zone 'UTC')::date,"
+        " bool_or(byte_count is not null) from ops.export_manifest group by 1").fetchall()}
     found = []
     for source in sources(conn, models):
         try:
             described = manifest.columns(conn, source.relation)
         except (LookupError, psycopg.errors.UndefinedTable):
             continue
+        day, written = first.get(source.manifest_name, (None, False))
         found.append(Table(view_name(source.prefix), source.prefix.strip("/"), source.grain,
-                           tuple(layout.columns(described)), first.get(source.manifest_name)))
+                           tuple(layout.columns(described)), day, written=written))
     return found
 
 
@@ -157,10 +164,26 @@ def column_list(table: Table, engine: str, partitions: bool) -> str:
 
 # ---------------------------------------------------------------- one statement per engine
 
+def unwritten(table: Table, then: str) -> str:
+    return f"-- {table.name}: no object written yet; {then} once it has one\n"
+
+
+def then_scan(table: Table, create: str, scan: str) -> str:
+    """`create`, then the statement that finds the partitions, which fails on a missing folder:
+    for a dataset with no object yet, a comment says to run it later."""
+    return f"{create}\n{scan}" if table.written else unwritten(table, scan) + create
+
+
 def duckdb_view(table: Table, root: str, schema: str | None = None) -> str:
+    name = f"{schema}.{table.name}" if schema else table.name
+    if not table.written:
+        columns = ", ".join(f'null::{spell(kind, "duckdb")} as "{column}"'
+                            for column, kind in [(c.name, c.kind) for c in table.columns]
+                            + list(table.partitions))
+        return (unwritten(table, "run this script again") +
+                f"create or replace view {name} as select {columns} where false;")
     types = ", ".join(f"'{name}': '{spell(kind, 'duckdb')}'" for name, kind in table.partitions)
     pattern = location(root, table, "duckdb") + "/" + "*/" * len(table.partitions) + "*.parquet"
-    name = f"{schema}.{table.name}" if schema else table.name
     return (f"create or replace view {name} as select * from read_parquet({literal(pattern)}, "
             f"hive_partitioning = true, hive_types = {{{types}}}, union_by_name = true);")
 
@@ -168,9 +191,10 @@ def duckdb_view(table: Table, root: str, schema: str | None = None) -> str:
 def spark_table(table: Table, root: str, schema: str | None = None) -> str:
     name = f"{schema}.{table.name}" if schema else table.name
     keys = ", ".join(name for name, _ in table.partitions)
-    return (f"CREATE TABLE IF NOT EXISTS {name} (\n{column_list(table, 'spark', True)}\n)"
-            f"\nUSING PARQUET\nPARTITIONED BY ({keys})\n"
-            f"LOCATION {literal(location(root, table, 'spark'))};\nMSCK REPAIR TABLE {name};")
+    create = (f"CREATE TABLE IF NOT EXISTS {name} (\n{column_list(table, 'spark', True)}\n)"
+              f"\nUSING PARQUET\nPARTITIONED BY ({keys})\n"
+              f"LOCATION {literal(location(root, table, 'spark'))};")
+    return then_scan(table, create, f"MSCK REPAIR TABLE {name};")
 
 
 def athena_table(table: Table, root: str, schema: str | None = None) -> str:
@@ -196,11 +220,11 @@ def athena_table(table: Table, root: str, schema: str | None = None) -> str:
 def trino_table(table: Table, root: str, schema: str | None = None) -> str:
     name = f"hive.{schema}.{table.name}"
     keys = ", ".join(f"'{key}'" for key, _ in table.partitions)
-    return (f"CREATE TABLE IF NOT EXISTS {name} (\n{column_list(table, 'trino', True)}\n)"
-            f"\nWITH (\n    external_location = {literal(location(root, table, 'trino'))},\n"
-            f"    format = 'PARQUET',\n    partitioned_by = ARRAY[{keys}]\n);\n"
-            f"CALL hive.system.sync_partition_metadata({literal(schema)}, "
-            f"{literal(table.name)}, 'FULL');")
+    create = (f"CREATE TABLE IF NOT EXISTS {name} (\n{column_list(table, 'trino', True)}\n)"
+              f"\nWITH (\n    external_location = {literal(location(root, table, 'trino'))},\n"
+              f"    format = 'PARQUET',\n    partitioned_by = ARRAY[{keys}]\n);")
+    return then_scan(table, create, f"CALL hive.system.sync_partition_metadata("
+                     f"{literal(schema)}, {literal(table.name)}, 'FULL');")
 
 
 RENDER: dict[str, Callable[[Table, str, str | None], str]] = {
