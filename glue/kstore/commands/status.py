@@ -63,10 +63,9 @@ def components(report: dict) -> list[tuple[str, str, bool]]:
     found = [("production", _production(report), True)]
     found += [(row["gatherer"], _gatherer(row, report), True) for row in report["gatherers"]]
     found += [("dedup", _dedup(report), read), ("lake", _lake(report), read),
-              ("reconcile", _summary(report["reconciliation"], "no results (ops.reconciliation)"),
-               read)]
+              ("reconcile", _summary(report["reconciliation"], "ops.reconciliation"), read)]
     if report["lake_health"] is not None:
-        found.append(("lakeverify", _summary(report["lake_health"], ""), read))
+        found.append(("lakeverify", _summary(report["lake_health"], "ops.lake_health"), read))
     return found
 
 
@@ -127,12 +126,13 @@ def _lake(report: dict) -> str:
     return text + " | every closed window verified"
 
 
-def _summary(summary: dict | None, absent: str) -> str:
+def _summary(summary: dict | None, source: str) -> str:
+    """A producer's summary (ops.status_summary), named after the view it counts."""
     if summary is None:
-        return absent
+        return f"no results ({source})"
     totals = ", ".join(f"{key} {value:g}" for key, value in sorted(summary["totals"].items()))
     newest = max(summary["newest"].values(), default=None)
-    return f"{summary['rows']} rows" + (f" | {totals}" if totals else "") + \
+    return f"{source}: {summary['rows']} rows" + (f" | {totals}" if totals else "") + \
         (f" | newest {newest}" if newest else "")
 
 
