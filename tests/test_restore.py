@@ -8,8 +8,10 @@ the deduplicator merges:
   `ops.pull` refuses it) is merged again after one command, `kstore rebase --gatherer g1`,
   then captures on, and production ends exact.
 
-Plain path only: a TimescaleDB dump needs timescaledb_pre_restore() around pg_restore, which
-the runbook covers but this test does not exercise.
+The production restore runs on both storage paths: on TimescaleDB as the runbook says, with
+timescaledb_pre_restore() before pg_restore and timescaledb_post_restore() after (it skips,
+with the reason, where the server has no TimescaleDB). The gatherer restore runs on the plain
+path.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import psycopg
 import pytest
 
 from conftest import PG_BIN, REPO_ROOT, kstore_env, run_kstore
-from kstore import audit, dedup
+from kstore import audit, dedup, migrate
 from kstore.roles import GATHERER_WRITER
 from kstore.simulator import SimulatorOptions, SimulatorThread
 from kstore.testing import ScratchServer, ScratchTopology, role_dsns, storage_paths
@@ -39,14 +41,23 @@ pytestmark = pytest.mark.skipif(not (PG_BIN / "pg_dump").is_file(),
                                 reason=f"no pg_dump in {PG_BIN}")
 
 
-@pytest.fixture(scope="module")
-def scratch():
-    reason = storage_paths(PG_BIN)["plain"]
+def topology(storage: str):
+    reason = storage_paths(PG_BIN)[storage]
     if reason:
         pytest.skip(reason)
-    started = ScratchTopology("plain", PG_BIN, GATHERERS).start()
+    started = ScratchTopology(storage, PG_BIN, GATHERERS).start()
     yield started
     started.stop()
+
+
+@pytest.fixture(scope="module")
+def scratch():
+    yield from topology("plain")
+
+
+@pytest.fixture(scope="module", params=["plain", "timescaledb"])
+def each_path(request):
+    yield from topology(request.param)
 
 
 @pytest.fixture
@@ -157,8 +168,30 @@ def merge_all(scratch, dbs) -> None:
 
 # ------------------------------------------------------------------------------------ tests
 
+def restore_production(scratch, dbs, production, dump: Path) -> None:
+    """The runbook's restore of a dump into the database of the same name (dropped first);
+    TimescaleDB: the extension, timescaledb_pre_restore() before, timescaledb_post_restore()
+    after. Then its step 3, `kstore migrate --target production`: nothing to apply, and the
+    re-runnable sql/ and policies/ accept the restored database."""
+    recreate(scratch.servers["production"].cluster.dsn(), production.dbname, drop=True)
+    timescaledb = scratch.storage == "timescaledb"
+    if timescaledb:
+        with psycopg.connect(production.dsn, autocommit=True) as conn:
+            conn.execute("create extension if not exists timescaledb")
+            conn.execute("select timescaledb_pre_restore()")
+    pg("pg_restore", "--exit-on-error", "-d", production.dsn, str(dump))
+    if timescaledb:
+        with psycopg.connect(production.dsn, autocommit=True) as conn:
+            conn.execute("select timescaledb_post_restore()")
+            assert {row[0] for row in conn.execute(
+                "select hypertable_name from timescaledb_information.hypertables")} >= {
+                "trades", "orderbook_deltas"}, "the time series are hypertables again"
+    assert migrate.apply(production, scratch.settings(dbs)).pending == []
+
+
 def test_production_restored_from_a_mid_run_dump_is_exact_after_dedup_catches_up(
-        scratch, dbs, tmp_path):
+        each_path, tmp_path):
+    scratch, dbs = each_path, each_path.fresh()
     production = dbs["production"]
     dump = tmp_path / "production.dump"
     deduplicator = dedup.Dedup(scratch.settings(dbs, DEDUP_ROLES), 5000, interval=0.2)
@@ -172,8 +205,7 @@ def test_production_restored_from_a_mid_run_dump_is_exact_after_dedup_catches_up
                 wait_until(lambda: trade_count(production.dsn) > at_dump + 10, 60, "more merged")
             # Production lost; restored to the dump's point, into a new database of that name.
             later = trade_count(production.dsn)
-            recreate(scratch.servers["production"].cluster.dsn(), production.dbname, drop=True)
-            pg("pg_restore", "--exit-on-error", "-d", production.dsn, str(dump))
+            restore_production(scratch, dbs, production, dump)
             restored = trade_count(production.dsn)
             assert restored < later, "the restore went back to an earlier point"
             with running(dedup.Dedup(scratch.settings(dbs, DEDUP_ROLES), 5000, interval=0.2)):
