@@ -177,9 +177,9 @@ def then_scan(table: Table, create: str, scan: str) -> str:
 def duckdb_view(table: Table, root: str, schema: str | None = None) -> str:
     name = f"{schema}.{table.name}" if schema else table.name
     if not table.written:
+        entries = [(c.name, c.kind) for c in table.columns] + list(table.partitions)
         columns = ", ".join(f'null::{spell(kind, "duckdb")} as "{column}"'
-                            for column, kind in [(c.name, c.kind) for c in table.columns]
-                            + list(table.partitions))
+                            for column, kind in entries)
         return (unwritten(table, "run this script again") +
                 f"create or replace view {name} as select {columns} where false;")
     types = ", ".join(f"'{name}': '{spell(kind, 'duckdb')}'" for name, kind in table.partitions)
