@@ -114,8 +114,8 @@ def test_trino_and_spark_ddl():
     assert "`prices` ARRAY<DECIMAL(10,6)>" in spark and "PARTITIONED BY (dt, hour)" in spark
     unwritten = replace(TRADES, written=False)  # no object yet: no partition scan to fail
     trino = catalog.render("trino", [unwritten], "s3://bucket/kstore")
-    assert "-- raw_trades: no object written yet; CALL hive.system.sync_partition_metadata(" \
-        "'kstore', 'raw_trades', 'FULL'); once it has one\nCREATE TABLE" in trino
+    assert "-- raw_trades has no object yet: CALL hive.system.sync_partition_metadata(" \
+        "'kstore', 'raw_trades', 'FULL') once it has one\nCREATE TABLE" in trino
     assert trino.count("CALL hive") == 1
 
 

@@ -165,7 +165,8 @@ def column_list(table: Table, engine: str, partitions: bool) -> str:
 # ---------------------------------------------------------------- one statement per engine
 
 def unwritten(table: Table, then: str) -> str:
-    return f"-- {table.name}: no object written yet; {then} once it has one\n"
+    """One comment line, without a semicolon: a script split at each `;` keeps its statements."""
+    return f"-- {table.name} has no object yet: {then.rstrip(';')} once it has one\n"
 
 
 def then_scan(table: Table, create: str, scan: str) -> str:
