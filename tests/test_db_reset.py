@@ -52,6 +52,8 @@ def test_reset_leaves_an_empty_migrated_topology(embedded):
                          " now(), 'M', 0.5, 0.5, 1, now(), 'g1')")
     (home / "lake" / "raw").mkdir(parents=True)
     (home / "lake" / "raw" / "x.parquet").write_bytes(b"not really")
+    (home / "journal" / "g1").mkdir(parents=True)  # frames captured before the reset
+    (home / "journal" / "g1" / "2026-12-06T12").write_bytes(b"frames")
 
     refused = run_kstore("db", "reset", env=env)
     assert refused.returncode == 1 and refused.stderr.count("\n") == 1
@@ -65,7 +67,7 @@ def test_reset_leaves_an_empty_migrated_topology(embedded):
     assert after == {name: (0, applied, cursors)
                      for name, (_, applied, cursors) in before.items()}
     assert before["production"][2], "production is attached to every gatherer again"
-    assert not (home / "lake").exists()
+    assert not (home / "lake").exists() and not (home / "journal").exists()
 
 
 def test_reset_refuses_external_databases(tmp_path):
