@@ -108,13 +108,17 @@ def test_a_failing_migration_stops_there_and_rolls_back(server, tmp_path):
     assert exists[0] is not None and exists[1] is None and exists[2] is None
 
 
-def test_printed_plan_applies_with_plain_psql(server):
-    """The operator path: review `kstore migrate --print`, apply it with psql alone."""
+def test_printed_plan_applies_with_plain_psql(server, tmp_path):
+    """The operator path: review `kstore migrate --print`, apply it with psql alone, on a host
+    without this repository (the files' text is in the script, not `\\i` of their paths)."""
     db = server.database("production", migrated=False)
     plan = migrate.plan(db, server.settings())
+    script = plan.script(inline=True)
+    first = migrate.discover(REPO_ROOT, "production")[0].path.read_text()
+    assert "\\i " not in script and first.strip() in script
     result = subprocess.run(
         ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db.dsn, "-f", "-"],
-        input=plan.script(), capture_output=True, text=True,
+        input=script, capture_output=True, text=True, cwd=tmp_path,
         env=os.environ | {"PGOPTIONS": f"-c kstore.storage={plan.storage}"},
     )
     assert result.returncode == 0, result.stderr

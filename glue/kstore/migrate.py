@@ -60,7 +60,10 @@ class Plan:
     pending: list[Migration]
     definitions: list[Path]
 
-    def script(self) -> str:
+    def script(self, inline: bool = False) -> str:
+        """The psql script; `inline`: each file's text in place of its `\\i` (what --print
+        shows: reviewable and applicable on any host, without this repository)."""
+        include = _inline if inline else (lambda path: f"\\i {_quote(path)}")
         lines = [
             "\\set ON_ERROR_STOP 1",
             "set check_function_bodies = off;  -- definitions may refer to later files",
@@ -72,13 +75,13 @@ class Plan:
             lines += [
                 f"-- {migration.path.name}",
                 "begin;",
-                f"\\i {_quote(migration.path)}",
+                include(migration.path),
                 "insert into ops.schema_migrations (version, name, sha256) values "
                 f"({migration.version}, '{migration.name}', '{migration.sha256}');",
                 "commit;",
             ]
         for path in self.definitions:
-            lines += [f"-- {path.name}", "begin;", f"\\i {_quote(path)}", "commit;"]
+            lines += [f"-- {path.name}", "begin;", include(path), "commit;"]
         lines.append(f"select pg_advisory_unlock({LOCK_KEY});")
         return "\n".join(lines) + "\n"
 
@@ -176,6 +179,10 @@ def _storage(conn: psycopg.Connection, db: Database, settings: Settings) -> str:
             f"{settings.timescaledb} cannot convert it"
         )
     return recorded or wanted or ("timescaledb" if available else "plain")
+
+
+def _inline(path: Path) -> str:
+    return path.read_text().rstrip("\n")
 
 
 def _quote(path: Path) -> str:

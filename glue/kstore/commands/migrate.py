@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     for db in targets(settings, args.target, args.dsn):
         if args.print:
-            print(migrate.plan(db, settings).script(), end="")
+            print(migrate.plan(db, settings).script(inline=True), end="")
             continue
         done = migrate.apply(db, settings)
         applied = ", ".join(m.path.name for m in done.pending) or "no new migrations"
