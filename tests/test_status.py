@@ -192,6 +192,7 @@ def test_the_json_report_has_exactly_the_documented_keys(scratch, dbs, tmp_path)
         assert all(set(row) == documented[f"{section}[]"] for row in report[section]), section
     assert set(report["reconciliation"]) == documented["reconciliation"]
     assert report["reconciliation"]["totals"]["missing"] == 5
+    assert "run_id" not in report["reconciliation"]["totals"], "a sum of ids means nothing"
     assert set(report["lake_health"]) == documented["reconciliation"]  # the same shape
     assert report["version"] == status.SCHEMA_VERSION
     assert "reconcile: 5 trades missing from production and not recovered" in report["problems"]

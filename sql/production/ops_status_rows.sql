@@ -1,8 +1,9 @@
 -- ops.status_summary(relation): a summary of an optional status relation (ops.reconciliation
 -- from `kstore reconcile`, a lake health view from `kstore lake verify`) without knowing its
--- columns: {"rows": n, "totals": {column: sum of its numbers}, "newest": {column: greatest
--- value of each *_at / *_until column}}. Null when the relation does not exist (yet) or is not
--- readable, so `kstore status` reports what is there and skips what is not.
+-- columns: {"rows": n, "totals": {column: sum of its numbers, identifiers (*_id) left out},
+-- "newest": {column: greatest value of each *_at / *_until column}}. Null when the relation does
+-- not exist (yet) or is not readable, so `kstore status` reports what is there and skips what
+-- is not.
 
 create or replace function ops.status_summary(relation text)
 returns jsonb
@@ -21,7 +22,7 @@ begin
         '''rows'', (select count(*) from %1$s), '
         '''totals'', (select coalesce(jsonb_object_agg(key, total), ''{}'') from ('
         'select key, sum((value #>> ''{}'')::numeric) as total from fields '
-        'where jsonb_typeof(value) = ''number'' group by key) as n), '
+        'where jsonb_typeof(value) = ''number'' and key !~ ''_id$'' group by key) as n), '
         '''newest'', (select coalesce(jsonb_object_agg(key, newest), ''{}'') from ('
         'select key, max(value #>> ''{}'') as newest from fields '
         'where key ~ ''(_at|_until)$'' and jsonb_typeof(value) = ''string'' group by key) as t))',
