@@ -4,9 +4,13 @@ is one line and a non-zero exit."""
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
+import sys
 
 import pytest
 
+from conftest import REPO_ROOT, kstore_env
 from kstore import cli
 from kstore.commands import COMMANDS, GROUPS
 
@@ -66,3 +70,18 @@ def test_bench_options_are_unchanged():
     assert (args.only, args.table, args.storage) == ("lag", "trades", "plain")
     args = cli.parser().parse_args(["bench", "export", "--no-s3", "--deltas", "0"])
     assert (args.no_s3, args.deltas, args.repeat) == (True, 0, 3)
+
+
+def test_a_reader_that_goes_away_is_not_an_error(tmp_path):
+    """`kstore db status | head`, the reader gone before kstore writes: the output goes nowhere,
+    quietly, exit 141 as for any command in a pipe (was `kstore: error: [Errno 32] Broken
+    pipe`)."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run([sys.executable, "-m", "kstore.cli", "db", "status"], stdout=write,
+                              stderr=subprocess.PIPE, cwd=REPO_ROOT, timeout=60,
+                              env=kstore_env({"KSTORE_HOME": str(tmp_path / "home")}))
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (141, b"")

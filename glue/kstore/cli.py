@@ -12,6 +12,7 @@ import argparse
 import importlib
 import logging
 import os
+import select
 import sys
 from pathlib import Path
 
@@ -44,7 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         settings = load(Path(args.config) if args.config else _config_from_env())
-        return args.command.run(args, settings) or 0
+        code = args.command.run(args, settings) or 0
+        sys.stdout.flush()  # here, not at exit: a reader that went away is handled below
+        return code
+    except BrokenPipeError as exc:  # before OSError: the reader of our output went away
+        return 141 if _stdout_closed() else _fail(str(exc))
     except ValidationError as exc:
         first = exc.errors()[0]
         return _fail(f"invalid {'.'.join(map(str, first['loc']))}: {first['msg']}")
@@ -52,6 +57,21 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc))
     except KeyboardInterrupt:
         return 130
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout's reader has gone (`kstore … | head`: the pipe's write end reports an
+    error): then the rest of the output goes nowhere, quietly, and the exit is 141 (128 +
+    SIGPIPE) as for any command in a pipe. A broken pipe elsewhere stays an error."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        gone = any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError):
+        return False
+    if gone:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return gone
 
 
 def _fail(message: str) -> int:
