@@ -34,6 +34,8 @@ def test_dsns_come_only_from_the_environment(tmp_path, monkeypatch):
     ({"KSTORE_TIMESCALEDB": "maybe"}, "invalid setting timescaledb"),
     ({"KSTORE_GATHERERS": '["G-1"]'}, "invalid setting gatherers"),
     ({"KSTORE_CONFIG": "/nonexistent/kstore.toml"}, "does not exist"),
+    ({"KSTORE_GATHER__SELECTION__CATEGORIES": "Economics"},  # the variable itself is named
+     "invalid setting gather: KSTORE_GATHER__SELECTION__CATEGORIES is not valid JSON"),
 ])
 def test_bad_settings_give_one_line_and_a_non_zero_exit(env, message, tmp_path):
     result = run_kstore("db", "status", env=env | {"KSTORE_HOME": str(tmp_path)})

@@ -7,7 +7,10 @@ Secrets (DSNs, keys) are accepted only from the environment.
 
 from __future__ import annotations
 
+import json
+import os
 import tomllib
+import typing
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
@@ -303,8 +306,31 @@ def _build(toml_values: dict, overrides: dict) -> Settings:
         raise SettingsError(f"invalid setting {where}: {first['msg']}") from exc
     except SourceError as exc:  # a KSTORE_* variable that is not JSON where JSON is needed
         field = str(exc).split('"')[1] if str(exc).count('"') >= 2 else "settings"
-        raise SettingsError(f"invalid setting {field}: KSTORE_{field.upper()} is not valid JSON "
-                            "(a list or an object, e.g. '[\"g1\", \"g2\"]')") from None
+        variable = _not_json(field) or f"KSTORE_{field.upper()}"
+        raise SettingsError(f"invalid setting {field}: {variable} is not valid JSON (a list or "
+                            "an object, e.g. '[\"g1\", \"g2\"]' or '[\"Economics\"]')") from None
+
+
+def _not_json(field: str) -> str | None:
+    """The KSTORE_<FIELD>__… variable whose setting is a list or an object but whose value is
+    not JSON (pydantic-settings names only the top-level field)."""
+    prefix = f"KSTORE_{field.upper()}"
+    for name in sorted(os.environ):
+        if not name.upper().startswith(prefix):
+            continue
+        model, annotation = Settings, None
+        for part in name[len("KSTORE_"):].lower().split("__"):
+            found = getattr(model, "model_fields", {}).get(part)
+            if found is None:
+                break
+            annotation, model = found.annotation, found.annotation
+        else:
+            if typing.get_origin(annotation) in (list, dict, set, tuple):
+                try:
+                    json.loads(os.environ[name])
+                except ValueError:
+                    return name
+    return None
 
 
 def lake_url(settings: Settings) -> str:

@@ -49,20 +49,24 @@ class RestClient:
         await self.client.aclose()
 
     async def get(self, path: str, params: dict | None = None, priority: int = REGISTRY) -> dict:
+        last = "no attempt"
         for attempt in range(RETRIES):
             await self.budget.acquire(priority)
             self.requests += 1
             try:
                 response = await self.client.get(
                     path, params=params, headers=self.sign("GET", self.base_path + path))
-            except httpx.TransportError:
+            except httpx.TransportError as exc:
+                last = str(exc) or type(exc).__name__
                 await _backoff(attempt)
                 continue
             if response.status_code == 429:
                 self.budget.throttled()  # the next grant waits: no sleep of our own
+                last = "HTTP 429"
                 continue
             self.budget.answered()
             if response.status_code >= 500:
+                last = f"HTTP {response.status_code}"
                 await _backoff(attempt)
                 continue
             if response.status_code >= 400:
@@ -70,7 +74,9 @@ class RestClient:
                     f"GET {self.base_path}{path}: HTTP {response.status_code} "
                     f"{response.text[:200].strip()}")
             return response.json()
-        raise ExchangeError(f"GET {self.base_path}{path}: no answer after {RETRIES} tries")
+        url = str(self.client.base_url).rstrip("/") + path
+        raise ExchangeError(f"GET {url}: no answer after {RETRIES} tries "
+                            f"(last: {last})")
 
     async def pages(self, path: str, key: str, params: dict | None = None,
                     limit: int = 1000, priority: int = REGISTRY) -> AsyncIterator[dict]:
