@@ -143,7 +143,7 @@ with truth as (
 ),
 stored as (
     select m.market_ticker, m.status from kstore.markets as m
-    where exists (select from truth as t where t.market_ticker = m.market_ticker)
+    where m.market_ticker in (select t.market_ticker from truth as t)
         or m.updated_time is null or m.updated_time {IN_RUN}
 )
 select
