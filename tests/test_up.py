@@ -69,8 +69,8 @@ def test_children_get_the_parents_config_and_exchange(tmp_path):
 
 def test_up_twice_on_one_home(embedded):
     """`make up` on a used home: a second run of the same (default) seed adds its own trades,
-    maintenance ran, the final transform passes (dbt's unique trade ids) and the audit of the
-    second run is exact; a clean stop is not a lost connection."""
+    maintenance ran, the final transform passes (dbt's unique trade ids) and the audit of each
+    run is exact after both; a clean stop is not a lost connection."""
     env, home = embedded
     truths = [home / "first.jsonl", home / "second.jsonl"]
     for truth in truths:
@@ -80,8 +80,9 @@ def test_up_twice_on_one_home(embedded):
         assert "every gatherer flushed and merged" in up.stdout
         assert "object at 0x" not in up.stdout + up.stderr
 
-    audit = run_kstore("audit", "--truth", str(truths[1]), "--target", "production", env=env)
-    assert audit.returncode == 0, audit.stdout + audit.stderr
+    for truth in truths:  # each run's own: the second run's rows are out of the first's (0088)
+        audit = run_kstore("audit", "--truth", str(truth), "--target", "production", env=env)
+        assert audit.returncode == 0, audit.stdout + audit.stderr
     port = json.loads((home / "topology.json").read_text())["clusters"]["production"]["port"]
     with psycopg.connect(f"host=127.0.0.1 port={port} dbname=production user=postgres") as conn:
         trades, ids = conn.execute(
@@ -124,3 +125,47 @@ def test_up_against_an_exchange_it_did_not_start(embedded):
     assert "simulator" not in up.stdout and not (home / "logs" / "simulator.log").exists()
     audit = run_kstore("audit", "--truth", str(truth), "--target", "production", env=env)
     assert audit.returncode == 0, audit.stdout + audit.stderr
+
+
+def test_up_refuses_bad_simulator_options_before_starting_anything(tmp_path):
+    """What `kstore up` passes on to its simulator is checked first, as `kstore simulate` checks
+    it: one line, exit non-zero, and no database, log or child started (decision 0089)."""
+    home = tmp_path / "home"
+    env = {"KSTORE_HOME": str(home)}
+    refused = run_kstore("simulate", "--faults", "bogus", env=env)
+    assert refused.returncode == 1 and "unknown fault(s) ['bogus']" in refused.stderr
+    cases = {("--faults", "bogus"): refused.stderr,
+             ("--faults", "gaps,,slow,bogus"): "unknown fault(s) ['bogus']",
+             ("--truth", str(tmp_path / "no" / "t.jsonl")): "--truth",
+             ("--truth", str(tmp_path)): "--truth",
+             ("--rate", "0"): "must be above 0", ("--markets", "x"): "not a number",
+             ("--disconnect-every", "-1"): "must be above 0", ("--seed", "1.5"): "--seed"}
+    for args, reason in cases.items():
+        up = run_kstore("up", *args, "--duration", "5", env=env, timeout=60)
+        assert up.returncode != 0 and up.stdout == "", (args, up.stdout, up.stderr)
+        assert reason in up.stderr and len(up.stderr.splitlines()) == 1, (args, up.stderr)
+        assert not (home / "logs").exists() and not (home / "topology.json").exists(), args
+
+
+def test_a_simulator_that_fails_ends_the_run(tmp_path, capsys):
+    """A simulator that exits with an error fails the run (with or without a duration): not a
+    feed that ended, not a child to restart (a restart is another run, its truth file
+    rewritten); the reason is its own last line, the exit 1 (decision 0089)."""
+    from conftest import kstore_env
+    from kstore import up
+    from kstore.settings import load
+
+    config = tmp_path / "x.toml"
+    config.write_text(f'home = "{tmp_path / "home"}"\n')
+    settings = load(config)
+    (tmp_path / "home").mkdir()
+    bad = ["simulate", "--port", "0", "--faults", "bogus"]  # the real simulator, refusing
+    for feed_ends in (True, False):
+        simulator = up.Child("simulator", [*up.kstore_command(config), *bad],
+                             tmp_path / f"simulator-{feed_ends}.log", kstore_env())
+        simulator.start()
+        failure = up._supervise(settings, [simulator], [], feed_ends, None, [])
+        assert failure.startswith("the simulator exited with 1: kstore: error: invalid faults")
+        assert simulator.restarts == 0
+        assert up._shutdown(settings, [simulator], config, [], failure) == 1
+    assert "kstore up: failed: the simulator exited with 1" in capsys.readouterr().out

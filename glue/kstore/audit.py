@@ -4,9 +4,11 @@ The simulator's truth file lists every event it emitted. The audit loads it into
 tables and compares set-wise, per table: rows missing from the database, rows duplicated (more
 rows than events for a key), extra rows (keys the exchange never sent) and mismatched values.
 Multiplicity matters for deltas: two identical events are two rows. Exit status 1 if anything
-is off. The audit covers the run the truth file describes: stored time-series rows from its
-first exchange time on, and markets updated since then (older rows are earlier runs on the same
-home, decision 0055).
+is off. The audit covers the run the truth file describes and nothing else (decisions 0055,
+0088): its span is the first to the last exchange time the file holds; stored time-series rows
+whose exchange time lies in that span, and markets the file names or whose exchange version time
+lies in it. Rows outside the span are other runs on the same home (earlier or later), neither
+missing nor extra; inside it every row is compared, whenever it arrived.
 
 Which tables there are comes from each database's table catalog (decision 0016): every table
 of exchange data (time series and reference) is audited by its rule in RULES, keyed by table
@@ -34,6 +36,9 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 META = ("table", "index")
 COUNTS = ("truth", "stored", "missing", "duplicated", "extra", "mismatched")
 EXCHANGE_DATA = ("timeseries", "reference")  # the catalog families the truth file describes
+FOREVER = datetime(9999, 12, 31, tzinfo=timezone.utc)
+# The run's span in a rule's SQL: the temporary table truth_span holds its two ends.
+IN_RUN = "between (select since from truth_span) and (select until from truth_span)"
 
 
 @dataclass(frozen=True)
@@ -62,11 +67,11 @@ RULES = {
         lambda e: (e["trade_id"], _ms(e["ts_ms"]), e["market_ticker"],
                    Decimal(e["yes_price_dollars"]), Decimal(e["no_price_dollars"]),
                    Decimal(e["count_fp"])),
-        """
+        f"""
 with stored as (
     select trade_id, count(*) as n, min(yes_price) as yes_price, min(no_price) as no_price,
         min(count) as count, min(ts) as ts
-    from kstore.trades where ts >= (select since from truth_since) group by trade_id
+    from kstore.trades where ts {IN_RUN} group by trade_id
 )
 select
     (select count(*) from truth_trades),
@@ -86,7 +91,7 @@ select
                    _no_leg(Decimal(e["price_dollars"]), e["side"],
                            e.get("use_yes_price", False)),
                    Decimal(e["delta_fp"])),
-        """
+        f"""
 with truth as (
     select market_ticker, ts, side, price, delta, count(*) as n
     from truth_orderbook_deltas group by 1, 2, 3, 4, 5
@@ -95,7 +100,7 @@ stored as (
     select market_ticker, ts, side,
         case when use_yes_price and side = 'no' then 1 - price else price end as price,
         delta, count(*) as n
-    from kstore.orderbook_deltas where ts >= (select since from truth_since) group by 1, 2, 3, 4, 5
+    from kstore.orderbook_deltas where ts {IN_RUN} group by 1, 2, 3, 4, 5
 ),
 joined as (
     select coalesce(t.n, 0) as expected, coalesce(s.n, 0) as found
@@ -113,11 +118,10 @@ select
         "market_ticker text, ts timestamptz, fingerprint bigint",
         lambda e: (e["market_ticker"], _ms(e["ts_ms"]),
                    fingerprint({k: v for k, v in e.items() if k not in META})),
-        """
+        f"""
 with truth as (select distinct market_ticker, ts, fingerprint from truth_tickers),
 stored as (
-    select market_ticker, ts, fingerprint from kstore.tickers
-    where ts >= (select since from truth_since)
+    select market_ticker, ts, fingerprint from kstore.tickers where ts {IN_RUN}
 )
 select
     (select count(*) from truth),
@@ -132,60 +136,66 @@ select
     "markets": Rule(
         "market_ticker text, status text, updated_time timestamptz, index bigint",
         lambda e: (e["market_ticker"], e.get("status"), e.get("updated_time"), e.get("index")),
-        """
+        f"""
 with truth as (
     select distinct on (market_ticker) market_ticker, status, updated_time
     from truth_markets order by market_ticker, index desc nulls last
+),
+stored as (
+    select m.market_ticker, m.status from kstore.markets as m
+    where m.market_ticker in (select t.market_ticker from truth as t)
+        or m.updated_time is null or m.updated_time {IN_RUN}
 )
 select
     (select count(*) from truth),
-    (select count(*) from kstore.markets),
+    (select count(*) from stored),
     (select count(*) from truth as t where not exists
-        (select from kstore.markets as m where m.market_ticker = t.market_ticker)),
+        (select from stored as s where s.market_ticker = t.market_ticker)),
     0,
-    (select count(*) from kstore.markets as m where not exists
-        (select from truth as t where t.market_ticker = m.market_ticker)
-        and coalesce(m.updated_time >= (select since from truth_since), true)),
-    (select count(*) from truth as t inner join kstore.markets as m using (market_ticker)
-        where m.status is distinct from t.status)
+    (select count(*) from stored as s where not exists
+        (select from truth as t where t.market_ticker = s.market_ticker)),
+    (select count(*) from truth as t inner join stored as s using (market_ticker)
+        where s.status is distinct from t.status)
 """),
 }
 
-# The truth file's rows, by table (only tables with a rule are kept), and under SINCE the
-# run's first exchange time: [(datetime,)] (EPOCH when the file has none).
+# The truth file's rows, by table (only tables with a rule are kept), and under SPAN the run's
+# first and last exchange times: [(since, until)] (EPOCH, FOREVER when the file has none).
 Truth = dict[str, list[tuple]]
-SINCE = "_since"
+SPAN = "_span"
 
 
 def load_truth(path: Path) -> Truth:
     if not path.is_file():
         raise SettingsError(f"truth file {path} does not exist")
     truth: Truth = {table: [] for table in RULES}
-    first_ms = None
+    span = None  # (first, last) exchange time in ms
     with open(path) as lines:
         for number, line in enumerate(lines, 1):
             try:
                 event = json.loads(line)
                 if event.get("index") is not None and "ts_ms" in event:
-                    first_ms = min(first_ms or event["ts_ms"], event["ts_ms"])
+                    at = int(event["ts_ms"])
+                    span = (min(span[0], at), max(span[1], at)) if span else (at, at)
                 rule = RULES.get(event["table"])
                 if rule is not None:
                     truth[event["table"]].append(rule.read(event))
             except (ValueError, KeyError, TypeError) as exc:
                 raise SettingsError(f"{path}:{number}: not a truth line ({exc})") from exc
-    truth[SINCE] = [(EPOCH if first_ms is None else _ms(first_ms),)]
+    truth[SPAN] = [(_ms(span[0]), _ms(span[1])) if span else (EPOCH, FOREVER)]
     return truth
 
 
 def audit(settings: Settings, truth: Truth, target: str) -> dict[str, dict[str, int | None]]:
     """Per table of exchange data in the target: truth, stored, missing, duplicated, extra,
-    mismatched; for a table without a rule, only `stored` (the rest None)."""
+    mismatched, over the run's span; for a table without a rule, only `stored` (the whole
+    table: nothing is compared, so nothing is out of scope; the rest None)."""
     result = {}
     for dsn in _databases(settings, target):
         with psycopg.connect(dsn, autocommit=False) as conn:
-            since = truth.get(SINCE, [(EPOCH,)])[0][0]
-            conn.execute("create temp table truth_since (since timestamptz)")
-            conn.execute("insert into truth_since values (%s)", [since])
+            conn.execute("create temp table truth_span (since timestamptz, until timestamptz)")
+            conn.execute("insert into truth_span values (%s, %s)",
+                         truth.get(SPAN, [(EPOCH, FOREVER)])[0])
             tables = [t.name for t in catalog.load(conn)
                       if t.here and t.family in EXCHANGE_DATA]
             for table in tables:

@@ -12,11 +12,14 @@ gatherers are stopped (they flush), the deduplicator makes a final catch-up pass
 parent's `--config` and home. Children log to <home>/logs/<name>.log. A gatherer that is alive
 but whose heartbeat (<home>/run/<id>.heartbeat, touched by its status loop) is older than
 gather.stall_timeout is wedged: it is stopped (SIGTERM, then SIGKILL after its shutdown bound)
-and restarted (decision 0022).
+and restarted (decision 0022). The options passed on to the simulator are checked before
+anything starts, as `kstore simulate` checks them; a simulator that exits with an error ends the
+run with exit 1 (a restarted one would be another run, its truth file rewritten, decision 0089).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
@@ -28,7 +31,8 @@ from pathlib import Path
 from kstore import dedup, migrate, topology
 from kstore.gatherer.run import heartbeat_path
 from kstore.pgcluster import free_port
-from kstore.settings import Settings
+from kstore.settings import Settings, SettingsError
+from kstore.simulator import options as simulator_options
 
 STATUS_EVERY = 5.0
 TRANSFORM_EVERY = 300.0
@@ -108,6 +112,34 @@ class Job:
             self.child.start()
 
 
+class _Arguments(argparse.ArgumentParser):
+    """argparse whose errors are a SettingsError (one line, exit 1), not an exit."""
+
+    def error(self, message: str):
+        raise SettingsError(f"simulator options: {message}")
+
+
+def check_simulator(simulate_args: list[str]) -> None:
+    """Raises on options the simulator child would refuse: its own parser and options model
+    (pydantic's one-line reason, as `kstore simulate` gives it), and a truth file it could not
+    open, so that a bad option fails `kstore up` before anything starts."""
+    args = simulator_options.add_arguments(_Arguments(add_help=False)).parse_args(simulate_args)
+    truth = simulator_options.options_from_args(args).truth
+    if truth is not None and (truth.is_dir() or not truth.parent.is_dir()):
+        raise SettingsError(f"--truth {truth}: not a file in an existing directory")
+
+
+def last_line(log: Path) -> str:
+    """The last line a child wrote to its log (its one-line error, if it failed)."""
+    try:
+        with open(log, "rb") as handle:
+            handle.seek(max(handle.seek(0, os.SEEK_END) - 4096, 0))
+            lines = handle.read().decode(errors="replace").strip().splitlines()
+    except OSError:
+        return "no log"
+    return lines[-1] if lines else "nothing logged"
+
+
 def prepare(settings: Settings) -> None:
     topology.up(settings)
     for db in topology.databases(settings):
@@ -162,7 +194,11 @@ def jobs(settings: Settings, procs: list[Child], config: Path | None = None) -> 
 
 def run(settings: Settings, simulate_args: list[str], duration: float | None,
         config: Path | None = None, exchange: Exchange = Exchange()) -> int:
-    """Supervise until Ctrl-C/SIGTERM, or until `duration` seconds of feed have run out."""
+    """Supervise until Ctrl-C/SIGTERM, or until `duration` seconds of feed have run out.
+    0 when everything was flushed, merged and built; 1 when a step failed or the simulator
+    exited with an error."""
+    if exchange.simulated:
+        check_simulator(simulate_args)
     prepare(settings)
     procs = children(settings, simulate_args, config, exchange)
     stopping = []
@@ -174,15 +210,17 @@ def run(settings: Settings, simulate_args: list[str], duration: float | None,
           f"{settings.home / 'logs'}", flush=True)
     deadline = None if duration is None or exchange.simulated else time.monotonic() + duration
     scheduled = jobs(settings, procs, config)
+    failure = None
     try:
-        _supervise(settings, procs, scheduled, duration is not None, deadline, stopping)
+        failure = _supervise(settings, procs, scheduled, duration is not None, deadline, stopping)
     except KeyboardInterrupt:
         pass
-    return _shutdown(settings, procs, config, scheduled)
+    return _shutdown(settings, procs, config, scheduled, failure)
 
 
 def _supervise(settings: Settings, procs: list[Child], scheduled: list[Job], feed_ends: bool,
-               deadline: float | None, stopping: list) -> None:
+               deadline: float | None, stopping: list) -> str | None:
+    """Until the feed ends or a stop is asked: None; or why the run failed."""
     simulator = next((c for c in procs if c.name == "simulator"), None)
     started, last_status = time.monotonic(), 0.0
     for job in scheduled:
@@ -191,10 +229,13 @@ def _supervise(settings: Settings, procs: list[Child], scheduled: list[Job], fee
         for job in scheduled:
             job.tick(time.monotonic())
         time.sleep(0.5)
+        if simulator is not None and not simulator.alive() and simulator.process.returncode:
+            return (f"the simulator exited with {simulator.process.returncode}: "
+                    f"{last_line(simulator.log)}")
         if _feed_ended(simulator, feed_ends, deadline):
             print("kstore up: the feed ended; flushing", flush=True)
             time.sleep(GATHERER_GRACE)
-            return
+            return None
         for child in procs:
             if not child.alive() and not (child is simulator and feed_ends):
                 child.restarts += 1
@@ -244,13 +285,18 @@ def status_line(settings: Settings, procs: list[Child]) -> str:
 
 
 def _shutdown(settings: Settings, procs: list[Child], config: Path | None = None,
-              scheduled: list[Job] = ()) -> int:
+              scheduled: list[Job] = (), failure: str | None = None) -> int:
     """Gatherers flush first (before their exchange goes away, so they stop cleanly), then the
-    other children stop and the deduplicator makes a last pass over everything."""
+    other children stop and the deduplicator makes a last pass over everything. After a
+    `failure` no final pass: what was captured stays in the gatherers for the next merge."""
     for job in scheduled:  # a transform still running holds the lock the final one needs
         job.child.stop()
     for child in sorted(procs, key=lambda c: c.heartbeat is None):  # gatherers first
         child.stop()
+    if failure:
+        print(f"kstore up: failed: {failure} (details in {settings.home / 'logs'}); every "
+              "gatherer flushed, no final merge", flush=True)
+        return 1
     logs = settings.home / "logs"
     for step in FINAL_STEPS:
         with open(logs / f"final-{step[0]}.log", "w") as log:
