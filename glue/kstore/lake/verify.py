@@ -174,7 +174,7 @@ def run(settings: Settings, dataset: str | None = None, since: datetime | None =
     try:
         return one_pass(settings, dataset, since, verified_before, limit)
     except LakeUnreachable as exc:
-        raise SettingsError(f"lake verify: {exc}; no object was judged") from None
+        raise SettingsError(f"lake verify: {exc}; the pass stopped") from None
 
 
 def one_pass(settings: Settings, dataset: str | None, since: datetime | None,
