@@ -2,13 +2,17 @@
 production databases and real lakes: a temporary folder (file://) and a bucket on moto's S3
 server. A deleted, truncated or replaced object is found, its window un-verified and
 re-exported from production, and guarded retention keeps the window's partition until it is
-verified again; retention also wants a verification newer than verified_within.
+verified again; retention also wants a verification newer than verified_within. A wrong lake
+root (missing, a missing bucket, an empty folder) is no damage: no verdict, nothing written
+(decision 0087).
 """
 
 from __future__ import annotations
 
 import io
 from datetime import datetime, timedelta, timezone
+
+import logging
 
 import psycopg
 import pyarrow as pa
@@ -22,6 +26,7 @@ from kstore.lake.destination import open_lake
 from kstore.lake.export import Exporter
 from kstore.lake.testing import S3Server, add_tickers
 from kstore.lake.windows import raw_dataset
+from kstore.settings import SettingsError
 
 UTC = timezone.utc
 DAY = timedelta(days=1)
@@ -171,13 +176,18 @@ def test_what_production_no_longer_holds_stays_damaged_and_alerts(lake_db):
     assert "\n" not in summary
 
 
-def test_kstore_lake_verify_exits_1_while_damage_remains(lake_db, tmp_path):
-    db, conn, settings = lake_db
+def cli_env(db, settings, tmp_path) -> dict[str, str]:
+    """The environment of a `kstore` run against this production and lake."""
     env = {"KSTORE_HOME": str(tmp_path / "home"), "KSTORE_DSN__PRODUCTION": db.dsn_as(
         export.EXPORTER), "KSTORE_PG_BIN": str(settings.pg_bin or "")}
-    env |= {f"KSTORE_LAKE__{name.upper()}": str(value).lower() if isinstance(value, bool)
-            else str(value) for name, value in settings.lake.model_dump().items()
-            if value is not None and name not in ("glacier_class",)}
+    return env | {f"KSTORE_LAKE__{name.upper()}": str(value).lower() if isinstance(value, bool)
+                  else str(value) for name, value in settings.lake.model_dump().items()
+                  if value is not None and name not in ("glacier_class",)}
+
+
+def test_kstore_lake_verify_exits_1_while_damage_remains(lake_db, tmp_path):
+    db, conn, settings = lake_db
+    env = cli_env(db, settings, tmp_path)
     clean = run_kstore("lake", "verify", "--table", "tickers", env=env)
     open_lake(settings).remove(key_of(conn, OLD))
     lock(conn)
@@ -190,3 +200,61 @@ def test_kstore_lake_verify_exits_1_while_damage_remains(lake_db, tmp_path):
     assert damaged.returncode == 1 and "NOT repaired" in damaged.stdout
     assert "lake DAMAGED" in damaged.stdout.splitlines()[-1]
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "--since" in bad.stderr
+
+
+def elsewhere(settings, tmp_path, where: str):
+    """The settings with lake.url pointing at the wrong root: `missing` (no such folder, no such
+    bucket) or `empty` (an existing empty folder, an empty prefix of the lake's own bucket)."""
+    url = settings.lake.url
+    if url.startswith("s3://"):
+        bucket = url.split("/")[2]
+        url = f"s3://nosuch-{bucket}/lake" if where == "missing" else f"s3://{bucket}/lakee"
+    else:
+        url = f"file://{tmp_path}/{'nosuch/lake' if where == 'missing' else 'empty'}"
+        if where == "empty":
+            (tmp_path / "empty").mkdir()
+    return settings.model_copy(update={"lake": settings.lake.model_copy(update={"url": url})})
+
+
+def manifest_rows(conn) -> list[tuple]:
+    return conn.execute("select table_name, window_start, object_key, verified_at, damage,"
+                        " checksum from ops.export_manifest order by 1, 2").fetchall()
+
+
+@pytest.mark.parametrize("where", ["missing", "empty"])
+def test_a_wrong_lake_root_gives_no_verdict_and_writes_nothing(lake_db, tmp_path, where, caplog):
+    db, conn, settings = lake_db
+    before = manifest_rows(conn)
+    wrong = elsewhere(settings, tmp_path, where)
+    with pytest.raises(SettingsError) as refused:
+        verify.run(wrong)
+    scrub = verify.Scrub(wrong.model_copy(update={"lake": wrong.lake.model_copy(
+        update={"scrub_after": 0})}))
+    with caplog.at_level(logging.WARNING, logger="kstore.lake.verify"):
+        scrubbed = scrub.maybe_run()
+
+    said = {"missing": "does not exist", "empty": "holds no object, but the manifest lists 24"}
+    assert said[where] in str(refused.value) and "check lake.url" in str(refused.value)
+    assert "\n" not in str(refused.value)
+    assert scrubbed is None and "scrub: no verdict on any object" in caplog.text
+    assert manifest_rows(conn) == before, "no verdict, no repair: the manifest is untouched"
+    assert not (tmp_path / "nosuch").exists(), "nothing written where the lake is not"
+    if where == "empty":
+        assert open_lake(wrong).keys("") == [], "the empty root stays empty"
+    assert verify.run(settings).damaged == [], "the right root: every object still whole"
+
+
+def test_kstore_lake_verify_refuses_a_wrong_root_and_an_unknown_table(lake_db, tmp_path):
+    db, conn, settings = lake_db
+    before = manifest_rows(conn)
+    wrong = run_kstore("lake", "verify", env=cli_env(
+        db, elsewhere(settings, tmp_path, "missing"), tmp_path))
+    unknown = run_kstore("lake", "verify", "--table", "nosuch",
+                         env=cli_env(db, settings, tmp_path))
+
+    assert wrong.returncode == 1 and wrong.stdout == "", wrong.stdout
+    assert wrong.stderr.count("\n") == 1 and "does not exist" in wrong.stderr, wrong.stderr
+    assert unknown.returncode == 1 and unknown.stdout == "", unknown.stdout
+    assert unknown.stderr.count("\n") == 1 and "'nosuch': no such dataset" in unknown.stderr
+    assert "tickers" in unknown.stderr, "it names the known datasets"
+    assert manifest_rows(conn) == before

@@ -44,10 +44,20 @@ def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     return other
 
 
+class LakeUnreachable(SettingsError):
+    """The lake root itself is missing or cannot be listed (a wrong lake.url, an unmounted
+    folder, a missing bucket): nothing can be said about any object in it (decision 0087)."""
+
+
 class Destination:
     """A lake root. Subclasses: LocalLake (file://) and S3Lake (s3://)."""
 
     url: str
+
+    def holds_objects(self) -> bool:
+        """Whether the root holds any object at all; LakeUnreachable when the root itself is
+        missing or cannot be listed. One stat and a short walk, or one LIST request."""
+        raise NotImplementedError
 
     def uri(self, key: str) -> str:
         """What DuckDB reads or writes for the object `key`."""
@@ -99,6 +109,16 @@ class LocalLake(Destination):
 
     def uri(self, key: str) -> str:
         return str(self.root / key)
+
+    def holds_objects(self) -> bool:
+        if not self.root.is_dir():
+            raise LakeUnreachable(f"the lake root {self.url} does not exist (check lake.url)")
+        try:
+            return any(path.is_file() and not path.name.endswith(".tmp")
+                       for path in self.root.rglob("*"))
+        except OSError as exc:
+            raise LakeUnreachable(f"the lake root {self.url} cannot be read "
+                                  f"({exc.strerror or exc})") from None
 
     def prepare(self, key: str) -> None:
         (self.root / key).parent.mkdir(parents=True, exist_ok=True)
@@ -178,6 +198,22 @@ class S3Lake(Destination):
     def _pages(self, prefix: str, **extra):
         paginator = self.client.get_paginator("list_objects_v2")
         yield from paginator.paginate(Bucket=self.bucket, Prefix=self.object_key(prefix), **extra)
+
+    def holds_objects(self) -> bool:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            page = self.client.list_objects_v2(Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("NoSuchBucket", "404"):
+                raise LakeUnreachable(f"the lake bucket s3://{self.bucket} does not exist "
+                                      "(check lake.url)") from None
+            raise LakeUnreachable(f"the lake root {self.url} cannot be listed ({code or exc}; "
+                                  "check lake.url and the S3 credentials)") from None
+        except BotoCoreError as exc:
+            raise LakeUnreachable(f"the lake root {self.url} cannot be reached ({exc})") from None
+        return bool(page.get("Contents"))
 
     def keys(self, prefix: str) -> list[str]:
         return sorted(item["Key"][len(self.prefix):] for page in self._pages(prefix)

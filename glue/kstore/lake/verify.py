@@ -13,6 +13,9 @@ when it was verified: it exists, has the same size and sha256, and holds the sam
   and `kstore lake verify` exits 1.
 The rolling scrub (`Scrub`, run by `kstore export` every lake.scrub_interval) does the same for
 the lake.scrub_objects least recently verified objects older than lake.scrub_after.
+An unreachable lake is not damage (decision 0087): a root that is missing, cannot be listed or
+holds no object at all gives no verdict on any object; the pass stops before it writes anything
+to production or the lake (`kstore lake verify` exits 1 with one line, the scrub logs it).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import psycopg
 import pyarrow.parquet as pq
 
 from kstore.lake import manifest, windows
-from kstore.lake.destination import Destination
+from kstore.lake.destination import Destination, LakeUnreachable
 from kstore.lake.export import Exporter
 from kstore.lake.manifest import Recorded
 from kstore.lake.windows import Dataset
@@ -91,10 +94,22 @@ def inspect(duck: duckdb.DuckDBPyConnection, lake: Destination, window: Recorded
     return "; ".join(problems) or None
 
 
+def require_root(lake: Destination, objects: int) -> None:
+    """LakeUnreachable unless the lake root exists, can be listed and holds some object, when
+    the manifest lists `objects` there: an empty root (a typo, an unmounted folder, a wrong S3
+    prefix) would otherwise make every object 'missing' and its repair write to the wrong place."""
+    if objects and not lake.holds_objects():
+        raise LakeUnreachable(f"the lake root {lake.url} holds no object, but the manifest lists "
+                              f"{objects} there (check lake.url)")
+
+
 def check_windows(exporter: Exporter, todo: list[Recorded], report: VerifyReport) -> None:
-    """Read every window of `todo` again and record each outcome in the manifest."""
+    """Read every window of `todo` again and record each outcome in the manifest. A missing
+    object is recorded only while the root is still there (an unmount mid-pass stops it)."""
     for window in todo:
         problem = inspect(exporter.duck, exporter.lake, window)
+        if problem is not None and problem.startswith("missing"):
+            require_root(exporter.lake, len(todo))
         if manifest.check(exporter.pg, window, problem):
             report.checked += 1
             if problem is not None:
@@ -142,12 +157,35 @@ def repair(exporter: Exporter, report: VerifyReport) -> None:
         report.unrepaired.append((key, reason))
 
 
+def require_known(exporter: Exporter, dataset: str) -> None:
+    """SettingsError naming the known datasets unless `dataset` is one: the exporter's or one
+    the manifest holds (a dbt model exported before)."""
+    known = set(datasets(exporter)) | {name for (name,) in exporter.pg.execute(
+        "select distinct table_name from ops.export_manifest")}
+    if dataset not in known:
+        raise SettingsError(f"lake verify: --table {dataset!r}: no such dataset (known: "
+                            f"{', '.join(sorted(known)) or 'none yet'})")
+
+
 def run(settings: Settings, dataset: str | None = None, since: datetime | None = None,
         verified_before: datetime | None = None, limit: int | None = None) -> VerifyReport:
-    """One verification pass (by default: every verified window), then the repairs."""
+    """One verification pass (by default: every verified window), then the repairs.
+    SettingsError, with nothing recorded, for an unknown dataset or an unreachable lake."""
+    try:
+        return one_pass(settings, dataset, since, verified_before, limit)
+    except LakeUnreachable as exc:
+        raise SettingsError(f"lake verify: {exc}; the pass stopped") from None
+
+
+def one_pass(settings: Settings, dataset: str | None, since: datetime | None,
+             verified_before: datetime | None, limit: int | None) -> VerifyReport:
+    """`run` without its error wording: LakeUnreachable when the lake root is."""
     report = VerifyReport()
     with Exporter(settings, progress=False) as exporter:
+        if dataset is not None:
+            require_known(exporter, dataset)
         todo = manifest.scrub_plan(exporter.pg, dataset, since, verified_before, limit)
+        require_root(exporter.lake, len(todo) + len(manifest.damaged(exporter.pg)))
         check_windows(exporter, todo, report)
         repair(exporter, report)
         report.summary = manifest.health_summary(exporter.pg)
@@ -173,7 +211,10 @@ class Scrub:
         self.next_at = time.monotonic() + lake.scrub_interval
         before = datetime.now(timezone.utc) - timedelta(seconds=lake.scrub_after)
         try:
-            report = run(self.settings, verified_before=before, limit=lake.scrub_objects)
+            report = one_pass(self.settings, None, None, before, lake.scrub_objects)
+        except LakeUnreachable as exc:
+            log.warning("scrub: no verdict on any object: %s", exc)
+            return None
         except (psycopg.Error, duckdb.Error, OSError) as exc:
             log.warning("scrub: failed: %s", str(exc).strip().splitlines()[0])
             return None
