@@ -215,7 +215,8 @@ def test_min_and_max_of_a_partition_over_one_object(server, tmp_path):
     conn, settings = exported(server, {"url": f"file://{tmp_path}/lake"})
     con, _ = query.connect(settings)
     assert {sql: con.execute(sql).fetchone() for sql in ONE_OBJECT_LEFT} == ONE_OBJECT_LEFT
-    script = lake_catalog.render("duckdb", lake_catalog.tables(conn, []), f"file://{tmp_path}/lake")
+    lake = f"file://{tmp_path}/lake"
+    script = lake_catalog.render("duckdb", lake_catalog.tables(conn, []), lake)
     plain = duckdb.connect()
     plain.execute(script)
     assert {sql: plain.execute(sql).fetchone() for sql in ONE_OBJECT_LEFT} == ONE_OBJECT_LEFT
