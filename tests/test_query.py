@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import duckdb
 import psycopg
 import pytest
 
+from kstore.lake import catalog as lake_catalog
 from kstore.lake import export, query
 from kstore.lake.destination import open_lake
 from kstore.lake.export import Exporter
@@ -195,3 +196,27 @@ def test_the_query_connection_itself_writes_and_reads_nothing_outside_the_lake(s
             con.execute(statement)
     assert not outside.exists() and not (tmp_path / "x.duckdb").exists()
     assert con.execute("select count(*) from raw_trades").fetchone()[0] == 2500
+
+
+# An ungrouped min/max of a partition column where one object is left to read: DuckDB 1.5.5
+# failed with "INTERNAL Error: Attempted to access index N within vector of size N" (decision
+# 0086). raw_markets has one object; raw_trades two hours, and the filter leaves one of them.
+ONE_OBJECT_LEFT = {
+    "select max(dt) from raw_markets": (date(2025, 1, 1),),
+    "select min(dt), max(dt) from raw_series": (date(2025, 1, 1), date(2025, 1, 1)),
+    "select max(dt) from raw_trades": (date(2025, 1, 1),),
+    "select min(dt) from raw_trades": (date(2025, 1, 1),),
+    "select max(hour) from raw_trades where hour < 1": (0,),
+    "select min(hour), max(dt) from raw_trades where hour >= 1": (1, date(2025, 1, 1)),
+}
+
+
+def test_min_and_max_of_a_partition_over_one_object(server, tmp_path):
+    conn, settings = exported(server, {"url": f"file://{tmp_path}/lake"})
+    con, _ = query.connect(settings)
+    assert {sql: con.execute(sql).fetchone() for sql in ONE_OBJECT_LEFT} == ONE_OBJECT_LEFT
+    lake = f"file://{tmp_path}/lake"
+    script = lake_catalog.render("duckdb", lake_catalog.tables(conn, []), lake)
+    plain = duckdb.connect()
+    plain.execute(script)
+    assert {sql: plain.execute(sql).fetchone() for sql in ONE_OBJECT_LEFT} == ONE_OBJECT_LEFT

@@ -89,6 +89,7 @@ def connect(settings: Settings, lake: Destination | None = None
     lake = lake or open_lake(settings)
     con = lake.connect()
     con.execute("set enable_external_file_cache = true")  # a query session may re-read files
+    con.execute(lake_catalog.DUCKDB_SESSION)  # max(dt) over one file (decision 0086)
     catalog = define_views(con, lake)
     root = lake.uri("").rstrip("/") + "/"
     con.execute(f"set allowed_directories = [{sql_literal(root)}]")
