@@ -133,6 +133,9 @@ def test_model_folders_become_views_and_missing_tables_say_so(server, tmp_path, 
     code, out, err = ask(settings, "select count(*) from raw_tickers", "table", capsys)
     assert code == 1 and out == ""
     assert "view raw_tickers is not defined: no objects under raw/tickers/" in err
+    assert "(run `kstore export`)" in err
+    code, out, err = ask(settings, "select count(*) from raw_frames", "table", capsys)
+    assert code == 1 and "(run `kstore journal export`)" in err, err
     code, _, err = ask(settings, "select nonsense from", "table", capsys)
     assert code == 1 and err.startswith("kstore query: error: Parser Error")
     assert err.count("\n") == 1, "one line"

@@ -169,8 +169,16 @@ def explain_missing(error: duckdb.Error, catalog: Catalog) -> str | None:
     for view, prefix in missing.items():
         if re.search(rf"\b{view}\b", message):
             return (f"view {view} is not defined: no objects under {prefix}/ in the lake yet "
-                    "(run `kstore export`)")
+                    f"(run `{writer(prefix)}`)")
     return None
+
+
+def writer(prefix: str) -> str:
+    """The command that writes a lake folder: raw/frames comes from the gatherers' journals,
+    the dbt layers from the transform, every other raw dataset from the exporter."""
+    if prefix.strip("/") == "raw/frames":
+        return "kstore journal export"
+    return "kstore transform" if prefix.split("/")[0] in LAYERS else "kstore export"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
