@@ -69,8 +69,10 @@ def _stdout_closed() -> bool:
         gone = any(events & select.POLLERR for _, events in poller.poll(0))
     except (OSError, ValueError):
         return False
-    if gone:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    if gone:  # the rest of the output, and the flush at exit, go to /dev/null
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
     return gone
 
 
